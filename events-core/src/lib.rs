@@ -1,0 +1,90 @@
+//! The runtime of `webaction-events`: the traits and types that `media_type!` declarations
+//! generate code against, and the two media types the vendor documents, [`WebChat`] and
+//! [`ContentOffer`].
+//!
+//! Most users depend on the facade crate `webaction-events`, which re-exports all of this.
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+// Generated code names this crate `::events_core` (or `$crate`); this makes the name
+// resolve inside the crate too, where the built-in media types are declared.
+extern crate self as events_core;
+
+mod any;
+mod builtin;
+mod description;
+mod event;
+mod media_type;
+mod registry;
+mod suggest;
+mod topic;
+
+pub use any::{AnyEvent, DynEvent};
+pub use builtin::{ContentOffer, ContentOfferEvent, WebChat, WebChatEvent};
+pub use description::{
+    FieldDescription, JsonType, MediaTypeDescription, StateDescription, StateKind,
+    DOCUMENTED_FIELDS,
+};
+pub use event::{CustomerIdType, EventError, RawEvent, UnknownState};
+pub use media_type::{Event, MediaType};
+pub use registry::{MediaTypeEntry, Registry};
+pub use suggest::closest;
+pub use topic::Topic;
+pub use uuid::Uuid;
+
+/// Declares a media type: its lifecycle states, which state may follow which, and its
+/// event fields. See the facade crate `webaction-events` for the full reference; this is
+/// the same macro for crates that depend on `events-core` directly.
+///
+/// ```
+/// events_core::media_type! {
+///     /// A poll shown on the page.
+///     pub Poll = "poll" {
+///         states {
+///             /// The poll is shown.
+///             initial Shown = "shown" -> Answered,
+///             /// The visitor answered.
+///             terminal Answered = "answered",
+///         }
+///     }
+/// }
+/// assert_eq!(Poll::Shown.as_str(), "shown");
+/// ```
+#[macro_export]
+macro_rules! media_type {
+    ($($declaration:tt)*) => {
+        $crate::__private::media_type! { crate = $crate; $($declaration)* }
+    };
+}
+
+/// What generated code needs; not public API, may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::description::{
+        FieldDescription, JsonType, MediaTypeDescription, StateDescription, StateKind,
+    };
+    pub use crate::event::{CustomerIdType, EventError, RawEvent, UnknownState};
+    pub use crate::media_type::{Event, MediaType};
+    pub use crate::topic::Topic;
+    pub use core;
+    pub use events_macros::media_type;
+    pub use serde;
+    pub use serde_json;
+    pub use std;
+    pub use uuid;
+
+    /// `a == b` for string slices, usable in `const fn` (where `==` on `str` is not).
+    pub const fn str_eq(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+}

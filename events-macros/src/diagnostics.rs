@@ -1,0 +1,91 @@
+//! Collects every error of one declaration, each on the token that caused it, so the user
+//! sees all of them in one build (serde_derive's `Ctxt`, darling's `Accumulator`).
+
+use std::fmt::Display;
+
+use proc_macro2::Span;
+use syn::Ident;
+
+#[derive(Default)]
+pub(crate) struct Diagnostics {
+    errors: Option<syn::Error>,
+}
+
+impl Diagnostics {
+    pub(crate) fn error(&mut self, span: Span, message: impl Display) {
+        self.push(syn::Error::new(span, message));
+    }
+
+    pub(crate) fn push(&mut self, error: syn::Error) {
+        match &mut self.errors {
+            Some(errors) => errors.combine(error),
+            None => self.errors = Some(error),
+        }
+    }
+
+    /// `what` declared twice: the error on the second, a note on the first.
+    pub(crate) fn duplicate(&mut self, second: Span, first: Span, what: impl Display) {
+        self.error(second, format_args!("{what} is declared twice"));
+        self.error(first, format_args!("note: {what} is first declared here"));
+    }
+
+    pub(crate) fn unknown_keyword(&mut self, unknown: &Ident, what: &str, expected: &[&str]) {
+        self.push(Self::unknown_keyword_error(unknown, what, expected));
+    }
+
+    /// "unknown section `stats`; expected one of `states`, `fields`, `version` (did you mean
+    /// `states`?)".
+    pub(crate) fn unknown_keyword_error(
+        unknown: &Ident,
+        what: &str,
+        expected: &[&str],
+    ) -> syn::Error {
+        let found = unknown.to_string();
+        let list = expected
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let hint = did_you_mean(&found, expected.iter().copied());
+        syn::Error::new(
+            unknown.span(),
+            format!("unknown {what} `{found}`; expected one of {list}{hint}"),
+        )
+    }
+
+    pub(crate) fn into_error(self) -> Option<syn::Error> {
+        self.errors
+    }
+}
+
+/// `" (did you mean `x`?)"` when a candidate is a likely typo of `input`, else `""`.
+///
+/// The same rule as the runtime's `closest`: an edit distance of at most a third of the
+/// longer word, or the same letters ignoring case and punctuation. (The macro crate cannot
+/// depend on the runtime, which depends on it.)
+pub(crate) fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
+    let fold = |s: &str| {
+        s.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect::<String>()
+    };
+    let folded = fold(input);
+    candidates
+        .into_iter()
+        .filter_map(|candidate| {
+            let distance = if fold(candidate) == folded {
+                0
+            } else {
+                strsim::damerau_levenshtein(input, candidate)
+            };
+            let limit = (input.len().max(candidate.len()) / 3).max(1);
+            (distance <= limit).then_some((distance, candidate))
+        })
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, candidate)| format!(" (did you mean `{candidate}`?)"))
+        .unwrap_or_default()
+}

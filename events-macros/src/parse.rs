@@ -1,0 +1,360 @@
+//! Stage 1: the declaration's syntax, as written, with every token's span kept for
+//! diagnostics. Nothing is checked here beyond the grammar.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{braced, parenthesized, Attribute, Ident, LitInt, LitStr, Token, Type, Visibility};
+
+use crate::diagnostics::Diagnostics;
+
+pub(crate) mod kw {
+    syn::custom_keyword!(states);
+    syn::custom_keyword!(fields);
+    syn::custom_keyword!(version);
+    syn::custom_keyword!(initial);
+    syn::custom_keyword!(terminal);
+    syn::custom_keyword!(end);
+    syn::custom_keyword!(aliases);
+    syn::custom_keyword!(requires);
+}
+
+/// Section keywords, for "expected one of" and "did you mean".
+pub(crate) const SECTIONS: &[&str] = &["states", "fields", "version"];
+/// State flags.
+pub(crate) const FLAGS: &[&str] = &["initial", "terminal", "end"];
+/// State options, inside the parentheses after the wire name.
+pub(crate) const OPTIONS: &[&str] = &["aliases", "requires"];
+
+/// The whole macro input: `[crate = path;] <declaration>`.
+pub(crate) struct Input {
+    /// Where the runtime is, when the caller says (`$crate` from the wrapper macros).
+    pub(crate) krate: Option<TokenStream>,
+    pub(crate) declaration: Declaration,
+}
+
+/// `/// docs` `pub WebChat = "webchat" { sections }`
+pub(crate) struct Declaration {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) name: Ident,
+    pub(crate) wire_name: LitStr,
+    pub(crate) states: Vec<(kw::states, Vec<StateDecl>)>,
+    pub(crate) fields: Vec<(kw::fields, Vec<FieldDecl>)>,
+    pub(crate) versions: Vec<(kw::version, LitInt)>,
+    /// Errors the parser recovered from (an unknown section), reported with validation's.
+    pub(crate) diagnostics: Diagnostics,
+}
+
+/// `/// docs` `initial Offered = "offered" (aliases "x"; requires field) -> A | B`
+pub(crate) struct StateDecl {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) flags: Vec<Flag>,
+    pub(crate) name: Ident,
+    pub(crate) wire_name: LitStr,
+    pub(crate) aliases: Vec<LitStr>,
+    pub(crate) requires: Vec<Ident>,
+    /// The `->` token, when there are next states.
+    pub(crate) arrow: Option<Token![->]>,
+    pub(crate) next: Vec<Ident>,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Flag {
+    Initial(kw::initial),
+    Terminal(kw::terminal),
+    End(kw::end),
+}
+
+impl Flag {
+    pub(crate) fn span(self) -> Span {
+        match self {
+            Flag::Initial(kw) => kw.span,
+            Flag::Terminal(kw) => kw.span,
+            Flag::End(kw) => kw.span,
+        }
+    }
+}
+
+/// `/// docs` `conversation_id: Option<Uuid> = "conversationId"`
+pub(crate) struct FieldDecl {
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) name: Ident,
+    pub(crate) ty: Type,
+    pub(crate) wire_name: Option<LitStr>,
+}
+
+impl Parse for Input {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let krate = if input.peek(Token![crate]) && input.peek2(Token![=]) {
+            input.parse::<Token![crate]>()?;
+            input.parse::<Token![=]>()?;
+            // Taken as raw tokens: the wrapper macros pass `$crate`, which is no path syn
+            // would parse.
+            let mut path = TokenStream::new();
+            while !input.peek(Token![;]) {
+                path.extend(std::iter::once(input.parse::<proc_macro2::TokenTree>()?));
+            }
+            input.parse::<Token![;]>()?;
+            Some(path)
+        } else {
+            None
+        };
+        Ok(Input {
+            krate,
+            declaration: input.parse()?,
+        })
+    }
+}
+
+impl Parse for Declaration {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let name = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let wire_name = input.parse()?;
+        let body;
+        braced!(body in input);
+        let mut declaration = Declaration {
+            attrs,
+            vis,
+            name,
+            wire_name,
+            states: Vec::new(),
+            fields: Vec::new(),
+            versions: Vec::new(),
+            diagnostics: Diagnostics::default(),
+        };
+        while !body.is_empty() {
+            let lookahead = body.lookahead1();
+            if lookahead.peek(kw::states) {
+                let keyword = body.parse()?;
+                declaration.states.push((keyword, parse_list(&body)?));
+            } else if lookahead.peek(kw::fields) {
+                let keyword = body.parse()?;
+                declaration.fields.push((keyword, parse_list(&body)?));
+            } else if lookahead.peek(kw::version) {
+                let keyword = body.parse()?;
+                body.parse::<Token![=]>()?;
+                declaration.versions.push((keyword, body.parse()?));
+                body.parse::<Option<Token![;]>>()?;
+            } else if body.peek(Ident) && body.peek2(syn::token::Brace) {
+                // A misspelt section: report it and skip its body, so the rest of the
+                // declaration is still checked.
+                let unknown: Ident = body.parse()?;
+                let _skipped;
+                braced!(_skipped in body);
+                declaration
+                    .diagnostics
+                    .unknown_keyword(&unknown, "section", SECTIONS);
+            } else {
+                return Err(lookahead.error());
+            }
+        }
+        Ok(declaration)
+    }
+}
+
+/// `{ item, item, ... }` with an optional trailing comma.
+fn parse_list<T: Parse>(input: ParseStream<'_>) -> syn::Result<Vec<T>> {
+    let content;
+    braced!(content in input);
+    Ok(Punctuated::<T, Token![,]>::parse_terminated(&content)?
+        .into_iter()
+        .collect())
+}
+
+impl Parse for StateDecl {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let mut flags = Vec::new();
+        // Flags come before the name; a lowercase word followed by another word is a flag,
+        // known or not.
+        while input.peek(Ident) && input.peek2(Ident) {
+            let lookahead = input.lookahead1();
+            if lookahead.peek(kw::initial) {
+                flags.push(Flag::Initial(input.parse()?));
+            } else if lookahead.peek(kw::terminal) {
+                flags.push(Flag::Terminal(input.parse()?));
+            } else if lookahead.peek(kw::end) {
+                flags.push(Flag::End(input.parse()?));
+            } else {
+                let unknown: Ident = input.parse()?;
+                return Err(Diagnostics::unknown_keyword_error(
+                    &unknown,
+                    "state flag",
+                    FLAGS,
+                ));
+            }
+        }
+        let name = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let wire_name = input.parse()?;
+        let mut state = StateDecl {
+            attrs,
+            flags,
+            name,
+            wire_name,
+            aliases: Vec::new(),
+            requires: Vec::new(),
+            arrow: None,
+            next: Vec::new(),
+        };
+        if input.peek(syn::token::Paren) {
+            let options;
+            parenthesized!(options in input);
+            state.parse_options(&options)?;
+        }
+        if input.peek(Token![->]) {
+            state.arrow = Some(input.parse()?);
+            let next = Punctuated::<Ident, Token![|]>::parse_separated_nonempty(input)?;
+            state.next = next.into_iter().collect();
+        }
+        Ok(state)
+    }
+}
+
+impl StateDecl {
+    /// `aliases "a", "b"` and `requires field, field`, separated by `;` or `,`.
+    fn parse_options(&mut self, input: ParseStream<'_>) -> syn::Result<()> {
+        while !input.is_empty() {
+            let lookahead = input.lookahead1();
+            if lookahead.peek(kw::aliases) {
+                input.parse::<kw::aliases>()?;
+                loop {
+                    self.aliases.push(input.parse()?);
+                    if !(input.peek(Token![,]) && input.peek2(LitStr)) {
+                        break;
+                    }
+                    input.parse::<Token![,]>()?;
+                }
+            } else if lookahead.peek(kw::requires) {
+                input.parse::<kw::requires>()?;
+                loop {
+                    self.requires.push(input.parse()?);
+                    let more = input.peek(Token![,])
+                        && input.peek2(Ident)
+                        && !input.peek2(kw::aliases)
+                        && !input.peek2(kw::requires);
+                    if !more {
+                        break;
+                    }
+                    input.parse::<Token![,]>()?;
+                }
+            } else if input.peek(Ident) {
+                let unknown: Ident = input.parse()?;
+                return Err(Diagnostics::unknown_keyword_error(
+                    &unknown,
+                    "state option",
+                    OPTIONS,
+                ));
+            } else {
+                return Err(lookahead.error());
+            }
+            if !input.is_empty() {
+                if input.peek(Token![;]) {
+                    input.parse::<Token![;]>()?;
+                } else {
+                    input.parse::<Token![,]>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Parse for FieldDecl {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let name = input.parse()?;
+        input.parse::<Token![:]>()?;
+        let ty = input.parse()?;
+        let wire_name = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        Ok(FieldDecl {
+            attrs,
+            name,
+            ty,
+            wire_name,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_state_in_every_form() {
+        let cases: &[(&str, usize, usize, usize, usize)] = &[
+            // (source, flags, aliases, requires, next)
+            (r#"Accepted = "accepted" -> Started | Rejected"#, 0, 0, 0, 2),
+            (r#"initial Offered = "offered" -> Accepted"#, 1, 0, 0, 1),
+            (
+                r#"terminal TimedOut = "timedout" (aliases "timed out", "timedOut")"#,
+                1,
+                2,
+                0,
+                0,
+            ),
+            (
+                r#"end Errored = "errored" (requires error_message)"#,
+                1,
+                0,
+                1,
+                0,
+            ),
+            (
+                r#"end Errored = "errored" (aliases "error"; requires error_message, error_code)"#,
+                1,
+                1,
+                2,
+                0,
+            ),
+            (r#"initial terminal Only = "only""#, 2, 0, 0, 0),
+        ];
+        for &(source, flags, aliases, requires, next) in cases {
+            let state: StateDecl =
+                syn::parse_str(source).unwrap_or_else(|e| panic!("{source}: {e}"));
+            assert_eq!(state.flags.len(), flags, "{source}");
+            assert_eq!(state.aliases.len(), aliases, "{source}");
+            assert_eq!(state.requires.len(), requires, "{source}");
+            assert_eq!(state.next.len(), next, "{source}");
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_flags_and_options_by_name() {
+        let cases = [
+            (
+                r#"intial Offered = "offered""#,
+                "expected one of `initial`, `terminal`, `end`",
+            ),
+            (
+                r#"Offered = "offered" (alias "x")"#,
+                "did you mean `aliases`?",
+            ),
+        ];
+        for (source, message) in cases {
+            let error = syn::parse_str::<StateDecl>(source)
+                .err()
+                .expect(source)
+                .to_string();
+            assert!(error.contains(message), "{source}: {error}");
+        }
+    }
+
+    #[test]
+    fn parses_fields_with_and_without_wire_names() {
+        let field: FieldDecl =
+            syn::parse_str(r#"conversation_id: Option<Uuid> = "conversationId""#).unwrap();
+        assert_eq!(field.wire_name.unwrap().value(), "conversationId");
+        let field: FieldDecl = syn::parse_str("page_url: String").unwrap();
+        assert!(field.wire_name.is_none());
+    }
+}
