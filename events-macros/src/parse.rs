@@ -86,7 +86,10 @@ pub(crate) struct FieldDecl {
 
 impl Parse for Input {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let krate = if input.peek(Token![crate]) && input.peek2(Token![=]) {
+        // `crate = path;` may come twice: first from the wrapper macro (`$crate`), then
+        // from a user who re-exports the facade under another path. The last one wins.
+        let mut krate = None;
+        while input.peek(Token![crate]) && input.peek2(Token![=]) {
             input.parse::<Token![crate]>()?;
             input.parse::<Token![=]>()?;
             // Taken as raw tokens: the wrapper macros pass `$crate`, which is no path syn
@@ -96,10 +99,8 @@ impl Parse for Input {
                 path.extend(std::iter::once(input.parse::<proc_macro2::TokenTree>()?));
             }
             input.parse::<Token![;]>()?;
-            Some(path)
-        } else {
-            None
-        };
+            krate = Some(path);
+        }
         Ok(Input {
             krate,
             declaration: input.parse()?,
@@ -143,8 +144,9 @@ impl Parse for Declaration {
                 // A misspelt section: report it and skip its body, so the rest of the
                 // declaration is still checked.
                 let unknown: Ident = body.parse()?;
-                let _skipped;
-                braced!(_skipped in body);
+                let skipped;
+                braced!(skipped in body);
+                skipped.parse::<TokenStream>()?;
                 declaration
                     .diagnostics
                     .unknown_keyword(&unknown, "section", SECTIONS);
