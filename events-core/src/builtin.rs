@@ -17,25 +17,26 @@ crate::media_type! {
     pub WebChat = "webchat" {
         states {
             /// Visitor activity qualified an action map; the invitation is shown. *Documented.*
-            initial Offered = "offered" -> Accepted | Rejected | Ignored | TimedOut | Errored,
+            initial Offered = "offered" (verb offer)
+                -> Accepted | Rejected | Ignored | TimedOut | Errored,
             /// The visitor accepted the invitation. *Documented.*
-            Accepted = "accepted" -> Started | Rejected | Errored,
+            Accepted = "accepted" (verb accept) -> Started | Rejected | Errored,
             /// The visitor declined the invitation, or closed the pre-chat form. *Documented.*
-            terminal Rejected = "rejected",
+            terminal Rejected = "rejected" (verb reject),
             /// The visitor navigated away from or around the invitation. *Documented.*
-            terminal Ignored = "ignored",
+            terminal Ignored = "ignored" (verb ignore),
             /// The invitation timed out and was withdrawn. *Documented* as "timed out";
             /// the wire spelling `timedout` is a *decision*.
-            terminal TimedOut = "timedout" (aliases "timed out", "timedOut"),
+            terminal TimedOut = "timedout" (aliases "timed out", "timedOut"; verb time_out),
             /// A widget error prevented the engagement; `errorMessage` is set. *Documented*;
             /// it ends the lifecycle without being terminal.
-            end Errored = "errored" (requires error_message),
+            end Errored = "errored" (requires error_message; verb error),
             /// The chat session started. *Decision*, from the vendor's metrics.
-            Started = "started" -> Engaged | Abandoned | Errored,
+            Started = "started" (verb start) -> Engaged | Abandoned | Errored,
             /// An agent engaged with the visitor. *Decision.*
-            terminal Engaged = "engaged",
+            terminal Engaged = "engaged" (verb engage),
             /// The visitor left before an agent engaged. *Decision.*
-            terminal Abandoned = "abandoned",
+            terminal Abandoned = "abandoned" (verb abandon),
         }
         fields {
             /// The chat's conversation, when the chat widget knows it. The vendor's example
@@ -53,16 +54,16 @@ crate::media_type! {
     pub ContentOffer = "contentoffer" {
         states {
             /// Visitor activity qualified an action map; the offer is shown. *Documented.*
-            initial Offered = "offered" -> Accepted | Rejected | Ignored | Errored,
+            initial Offered = "offered" (verb offer) -> Accepted | Rejected | Ignored | Errored,
             /// The visitor took the offer, e.g. clicked its call to action. *Documented.*
-            terminal Accepted = "accepted",
+            terminal Accepted = "accepted" (verb accept),
             /// The visitor declined: closed it, or "No, thank you". *Documented.*
-            terminal Rejected = "rejected",
+            terminal Rejected = "rejected" (verb reject),
             /// The visitor navigated away from or around the offer. *Documented.*
-            terminal Ignored = "ignored",
+            terminal Ignored = "ignored" (verb ignore),
             /// A widget error prevented the engagement; `errorMessage` is set. *Documented*;
             /// it ends the lifecycle without being terminal.
-            end Errored = "errored" (requires error_message),
+            end Errored = "errored" (requires error_message; verb error),
         }
     }
 }

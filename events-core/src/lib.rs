@@ -9,6 +9,7 @@
 // resolve inside the crate too, where the built-in media types are declared.
 extern crate self as events_core;
 
+mod action;
 mod any;
 mod builtin;
 mod description;
@@ -18,8 +19,12 @@ mod registry;
 mod suggest;
 mod topic;
 
+pub use action::ActionIds;
 pub use any::{AnyEvent, DynEvent};
-pub use builtin::{ContentOffer, ContentOfferEvent, WebChat, WebChatEvent};
+pub use builtin::{
+    content_offer, web_chat, ContentOffer, ContentOfferAction, ContentOfferEvent, WebChat,
+    WebChatAction, WebChatEvent,
+};
 pub use description::{
     FieldDescription, JsonType, MediaTypeDescription, StateDescription, StateKind,
     DOCUMENTED_FIELDS,
@@ -59,6 +64,7 @@ macro_rules! media_type {
 /// What generated code needs; not public API, may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::action::ActionIds;
     pub use crate::description::{
         FieldDescription, JsonType, MediaTypeDescription, StateDescription, StateKind,
     };

@@ -12,9 +12,11 @@ use crate::model::{doc_text, Field, Kind, Model, Requirement};
 pub(crate) fn expand(model: &Model, krate: &TokenStream) -> TokenStream {
     let state_enum = state_enum(model, krate);
     let event_struct = event_struct(model, krate);
+    let typestate = crate::typestate::expand(model, krate);
     quote! {
         #state_enum
         #event_struct
+        #typestate
     }
 }
 

@@ -51,8 +51,11 @@ pub(crate) struct State {
     pub(crate) initial: bool,
     pub(crate) kind: Kind,
     pub(crate) next: Vec<usize>,
-    /// Required fields, as indices into [`Requirement`]s that resolved.
+    /// The fields this state requires, where they resolved.
     pub(crate) requires: Vec<Requirement>,
+    /// The typestate method into this state: the declared `verb`, else the state's name in
+    /// snake case.
+    pub(crate) verb: Ident,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -174,8 +177,25 @@ impl State {
             // validation reports the contradiction.
             next: if kind.ends() { Vec::new() } else { next },
             requires,
+            verb: decl.verb.clone().unwrap_or_else(|| snake_case(&decl.name)),
         }
     }
+}
+
+/// `TimedOut` → `timed_out`, keeping the span for diagnostics.
+pub(crate) fn snake_case(name: &Ident) -> Ident {
+    let mut snake = String::new();
+    for (i, c) in name.to_string().chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                snake.push('_');
+            }
+            snake.extend(c.to_lowercase());
+        } else {
+            snake.push(c);
+        }
+    }
+    Ident::new(&snake, name.span())
 }
 
 /// What a `requires` name refers to: an optional documented field or a declared field.

@@ -17,6 +17,7 @@ pub(crate) mod kw {
     syn::custom_keyword!(end);
     syn::custom_keyword!(aliases);
     syn::custom_keyword!(requires);
+    syn::custom_keyword!(verb);
 }
 
 /// Section keywords, for "expected one of" and "did you mean".
@@ -24,7 +25,7 @@ pub(crate) const SECTIONS: &[&str] = &["states", "fields", "version"];
 /// State flags.
 pub(crate) const FLAGS: &[&str] = &["initial", "terminal", "end"];
 /// State options, inside the parentheses after the wire name.
-pub(crate) const OPTIONS: &[&str] = &["aliases", "requires"];
+pub(crate) const OPTIONS: &[&str] = &["aliases", "requires", "verb"];
 
 /// The whole macro input: `[crate = path;] <declaration>`.
 pub(crate) struct Input {
@@ -46,7 +47,7 @@ pub(crate) struct Declaration {
     pub(crate) diagnostics: Diagnostics,
 }
 
-/// `/// docs` `initial Offered = "offered" (aliases "x"; requires field) -> A | B`
+/// `/// docs` `initial Offered = "offered" (aliases "x"; requires field; verb offer) -> A | B`
 pub(crate) struct StateDecl {
     pub(crate) attrs: Vec<Attribute>,
     pub(crate) flags: Vec<Flag>,
@@ -54,6 +55,8 @@ pub(crate) struct StateDecl {
     pub(crate) wire_name: LitStr,
     pub(crate) aliases: Vec<LitStr>,
     pub(crate) requires: Vec<Ident>,
+    /// The typestate method that moves an action into this state (`verb accept`).
+    pub(crate) verb: Option<Ident>,
     /// The `->` token, when there are next states.
     pub(crate) arrow: Option<Token![->]>,
     pub(crate) next: Vec<Ident>,
@@ -200,6 +203,7 @@ impl Parse for StateDecl {
             wire_name,
             aliases: Vec::new(),
             requires: Vec::new(),
+            verb: None,
             arrow: None,
             next: Vec::new(),
         };
@@ -218,7 +222,8 @@ impl Parse for StateDecl {
 }
 
 impl StateDecl {
-    /// `aliases "a", "b"` and `requires field, field`, separated by `;` or `,`.
+    /// `aliases "a", "b"`, `requires field, field` and `verb name`, separated by `;` or
+    /// `,`.
     fn parse_options(&mut self, input: ParseStream<'_>) -> syn::Result<()> {
         while !input.is_empty() {
             let lookahead = input.lookahead1();
@@ -238,12 +243,16 @@ impl StateDecl {
                     let more = input.peek(Token![,])
                         && input.peek2(Ident)
                         && !input.peek2(kw::aliases)
-                        && !input.peek2(kw::requires);
+                        && !input.peek2(kw::requires)
+                        && !input.peek2(kw::verb);
                     if !more {
                         break;
                     }
                     input.parse::<Token![,]>()?;
                 }
+            } else if lookahead.peek(kw::verb) {
+                input.parse::<kw::verb>()?;
+                self.verb = Some(input.parse()?);
             } else if input.peek(Ident) {
                 let unknown: Ident = input.parse()?;
                 return Err(Diagnostics::unknown_keyword_error(
@@ -312,7 +321,7 @@ mod tests {
                 0,
             ),
             (
-                r#"end Errored = "errored" (aliases "error"; requires error_message, error_code)"#,
+                r#"end Errored = "errored" (aliases "error"; requires error_message, error_code; verb fail)"#,
                 1,
                 1,
                 2,

@@ -1,0 +1,313 @@
+//! Stage 4, second half: the typestate API, where an illegal transition does not compile.
+//!
+//! For `WebChat` it generates a module `web_chat` of zero-sized state markers, the action
+//! type `WebChatAction<S>` (the current state's event, plus the marker), one constructor on
+//! `WebChat` per initial state, and on `WebChatAction<web_chat::Offered>` one method per
+//! declared transition. A method into a state that ends the lifecycle consumes the action
+//! and returns the last event, so nothing can follow it.
+
+use proc_macro2::{Ident, Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::model::{snake_case, Field, Model, Requirement, State};
+
+pub(crate) fn expand(model: &Model, krate: &TokenStream) -> TokenStream {
+    let p = quote!(#krate::__private);
+    let Model {
+        vis,
+        name,
+        event_name,
+        wire_name,
+        ..
+    } = model;
+    let markers = marker_module(model, &p);
+    let module = snake_case(name);
+    let action = format_ident!("{}Action", name);
+    let action_doc = Literal::string(&format!(
+        "An action of media type `{wire_name}` in state `S` (a marker from [`{module}`]): \
+         it holds the event of that state, and has one method per transition the declaration \
+         allows from it. Start one with an initial state's constructor on [`{name}`]."
+    ));
+    let constructors = model
+        .states
+        .iter()
+        .filter(|s| s.initial)
+        .map(|state| constructor(model, state, &action, &p));
+    let transitions = model
+        .states
+        .iter()
+        .filter(|s| !s.next.is_empty())
+        .map(|from| {
+            let marker = &from.name;
+            let methods = from
+                .next
+                .iter()
+                .map(|&to| transition(model, from, &model.states[to], &action, &p));
+            quote! {
+                impl #action<#module::#marker> {
+                    #(#methods)*
+                }
+            }
+        });
+    quote! {
+        #markers
+
+        #[doc = #action_doc]
+        #[derive(#p::core::clone::Clone, #p::core::fmt::Debug, #p::core::cmp::PartialEq)]
+        #vis struct #action<S> {
+            __events_event: #event_name,
+            __events_state: #p::core::marker::PhantomData<S>,
+        }
+
+        impl<S> #action<S> {
+            /// The event of the state this action is in, ready to emit or serialize.
+            pub fn event(&self) -> &#event_name {
+                &self.__events_event
+            }
+
+            /// The same, to set fields before emitting it (they carry over to later states).
+            pub fn event_mut(&mut self) -> &mut #event_name {
+                &mut self.__events_event
+            }
+
+            /// The event of the state this action is in, giving up the action.
+            pub fn into_event(self) -> #event_name {
+                self.__events_event
+            }
+
+            /// The state this action is in.
+            pub fn state(&self) -> #name {
+                self.__events_event.action_state
+            }
+
+            /// The next state's action: the same event, in `next`, with this state's error
+            /// fields cleared.
+            fn __events_step<T>(self, next: #name) -> #action<T> {
+                let mut __events_event = self.__events_event;
+                __events_event.action_state = next;
+                __events_event.error_code = #p::core::option::Option::None;
+                __events_event.error_message = #p::core::option::Option::None;
+                #action { __events_event, __events_state: #p::core::marker::PhantomData }
+            }
+        }
+
+        impl #name {
+            #(#constructors)*
+        }
+
+        #(#transitions)*
+    }
+}
+
+fn marker_module(model: &Model, p: &TokenStream) -> TokenStream {
+    let Model {
+        vis,
+        name,
+        wire_name,
+        ..
+    } = model;
+    let module = snake_case(name);
+    let module_doc = Literal::string(&format!(
+        "The states of media type `{wire_name}` as zero-sized types, for the typestate API \
+         (`{name}Action<S>`)."
+    ));
+    let markers = model.states.iter().map(|state| {
+        let marker = &state.name;
+        let doc = Literal::string(&format!(
+            "An action of media type `{wire_name}` in state `{}` ([`{name}::{marker}`](super::{name}::{marker})).",
+            state.wire_name
+        ));
+        quote! {
+            #[doc = #doc]
+            #[derive(
+                #p::core::clone::Clone, #p::core::marker::Copy, #p::core::fmt::Debug,
+                #p::core::default::Default, #p::core::cmp::PartialEq, #p::core::cmp::Eq,
+                #p::core::hash::Hash,
+            )]
+            pub struct #marker;
+        }
+    });
+    quote! {
+        #[doc = #module_doc]
+        #vis mod #module {
+            #(#markers)*
+        }
+    }
+}
+
+/// The arguments a step into `state` takes (the fields it requires, as their inner
+/// types), and the assignments that store them in the event.
+fn requirements(
+    model: &Model,
+    state: &State,
+    p: &TokenStream,
+) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let mut params = Vec::new();
+    let mut assigns = Vec::new();
+    for requirement in &state.requires {
+        let (field, ty, value) = match requirement {
+            Requirement::Documented {
+                rust_name: "error_code",
+                ..
+            } => {
+                let field = format_ident!("error_code");
+                (
+                    field.clone(),
+                    quote!(i64),
+                    quote!(#p::core::option::Option::Some(#field)),
+                )
+            }
+            Requirement::Documented { rust_name, .. } => {
+                let field = format_ident!("{}", rust_name);
+                let ty = quote!(impl #p::core::convert::Into<#p::std::string::String>);
+                let value =
+                    quote!(#p::core::option::Option::Some(#p::core::convert::Into::into(#field)));
+                (field, ty, value)
+            }
+            Requirement::Declared(i) => {
+                let field = &model.fields[*i];
+                // A non-optional field is already set, from the constructor on.
+                if !field.optional {
+                    continue;
+                }
+                let name = field.name.clone();
+                let inner = option_inner(&field.ty);
+                (
+                    name.clone(),
+                    quote!(#inner),
+                    quote!(#p::core::option::Option::Some(#name)),
+                )
+            }
+        };
+        params.push(quote!(#field: #ty));
+        assigns.push(quote!(__events_event.#field = #value;));
+    }
+    (params, assigns)
+}
+
+/// `T` of `Option<T>`; the field's type itself otherwise.
+fn option_inner(ty: &syn::Type) -> &syn::Type {
+    if let syn::Type::Path(path) = ty {
+        if let Some(last) = path.path.segments.last() {
+            if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+                if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
+                    return inner;
+                }
+            }
+        }
+    }
+    ty
+}
+
+fn constructor(model: &Model, state: &State, action: &Ident, p: &TokenStream) -> TokenStream {
+    let Model {
+        name, event_name, ..
+    } = model;
+    let module = snake_case(name);
+    let marker = &state.name;
+    let verb = &state.verb;
+    // Fields every event carries must be given at the start; they carry over from there.
+    let always: Vec<&Field> = model.fields.iter().filter(|f| !f.optional).collect();
+    let always_names: Vec<_> = always.iter().map(|f| &f.name).collect();
+    let always_types = always.iter().map(|f| &f.ty);
+    let optional = model.fields.iter().filter(|f| f.optional).map(|f| &f.name);
+    let (params, assigns) = requirements(model, state, p);
+    let mutable = if assigns.is_empty() {
+        quote!()
+    } else {
+        quote!(mut)
+    };
+    let doc = Literal::string(&format!(
+        "Starts an action in its initial state `{}` and returns it, holding that state's event.",
+        state.wire_name
+    ));
+    let (returns, finish) = if state.kind.ends() {
+        (quote!(#event_name), quote!(__events_event))
+    } else {
+        (
+            quote!(#action<#module::#marker>),
+            quote!(#action { __events_event, __events_state: #p::core::marker::PhantomData }),
+        )
+    };
+    quote! {
+        #[doc = #doc]
+        #[allow(clippy::too_many_arguments)]
+        pub fn #verb(
+            __events_ids: #p::ActionIds,
+            #(#always_names: #always_types,)*
+            #(#params),*
+        ) -> #returns {
+            let #mutable __events_event = #event_name {
+                action_id: __events_ids.action_id,
+                action_state: #name::#marker,
+                action_map_id: __events_ids.action_map_id,
+                action_map_version: __events_ids.action_map_version,
+                customer_id: __events_ids.customer_id,
+                customer_id_type: __events_ids.customer_id_type,
+                session_id: __events_ids.session_id,
+                error_code: #p::core::option::Option::None,
+                error_message: #p::core::option::Option::None,
+                #(#optional: #p::core::option::Option::None,)*
+                #(#always_names,)*
+                extra: #p::serde_json::Map::new(),
+            };
+            #(#assigns)*
+            #finish
+        }
+    }
+}
+
+fn transition(
+    model: &Model,
+    from: &State,
+    to: &State,
+    action: &Ident,
+    p: &TokenStream,
+) -> TokenStream {
+    let Model {
+        name, event_name, ..
+    } = model;
+    let module = snake_case(name);
+    let verb = &to.verb;
+    let target = &to.name;
+    let (params, assigns) = requirements(model, to, p);
+    let mutable = if assigns.is_empty() {
+        quote!()
+    } else {
+        quote!(mut)
+    };
+    let store = if assigns.is_empty() {
+        quote!()
+    } else {
+        quote!({
+            let __events_event = &mut __events_next.__events_event;
+            #(#assigns)*
+        })
+    };
+    let step = quote! {
+        let #mutable __events_next: #action<#module::#target> = self.__events_step(#name::#target);
+        #store
+    };
+    if to.kind.ends() {
+        let doc = Literal::string(&format!(
+            "`{}` → `{}`, which ends the lifecycle: consumes the action and returns its last event.",
+            from.wire_name, to.wire_name
+        ));
+        quote! {
+            #[doc = #doc]
+            pub fn #verb(self, #(#params),*) -> #event_name {
+                #step
+                __events_next.__events_event
+            }
+        }
+    } else {
+        let doc = Literal::string(&format!("`{}` → `{}`.", from.wire_name, to.wire_name));
+        quote! {
+            #[doc = #doc]
+            pub fn #verb(self, #(#params),*) -> #action<#module::#target> {
+                #step
+                __events_next
+            }
+        }
+    }
+}
