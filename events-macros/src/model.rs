@@ -29,6 +29,23 @@ pub(crate) const DOCUMENTED_FIELDS: &[(&str, &str)] = &[
     ("error_message", "errorMessage"),
 ];
 
+/// Methods the generated code already has on the state enum (where initial states'
+/// constructors go) or on the action type (where transitions go).
+pub(crate) const RESERVED_VERBS: &[&str] = &[
+    "index",
+    "as_str",
+    "is_initial",
+    "is_terminal",
+    "is_end",
+    "can_transition_to",
+    "successors",
+    "topic",
+    "event",
+    "event_mut",
+    "into_event",
+    "state",
+];
+
 /// The event struct's field that keeps unknown fields; no declared field may take its name.
 pub(crate) const EXTRA_FIELD: &str = "extra";
 
@@ -56,6 +73,9 @@ pub(crate) struct State {
     /// The typestate method into this state: the declared `verb`, else the state's name in
     /// snake case.
     pub(crate) verb: Ident,
+    /// Whether the typestate API gets the method: not when the name is a keyword, taken
+    /// by generated code, or an earlier state's (validation says which).
+    pub(crate) has_method: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -124,10 +144,17 @@ impl Model {
             .map(|(i, s)| (s.name.to_string(), i))
             .collect();
         let fields: Vec<Field> = fields.into_iter().map(Field::build).collect();
-        let states = states
+        let mut states: Vec<State> = states
             .into_iter()
             .map(|state| State::build(state, &index, &fields))
             .collect();
+        for i in 0..states.len() {
+            let verb = states[i].verb.to_string();
+            let usable =
+                syn::parse_str::<Ident>(&verb).is_ok() && !RESERVED_VERBS.contains(&verb.as_str());
+            let taken = states[..i].iter().any(|s| s.has_method && s.verb == verb);
+            states[i].has_method = usable && !taken;
+        }
         let version = declaration
             .versions
             .first()
@@ -178,6 +205,7 @@ impl State {
             next: if kind.ends() { Vec::new() } else { next },
             requires,
             verb: decl.verb.clone().unwrap_or_else(|| snake_case(&decl.name)),
+            has_method: true,
         }
     }
 }

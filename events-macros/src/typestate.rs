@@ -31,7 +31,7 @@ pub(crate) fn expand(model: &Model, krate: &TokenStream) -> TokenStream {
     let constructors = model
         .states
         .iter()
-        .filter(|s| s.initial)
+        .filter(|s| s.initial && s.has_method)
         .map(|state| constructor(model, state, &action, &p));
     let transitions = model
         .states
@@ -42,6 +42,7 @@ pub(crate) fn expand(model: &Model, krate: &TokenStream) -> TokenStream {
             let methods = from
                 .next
                 .iter()
+                .filter(|&&to| model.states[to].has_method)
                 .map(|&to| transition(model, from, &model.states[to], &action, &p));
             quote! {
                 impl #action<#module::#marker> {

@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::LitStr;
 
 use crate::diagnostics::{did_you_mean, Diagnostics};
-use crate::model::{self, Kind, Model, DOCUMENTED_FIELDS, EXTRA_FIELD};
+use crate::model::{self, Kind, Model, DOCUMENTED_FIELDS, EXTRA_FIELD, RESERVED_VERBS};
 use crate::parse::{Declaration, Flag, StateDecl};
 
 /// The most states a media type may have: transition tables are one `u64` per state.
@@ -26,6 +26,7 @@ pub(crate) fn validate(declaration: &Declaration, model: &Model, diagnostics: &m
         requirements(state, model, diagnostics);
     }
     aliases(&states, diagnostics);
+    verbs(model, diagnostics);
     fields(declaration, diagnostics);
     if states.len() > MAX_STATES {
         diagnostics.error(
@@ -279,6 +280,31 @@ fn aliases(states: &[&StateDecl], diagnostics: &mut Diagnostics) {
                 );
             }
             taken.insert(value, (alias.span(), state.name.to_string()));
+        }
+    }
+}
+
+/// Rule: each state's typestate method (`verb`, or its snake_case name) is a usable,
+/// unique method name.
+fn verbs(model: &Model, diagnostics: &mut Diagnostics) {
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    for state in &model.states {
+        let verb = state.verb.to_string();
+        if syn::parse_str::<syn::Ident>(&verb).is_err() {
+            diagnostics.error(
+                state.verb.span(),
+                format_args!("the method into state `{}` would be `{verb}`, a keyword; name it with `verb ...`", state.name),
+            );
+        } else if RESERVED_VERBS.contains(&verb.as_str()) {
+            diagnostics.error(
+                state.verb.span(),
+                format_args!("the method into state `{}` would be `{verb}`, which the generated code already defines; name it with `verb ...`", state.name),
+            );
+        }
+        if let Some(first) = seen.get(&verb) {
+            diagnostics.duplicate(state.verb.span(), *first, format_args!("method `{verb}`"));
+        } else {
+            seen.insert(verb, state.verb.span());
         }
     }
 }
