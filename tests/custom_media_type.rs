@@ -1,9 +1,7 @@
 //! A media type declared outside `events-core`, through the facade only, gets the same
 //! generated API as the built-in ones.
 
-use webaction_events::{
-    ActionIds, Event, EventError, JsonType, MediaType, Registry, StateKind, Uuid,
-};
+use webaction_events::{ActionIds, Event, EventError, JsonType, Registry, StateKind, Uuid};
 
 webaction_events::media_type! {
     /// An offer to start a web messaging conversation.

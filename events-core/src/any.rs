@@ -16,7 +16,7 @@ use crate::topic::Topic;
 /// media type, and the whole event as JSON. Every [`Event`] is one; use it as
 /// [`&AnyEvent`](AnyEvent) or `Box<AnyEvent>`.
 ///
-/// [`downcast_ref`](AnyEvent::downcast_ref) gets the typed event back.
+/// `downcast_ref::<E>()` (an inherent method of `dyn DynEvent`) gets the typed event back.
 pub trait DynEvent: Debug + Send + Sync + 'static {
     /// The media type's description.
     fn media_type(&self) -> &'static MediaTypeDescription;
@@ -48,9 +48,9 @@ pub trait DynEvent: Debug + Send + Sync + 'static {
     fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()>;
     /// A copy, boxed.
     fn clone_box(&self) -> Box<AnyEvent>;
-    /// For [`AnyEvent::downcast_ref`].
+    /// For `downcast_ref` on `dyn DynEvent`.
     fn as_any(&self) -> &dyn Any;
-    /// For [`AnyEvent::downcast_mut`].
+    /// For `downcast_mut` on `dyn DynEvent`.
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 

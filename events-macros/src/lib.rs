@@ -2,8 +2,8 @@
 //!
 //! Use it through the facade crate `webaction-events` (or `events-core`), whose
 //! `media_type!` documents the language and passes this macro the path of the runtime.
-//! The stages live one per file: [`parse`] (syntax), [`model`] (meaning), [`validate`]
-//! (rules), and [`expand`] with [`typestate`] (code).
+//! The stages live one per file: `parse` (syntax), `model` (meaning), `validate`
+//! (rules), and `expand` with `typestate` (code).
 
 mod diagnostics;
 mod expand;
