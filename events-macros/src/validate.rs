@@ -16,6 +16,7 @@ const MAX_STATES: usize = 64;
 
 pub(crate) fn validate(declaration: &Declaration, model: &Model, diagnostics: &mut Diagnostics) {
     sections(declaration, diagnostics);
+    attributes(declaration, diagnostics);
     media_type_wire_name(&declaration.wire_name, diagnostics);
     let states: Vec<&StateDecl> = declaration.states.iter().flat_map(|(_, s)| s).collect();
     let mut references_ok = state_names(&states, diagnostics);
@@ -74,6 +75,30 @@ fn sections(declaration: &Declaration, diagnostics: &mut Diagnostics) {
             declaration.name.span(),
             "a media type needs a `states { ... }` section with at least one initial state",
         );
+    }
+}
+
+/// Rule: only doc comments stand on the declaration, its states and its fields. Any other
+/// attribute (`#[serde(...)]`, `#[cfg(...)]`) would be dropped by the expansion, silently.
+fn attributes(declaration: &Declaration, diagnostics: &mut Diagnostics) {
+    let states = declaration
+        .states
+        .iter()
+        .flat_map(|(_, s)| s)
+        .map(|s| &s.attrs);
+    let fields = declaration
+        .fields
+        .iter()
+        .flat_map(|(_, f)| f)
+        .map(|f| &f.attrs);
+    let all = std::iter::once(&declaration.attrs)
+        .chain(states)
+        .chain(fields);
+    for attr in all.flatten().filter(|a| !a.path().is_ident("doc")) {
+        diagnostics.push(syn::Error::new_spanned(
+            attr,
+            "only doc comments (`///`) are supported here; the declaration is the whole spec, so other attributes would be ignored",
+        ));
     }
 }
 
