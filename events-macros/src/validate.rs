@@ -461,3 +461,113 @@ fn closure<'a>(
     }
     seen
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostics::Diagnostics;
+    use crate::model::Model;
+    use crate::parse::Declaration;
+
+    /// Every message validation reports for `states` (and `fields`) of one declaration.
+    fn messages(body: &str) -> Vec<String> {
+        let source = format!("/// Docs.\npub Poll = \"poll\" {{ {body} }}");
+        let mut declaration: Declaration =
+            syn::parse_str(&source).unwrap_or_else(|e| panic!("{source}: {e}"));
+        let mut diagnostics = std::mem::take(&mut declaration.diagnostics);
+        let model = Model::build(&declaration);
+        super::validate(&declaration, &model, &mut diagnostics);
+        diagnostics
+            .into_error()
+            .map_or_else(Vec::new, |e| e.into_iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn a_valid_declaration_has_no_errors() {
+        let body = r#"states {
+            initial Shown = "shown" (aliases "displayed") -> Answered | Failed,
+            terminal Answered = "answered" (requires answer),
+            end Failed = "failed" (requires error_message),
+        }
+        fields { answer: Option<String> }"#;
+        assert_eq!(messages(body), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_rule_reports_its_own_message() {
+        let cases: &[(&str, &str)] = &[
+            (
+                r#"states { initial A = "a" -> B, terminal C = "c" }"#,
+                "unknown state `B` in the transitions of `A`",
+            ),
+            (
+                r#"states { initial A = "a" -> C | C, terminal C = "c" }"#,
+                "transition `A -> C` is declared twice",
+            ),
+            (
+                r#"states { A = "a" -> C, terminal C = "c" }"#,
+                "has no initial state",
+            ),
+            (
+                r#"states { initial A = "a" -> C, terminal C = "c", terminal D = "d" }"#,
+                "state `D` is unreachable",
+            ),
+            (
+                r#"states { initial A = "a" -> B | C, B = "b", terminal C = "c" }"#,
+                "state `B` is a dead end",
+            ),
+            (
+                r#"states { initial A = "a" -> C, terminal C = "c" -> A }"#,
+                "state `C` is `terminal`, so no state may follow it",
+            ),
+            (
+                r#"states { initial A = "a" -> B | C, B = "b" -> B, terminal C = "c" }"#,
+                "no `terminal` or `end` state can be reached from state `B`",
+            ),
+            (
+                r#"states { initial A = "all" -> C, terminal C = "c" }"#,
+                "reserved for the `<mediaType>:all` topic",
+            ),
+            (
+                r#"states { initial A = "a" (aliases "c") -> C, terminal C = "c" }"#,
+                "alias `c` is already state `C`'s wire name",
+            ),
+            (
+                r#"states { initial A = "a" -> C, terminal C = "c" (requires nope) }"#,
+                "`requires` names unknown field `nope`",
+            ),
+            (
+                r#"states { initial A = "a" -> C, terminal C = "c" } fields { x: u8, x: u8 }"#,
+                "field `x` is declared twice",
+            ),
+            (
+                r#"states { initial A = "a" -> C, terminal C = "c" } fields { id: u8 = "actionId" }"#,
+                "collides with the documented field `action_id`",
+            ),
+            (
+                r#"states { initial A = "a" -> C, terminal C = "c" } states { terminal D = "d" }"#,
+                "the `states` section is declared twice",
+            ),
+            (r#"fields { x: u8 }"#, "needs a `states { ... }` section"),
+            (
+                r#"states { initial A = "a" -> C, terminal C = "c" (verb state) }"#,
+                "which the generated code already defines",
+            ),
+        ];
+        for (body, expected) in cases {
+            let found = messages(body);
+            assert!(
+                found.iter().any(|m| m.contains(expected)),
+                "{body}\nexpected: {expected}\nfound: {found:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn graph_rules_stay_quiet_after_a_dangling_reference() {
+        // `Acepted` is a typo: reporting `Accepted` unreachable too would be a follow-on.
+        let found =
+            messages(r#"states { initial A = "a" -> Acepted, terminal Accepted = "accepted" }"#);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].contains("did you mean `Accepted`?"));
+    }
+}
