@@ -464,7 +464,6 @@ fn closure<'a>(
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostics::Diagnostics;
     use crate::model::Model;
     use crate::parse::Declaration;
 
