@@ -107,6 +107,8 @@ pub(crate) struct Field {
     pub(crate) wire_name: String,
     /// `Option<T>`: absent means `None`; any other type must be present in every event.
     pub(crate) optional: bool,
+    /// The type of a present value: `T` of `Option<T>`, else the field's type.
+    pub(crate) value_ty: Type,
     pub(crate) json_type: TokenStream,
 }
 
@@ -253,6 +255,7 @@ impl Field {
             ty: decl.ty.clone(),
             wire_name: wire_name_of(decl),
             optional: inner.is_some(),
+            value_ty: inner.unwrap_or(&decl.ty).clone(),
             json_type: json_type(inner.unwrap_or(&decl.ty)),
         }
     }

@@ -172,7 +172,7 @@ fn requirements(
                     continue;
                 }
                 let name = field.name.clone();
-                let inner = option_inner(&field.ty);
+                let inner = &field.value_ty;
                 (
                     name.clone(),
                     quote!(#inner),
@@ -184,20 +184,6 @@ fn requirements(
         assigns.push(quote!(__events_event.#field = #value;));
     }
     (params, assigns)
-}
-
-/// `T` of `Option<T>`; the field's type itself otherwise.
-fn option_inner(ty: &syn::Type) -> &syn::Type {
-    if let syn::Type::Path(path) = ty {
-        if let Some(last) = path.path.segments.last() {
-            if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
-                if let Some(syn::GenericArgument::Type(inner)) = args.args.first() {
-                    return inner;
-                }
-            }
-        }
-    }
-    ty
 }
 
 fn constructor(model: &Model, state: &State, action: &Ident, p: &TokenStream) -> TokenStream {
