@@ -14,6 +14,7 @@ mod any;
 mod builtin;
 mod description;
 mod event;
+pub mod ingest;
 mod media_type;
 mod registry;
 mod suggest;

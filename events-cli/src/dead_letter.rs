@@ -1,0 +1,195 @@
+//! The dead-letter file: one JSON object per rejected line,
+//! `{"line": N, "kind": "...", "error": "...", "raw": "<the line exactly as read>"}`.
+//!
+//! `raw` holds the line byte for byte when it is UTF-8. JSON strings cannot hold other
+//! bytes: for such a line `raw` holds it with each invalid sequence replaced by U+FFFD, and
+//! `raw_base64` holds the exact bytes. A line over the length limit is streamed, never
+//! held whole, and gets a `len` field (its length in bytes).
+
+use std::io::{self, Write};
+
+use base64::Engine as _;
+
+/// Writes dead-letter records.
+#[derive(Debug)]
+pub struct DeadLetter<W: Write> {
+    out: W,
+    /// Bytes of an incomplete UTF-8 sequence at the end of the last chunk.
+    carry: Vec<u8>,
+    /// Whether the raw text written so far lost bytes to U+FFFD.
+    lossy: bool,
+}
+
+impl<W: Write> DeadLetter<W> {
+    /// Records go to `out` (buffer it: records are written in small pieces).
+    pub fn new(out: W) -> Self {
+        DeadLetter {
+            out,
+            carry: Vec::new(),
+            lossy: false,
+        }
+    }
+
+    /// Writes the record of a line read whole.
+    pub fn write(&mut self, line: u64, kind: &str, error: &str, raw: &[u8]) -> io::Result<()> {
+        self.begin(line, kind, error)?;
+        self.raw_chunk(raw)?;
+        self.finish_raw()?;
+        if self.lossy {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
+            write!(self.out, r#","raw_base64":"{encoded}""#)?;
+        }
+        self.out.write_all(b"}\n")
+    }
+
+    /// Starts a record whose raw text follows in chunks ([`raw_chunk`](Self::raw_chunk)),
+    /// for a line too long to hold; end it with [`end_streamed`](Self::end_streamed).
+    pub fn begin(&mut self, line: u64, kind: &str, error: &str) -> io::Result<()> {
+        self.carry.clear();
+        self.lossy = false;
+        write!(self.out, r#"{{"line":{line},"kind":"#)?;
+        serde_json::to_writer(&mut self.out, kind)?;
+        self.out.write_all(br#","error":"#)?;
+        serde_json::to_writer(&mut self.out, error)?;
+        self.out.write_all(br#","raw":""#)
+    }
+
+    /// Appends raw bytes to the record's `raw` string, escaped.
+    pub fn raw_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        let joined;
+        let mut bytes = chunk;
+        if !self.carry.is_empty() {
+            let mut carried = std::mem::take(&mut self.carry);
+            carried.extend_from_slice(chunk);
+            joined = carried;
+            bytes = &joined;
+        }
+        loop {
+            match std::str::from_utf8(bytes) {
+                Ok(text) => return escape(&mut self.out, text),
+                Err(error) => {
+                    let (valid, rest) = bytes.split_at(error.valid_up_to());
+                    // Checked by `from_utf8` just above.
+                    escape(
+                        &mut self.out,
+                        std::str::from_utf8(valid).unwrap_or_default(),
+                    )?;
+                    match error.error_len() {
+                        Some(len) => {
+                            self.lossy = true;
+                            self.out.write_all("\u{FFFD}".as_bytes())?;
+                            bytes = &rest[len..];
+                        }
+                        None => {
+                            // A sequence cut by the chunk boundary: finish it next time.
+                            self.carry = rest.to_vec();
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish_raw(&mut self) -> io::Result<()> {
+        if !self.carry.is_empty() {
+            self.carry.clear();
+            self.lossy = true;
+            self.out.write_all("\u{FFFD}".as_bytes())?;
+        }
+        self.out.write_all(b"\"")
+    }
+
+    /// Ends a streamed record, with the line's full length.
+    pub fn end_streamed(&mut self, len: u64) -> io::Result<()> {
+        self.finish_raw()?;
+        write!(self.out, r#","len":{len}}}"#)?;
+        self.out.write_all(b"\n")
+    }
+
+    /// Flushes the output.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// The output.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// Writes `text` as the inside of a JSON string.
+fn escape(out: &mut impl Write, text: &str) -> io::Result<()> {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => {
+                out.write_all(&bytes[start..i])?;
+                write!(out, "\\u{b:04x}")?;
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.write_all(&bytes[start..i])?;
+        out.write_all(escaped)?;
+        start = i + 1;
+    }
+    out.write_all(&bytes[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn record(raw: &[u8]) -> Value {
+        let mut letter = DeadLetter::new(Vec::new());
+        letter
+            .write(7, "malformed_json", "oops \"quoted\"", raw)
+            .unwrap();
+        let out = letter.into_inner();
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn raw_text_survives_escaping_byte_for_byte() {
+        let raw = "{\"a\":\"tab\\t\"}\t\u{1}\\ \u{2028} é \r".as_bytes();
+        let value = record(raw);
+        assert_eq!(value["raw"].as_str().unwrap().as_bytes(), raw);
+        assert_eq!(value["line"], 7);
+        assert!(value.get("raw_base64").is_none());
+    }
+
+    #[test]
+    fn invalid_utf8_is_kept_exactly_in_base64() {
+        let raw = b"{\"x\":\"\xff\xfe\"} \xe2\x82";
+        let value = record(raw);
+        assert_eq!(value["raw"], "{\"x\":\"\u{FFFD}\u{FFFD}\"} \u{FFFD}");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(value["raw_base64"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(decoded, raw);
+    }
+
+    #[test]
+    fn streamed_chunks_join_multibyte_characters_cut_at_a_boundary() {
+        let mut letter = DeadLetter::new(Vec::new());
+        letter.begin(1, "too_large", "too long").unwrap();
+        let text = "aé€😀z".as_bytes();
+        for chunk in text.chunks(1) {
+            letter.raw_chunk(chunk).unwrap();
+        }
+        letter.end_streamed(text.len() as u64).unwrap();
+        let value: Value = serde_json::from_slice(&letter.into_inner()).unwrap();
+        assert_eq!(value["raw"], "aé€😀z");
+        assert_eq!(value["len"], text.len());
+    }
+}

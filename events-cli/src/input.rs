@@ -1,0 +1,215 @@
+//! Reading newline-delimited JSON: a file or standard input, line by line, with a limit
+//! on how much of one line is held in memory.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use crate::CliError;
+
+/// An opened input: a file, or standard input for `-` or no path.
+pub struct Input {
+    /// The lines.
+    pub reader: Box<dyn BufRead + Send>,
+    /// The path as given, `-` for standard input: for messages.
+    pub path: PathBuf,
+    /// The file's size, when known (for progress).
+    pub len: Option<u64>,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Input")
+            .field("path", &self.path)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens `path`, or standard input when it is `None` or `-`. A missing or unreadable file
+/// is a [`CliError::Io`] naming it.
+pub fn open(path: Option<&Path>) -> Result<Input, CliError> {
+    match path {
+        None => Ok(stdin()),
+        Some(path) if path == Path::new("-") => Ok(stdin()),
+        Some(path) => {
+            let file = File::open(path).map_err(|e| CliError::io("cannot open", path, e))?;
+            let metadata = file
+                .metadata()
+                .map_err(|e| CliError::io("cannot read", path, e))?;
+            if metadata.is_dir() {
+                return Err(CliError::io(
+                    "cannot read",
+                    path,
+                    io::Error::other("is a directory"),
+                ));
+            }
+            Ok(Input {
+                reader: Box::new(BufReader::with_capacity(1 << 16, file)),
+                path: path.to_owned(),
+                len: Some(metadata.len()),
+            })
+        }
+    }
+}
+
+fn stdin() -> Input {
+    Input {
+        reader: Box::new(BufReader::with_capacity(1 << 16, io::stdin())),
+        path: PathBuf::from("-"),
+        len: None,
+    }
+}
+
+/// One line as [`LineReader::next_line`] read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line {
+    /// The whole line is in the buffer, without its `\n` (a `\r` before it is kept).
+    Complete,
+    /// The line is longer than the limit: the buffer holds its first `limit + 1` bytes,
+    /// and [`LineReader::drain_rest`] reads the rest.
+    TooLarge,
+}
+
+/// Splits a stream into lines on `\n`, numbering them from 1 (blank lines included).
+#[derive(Debug)]
+pub struct LineReader<R> {
+    reader: R,
+    limit: usize,
+    number: u64,
+    bytes: u64,
+}
+
+impl<R: BufRead> LineReader<R> {
+    /// Reads `reader`, holding at most `limit + 1` bytes of a line.
+    pub fn new(reader: R, limit: usize) -> Self {
+        LineReader {
+            reader,
+            limit,
+            number: 0,
+            bytes: 0,
+        }
+    }
+
+    /// The number of the last line read (1-based).
+    pub fn line_number(&self) -> u64 {
+        self.number
+    }
+
+    /// Bytes consumed so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Reads the next line into `buf` (cleared first); `None` at the end of input.
+    pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Line>> {
+        buf.clear();
+        let mut started = false;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                if !started {
+                    return Ok(None);
+                }
+                self.number += 1;
+                return Ok(Some(Line::Complete));
+            }
+            started = true;
+            let newline = available.iter().position(|&b| b == b'\n');
+            let content = newline.unwrap_or(available.len());
+            let room = self.limit + 1 - buf.len();
+            if content >= room {
+                buf.extend_from_slice(&available[..room]);
+                self.reader.consume(room);
+                self.bytes += room as u64;
+                self.number += 1;
+                return Ok(Some(Line::TooLarge));
+            }
+            buf.extend_from_slice(&available[..content]);
+            let used = content + usize::from(newline.is_some());
+            self.reader.consume(used);
+            self.bytes += used as u64;
+            if newline.is_some() {
+                self.number += 1;
+                return Ok(Some(Line::Complete));
+            }
+        }
+    }
+
+    /// After [`Line::TooLarge`]: passes the rest of the line to `each` chunk by chunk,
+    /// consuming its `\n`; returns how many bytes the rest held.
+    pub fn drain_rest(&mut self, mut each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<u64> {
+        let mut total = 0;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                return Ok(total);
+            }
+            let newline = available.iter().position(|&b| b == b'\n');
+            let content = newline.unwrap_or(available.len());
+            each(&available[..content])?;
+            total += content as u64;
+            let used = content + usize::from(newline.is_some());
+            self.reader.consume(used);
+            self.bytes += used as u64;
+            if newline.is_some() {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+/// Whether a line holds only spaces, tabs and carriage returns: skipped, not an error.
+pub fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], limit: usize) -> Vec<(Vec<u8>, Line, u64)> {
+        // A tiny buffer makes lines cross `fill_buf` boundaries.
+        let mut reader = LineReader::new(BufReader::with_capacity(3, input), limit);
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        while let Some(line) = reader.next_line(&mut buf).unwrap() {
+            let mut whole = buf.clone();
+            if line == Line::TooLarge {
+                reader
+                    .drain_rest(|chunk| {
+                        whole.extend_from_slice(chunk);
+                        Ok(())
+                    })
+                    .unwrap();
+            }
+            out.push((whole, line, reader.line_number()));
+        }
+        out
+    }
+
+    #[test]
+    fn splits_on_newlines_keeping_carriage_returns_and_a_last_unterminated_line() {
+        let got = lines(b"ab\r\n\ncdef\ng", 100);
+        let texts: Vec<&[u8]> = got.iter().map(|(t, _, _)| t.as_slice()).collect();
+        assert_eq!(texts, [&b"ab\r"[..], b"", b"cdef", b"g"]);
+        assert_eq!(got.iter().map(|l| l.2).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_too_large_and_the_next_line_is_intact() {
+        let got = lines(b"12345678\n123\n1234", 4);
+        assert_eq!(got[0], (b"12345678".to_vec(), Line::TooLarge, 1));
+        assert_eq!(got[1], (b"123".to_vec(), Line::Complete, 2));
+        assert_eq!(got[2], (b"1234".to_vec(), Line::Complete, 3));
+        assert_eq!(lines(b"12345\n", 4)[0].1, Line::TooLarge);
+    }
+}

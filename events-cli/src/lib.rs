@@ -1,0 +1,87 @@
+//! The `webaction` command, as a library: each subcommand is a module with its clap
+//! arguments and a `run` function, so that a program with its own media types can ship
+//! the same command with [`main_with`] and its own [`Registry`].
+//!
+//! Exit status: 0 on success (for `check`: nothing rejected), 1 when `check` rejected
+//! something, 2 for usage and I/O errors.
+
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use events_core::Registry;
+
+pub mod check;
+pub mod dead_letter;
+pub mod input;
+pub mod progress;
+
+/// Simulate, check and report newline-delimited JSON streams of web-action lifecycle
+/// events (Genesys Predictive Engagement `webchat`, `contentoffer`, ...).
+#[derive(Debug, Parser)]
+#[command(name = "webaction", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read newline-delimited JSON events; count valid and rejected lines by kind.
+    Check(check::Args),
+}
+
+/// A failure that ends the command with status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A file could not be opened, read or written.
+    #[error("{action} `{}`: {source}", .path.display())]
+    Io {
+        /// What was being done: "cannot open", "cannot read", ...
+        action: &'static str,
+        /// The file (`-` for standard input or output).
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The arguments are valid for clap but not together or not in range.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl CliError {
+    /// An I/O error on `path`.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        CliError::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Parses the process arguments and runs the command with `registry`'s media types.
+pub fn main_with(registry: Registry) -> ExitCode {
+    run(Cli::parse(), &registry)
+}
+
+/// Runs a parsed command; prints errors to standard error.
+pub fn run(cli: Cli, registry: &Registry) -> ExitCode {
+    let result = match cli.command {
+        Command::Check(args) => check::run(&args, registry),
+    };
+    match result {
+        Ok(code) => code,
+        // Output closed early (e.g. piped into `head`): not an error worth a message.
+        Err(CliError::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("webaction: error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}

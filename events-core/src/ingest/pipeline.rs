@@ -1,0 +1,410 @@
+//! The ingest entry point: bytes → decode → enrich → track → emit.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::any::AnyEvent;
+use crate::ingest::decode::{Decoded, Decoder, DEFAULT_MAX_LINE_BYTES};
+use crate::ingest::error::{ErrorKind, IllegalTransition, IngestError};
+use crate::ingest::tracker::{Tracker, TrackerConfig, TrackerStats};
+use crate::registry::Registry;
+
+/// Where accepted events go: the bus, or any function of `&AnyEvent`.
+pub trait Emit {
+    /// Receives a valid event.
+    fn emit(&mut self, event: &AnyEvent);
+
+    /// Receives an event whose state does not follow its action's last accepted one, under
+    /// [`IllegalPolicy::Deliver`]. By default it goes where valid events go.
+    fn emit_flagged(&mut self, event: &AnyEvent, illegal: &IllegalTransition) {
+        let _ = illegal;
+        self.emit(event);
+    }
+}
+
+impl<F: FnMut(&AnyEvent)> Emit for F {
+    fn emit(&mut self, event: &AnyEvent) {
+        self(event)
+    }
+}
+
+/// Discards every event: for checking a stream without subscribers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Discard;
+
+impl Emit for Discard {
+    fn emit(&mut self, _: &AnyEvent) {}
+}
+
+/// What happens to a well-formed event whose state does not follow its action's last
+/// accepted state. In every case it is counted, and the tracked state is not changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IllegalPolicy {
+    /// Emit it through [`Emit::emit_flagged`], with the transition it breaks.
+    Deliver,
+    /// Do not emit it; hand it back as [`Outcome::Rejected`] (with the decoded event) for
+    /// the caller to keep, e.g. in a dead-letter file. The default.
+    #[default]
+    Quarantine,
+    /// Do not emit it, and return [`Outcome::Dropped`]; it still counts in
+    /// [`IngestStats`].
+    Drop,
+}
+
+/// How long an action may stay idle before the tracker forgets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleTimeout {
+    /// Wall-clock time since the action's last accepted event (to the second).
+    Time(Duration),
+    /// Lines ingested since the action's last accepted event: deterministic, for replays
+    /// of files where wall-clock time means nothing.
+    Events(u32),
+}
+
+/// What became of one line.
+#[derive(Debug)]
+#[must_use]
+pub enum Outcome {
+    /// A valid event, emitted.
+    Emitted,
+    /// An illegal transition emitted flagged ([`IllegalPolicy::Deliver`]).
+    Flagged(IllegalTransition),
+    /// An illegal transition, not emitted ([`IllegalPolicy::Drop`]).
+    Dropped(IllegalTransition),
+    /// Not emitted: the line is not a valid event, or breaks its lifecycle under
+    /// [`IllegalPolicy::Quarantine`].
+    Rejected(Rejection),
+}
+
+impl Outcome {
+    /// Whether the line was a valid event.
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Outcome::Emitted)
+    }
+
+    /// The error, when the line was not a valid event.
+    pub fn error(&self) -> Option<IngestError> {
+        match self {
+            Outcome::Emitted => None,
+            Outcome::Flagged(illegal) | Outcome::Dropped(illegal) => {
+                Some(IngestError::IllegalTransition(illegal.clone()))
+            }
+            Outcome::Rejected(rejection) => Some(rejection.error.clone()),
+        }
+    }
+}
+
+/// A line that was not emitted, and why.
+#[derive(Debug)]
+pub struct Rejection {
+    /// Why.
+    pub error: IngestError,
+    /// The decoded (and enriched) event, when the line was a valid event that broke its
+    /// lifecycle.
+    pub event: Option<Box<AnyEvent>>,
+}
+
+/// Counts of everything ingest saw. Every line is in exactly one of `valid`, `flagged`,
+/// `dropped` and `rejected`; every line with an error also counts in `by_kind`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    /// Lines ingested.
+    pub events: u64,
+    /// Valid events, emitted.
+    pub valid: u64,
+    /// Illegal transitions emitted flagged.
+    pub flagged: u64,
+    /// Illegal transitions dropped.
+    pub dropped: u64,
+    /// Lines rejected (not events, or quarantined illegal transitions).
+    pub rejected: u64,
+    /// Lines with an error, by [`ErrorKind::index`].
+    pub by_kind: [u64; 7],
+}
+
+impl IngestStats {
+    /// How many lines had an error of `kind`.
+    pub fn count(&self, kind: ErrorKind) -> u64 {
+        self.by_kind[kind.index()]
+    }
+}
+
+type Enrich = Box<dyn FnMut(&mut AnyEvent) + Send>;
+
+/// Sets up an [`Ingest`]; from [`Ingest::builder`].
+pub struct IngestBuilder {
+    registry: Registry,
+    max_line_bytes: usize,
+    tracker: TrackerConfig,
+    idle_timeout: Option<IdleTimeout>,
+    policy: IllegalPolicy,
+    enrich: Option<Enrich>,
+}
+
+impl fmt::Debug for IngestBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IngestBuilder")
+            .field("registry", &self.registry)
+            .field("max_line_bytes", &self.max_line_bytes)
+            .field("tracker", &self.tracker)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("policy", &self.policy)
+            .field("enrich", &self.enrich.is_some())
+            .finish()
+    }
+}
+
+impl IngestBuilder {
+    /// The longest line accepted, in bytes (default 1 MiB); longer ones are `too_large`.
+    pub fn max_line_bytes(mut self, max: usize) -> Self {
+        self.max_line_bytes = max;
+        self
+    }
+
+    /// The most actions tracked at once (default 1,000,000).
+    pub fn max_actions(mut self, max: usize) -> Self {
+        self.tracker.max_actions = max;
+        self
+    }
+
+    /// How many ended actions are remembered to name the end state of a late event
+    /// (default 65,536).
+    pub fn remember_ended(mut self, count: usize) -> Self {
+        self.tracker.remember_ended = count;
+        self
+    }
+
+    /// When idle actions are forgotten (default: after 30 minutes), or `None` for never
+    /// (the cap still bounds memory).
+    pub fn idle_timeout(mut self, timeout: Option<IdleTimeout>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// What to do with illegal transitions (default: quarantine).
+    pub fn illegal(mut self, policy: IllegalPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// A function that may add or change fields of every decoded event before it is
+    /// tracked and emitted. Declared fields are changed on the typed event
+    /// ([`AnyEvent::downcast_mut`]); others through [`extra_mut`](crate::DynEvent::extra_mut).
+    ///
+    /// ```
+    /// use events_core::ingest::Ingest;
+    /// use events_core::{Registry, Uuid, WebChatEvent};
+    ///
+    /// let conversation = Uuid::from_u128(42); // e.g. from the chat widget
+    /// let ingest = Ingest::builder(Registry::builtin())
+    ///     .enrich(move |event| {
+    ///         if let Some(chat) = event.downcast_mut::<WebChatEvent>() {
+    ///             chat.conversation_id = Some(conversation);
+    ///         }
+    ///         event.extra_mut().insert("pipeline".into(), "web".into());
+    ///     })
+    ///     .build(|event: &events_core::AnyEvent| println!("{}", event.to_json()));
+    /// # drop(ingest);
+    /// ```
+    pub fn enrich(mut self, enrich: impl FnMut(&mut AnyEvent) + Send + 'static) -> Self {
+        self.enrich = Some(Box::new(enrich));
+        self
+    }
+
+    /// The pipeline, emitting accepted events to `emit`.
+    pub fn build<E: Emit>(self, emit: E) -> Ingest<E> {
+        let mut tracker_config = self.tracker;
+        tracker_config.idle_timeout = self.idle_timeout.map(|timeout| match timeout {
+            IdleTimeout::Events(events) => events,
+            IdleTimeout::Time(time) => u32::try_from(time.as_secs().max(1)).unwrap_or(u32::MAX),
+        });
+        let clock = match self.idle_timeout {
+            Some(IdleTimeout::Time(_)) => Clock::Seconds(Instant::now()),
+            _ => Clock::Events,
+        };
+        Ingest {
+            tracker: Tracker::with_config(&self.registry, tracker_config),
+            decoder: Decoder::new(self.registry).with_max_line_bytes(self.max_line_bytes),
+            enrich: self.enrich,
+            policy: self.policy,
+            stats: IngestStats::default(),
+            clock,
+            emit,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Clock {
+    /// A tick per line.
+    Events,
+    /// A tick per second since the start.
+    Seconds(Instant),
+}
+
+/// The ingest pipeline: each line is decoded through the registry, enriched, checked
+/// against its action's lifecycle, and emitted; anything else is counted and handed back.
+///
+/// ```
+/// use events_core::ingest::{ErrorKind, Ingest, Outcome};
+/// use events_core::{AnyEvent, Registry};
+///
+/// let mut topics = Vec::new();
+/// let mut ingest = Ingest::builder(Registry::builtin())
+///     .build(|event: &AnyEvent| topics.push(event.topic().to_string()));
+/// let offered = br#"{"actionId":"6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a3c4d","actionState":"offered",
+///  "actionMediaType":"webchat","actionMapId":"0b9e8f7a-6d5c-4b3a-8f2e-1d0c9b8a7f6e",
+///  "actionMapVersion":3,"customerId":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+///  "customerIdType":"cookie","sessionId":"1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}"#;
+/// assert!(ingest.ingest(offered).is_valid());
+/// // The same event again: a repeated state, quarantined by default.
+/// let outcome = ingest.ingest(offered);
+/// assert_eq!(outcome.error().unwrap().kind(), ErrorKind::IllegalTransition);
+/// assert!(ingest.ingest(b"{not json").error().is_some());
+/// assert_eq!((ingest.stats().valid, ingest.stats().rejected), (1, 2));
+/// drop(ingest);
+/// assert_eq!(topics, ["webchat:offered"]);
+/// ```
+pub struct Ingest<E> {
+    decoder: Decoder,
+    tracker: Tracker,
+    enrich: Option<Enrich>,
+    policy: IllegalPolicy,
+    stats: IngestStats,
+    clock: Clock,
+    emit: E,
+}
+
+impl<E: fmt::Debug> fmt::Debug for Ingest<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ingest")
+            .field("decoder", &self.decoder)
+            .field("tracker", &self.tracker)
+            .field("enrich", &self.enrich.is_some())
+            .field("policy", &self.policy)
+            .field("stats", &self.stats)
+            .field("emit", &self.emit)
+            .finish()
+    }
+}
+
+impl Ingest<Discard> {
+    /// A builder with the defaults: 1 MiB lines, 1,000,000 live actions, idle actions
+    /// forgotten after 30 minutes, illegal transitions quarantined, no enrichment.
+    pub fn builder(registry: Registry) -> IngestBuilder {
+        IngestBuilder {
+            registry,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            tracker: TrackerConfig::default(),
+            idle_timeout: Some(IdleTimeout::Time(Duration::from_secs(30 * 60))),
+            policy: IllegalPolicy::default(),
+            enrich: None,
+        }
+    }
+}
+
+impl<E: Emit> Ingest<E> {
+    /// Ingests one line (one JSON object, without its line break).
+    pub fn ingest(&mut self, line: &[u8]) -> Outcome {
+        self.stats.events += 1;
+        let now = match self.clock {
+            Clock::Events => self.stats.events as u32,
+            Clock::Seconds(start) => start.elapsed().as_secs() as u32,
+        };
+        let Decoded {
+            media_index,
+            mut event,
+        } = match self.decoder.decode(line) {
+            Ok(decoded) => decoded,
+            Err(error) => return self.reject(error, None),
+        };
+        if let Some(enrich) = &mut self.enrich {
+            enrich(&mut *event);
+        }
+        match self
+            .tracker
+            .track_state(media_index, event.action_id(), event.state_index(), now)
+        {
+            Ok(()) => {
+                self.stats.valid += 1;
+                self.emit.emit(&*event);
+                Outcome::Emitted
+            }
+            Err(illegal) => {
+                self.stats.by_kind[ErrorKind::IllegalTransition.index()] += 1;
+                match self.policy {
+                    IllegalPolicy::Deliver => {
+                        self.stats.flagged += 1;
+                        self.emit.emit_flagged(&*event, &illegal);
+                        Outcome::Flagged(illegal)
+                    }
+                    IllegalPolicy::Drop => {
+                        self.stats.dropped += 1;
+                        Outcome::Dropped(illegal)
+                    }
+                    IllegalPolicy::Quarantine => {
+                        self.stats.rejected += 1;
+                        Outcome::Rejected(Rejection {
+                            error: illegal.into(),
+                            event: Some(event),
+                        })
+                    }
+                }
+            }
+        }
+    }
+
+    /// Counts a line that was never read whole because it exceeds the line limit (a
+    /// reader that stops buffering at the limit reports it here), and returns its error.
+    pub fn too_large(&mut self, len: usize) -> IngestError {
+        self.stats.events += 1;
+        let error = IngestError::TooLarge {
+            len,
+            max: self.decoder.max_line_bytes(),
+        };
+        self.stats.rejected += 1;
+        self.stats.by_kind[error.kind().index()] += 1;
+        error
+    }
+
+    fn reject(&mut self, error: IngestError, event: Option<Box<AnyEvent>>) -> Outcome {
+        self.stats.rejected += 1;
+        self.stats.by_kind[error.kind().index()] += 1;
+        Outcome::Rejected(Rejection { error, event })
+    }
+
+    /// Counts so far.
+    pub fn stats(&self) -> &IngestStats {
+        &self.stats
+    }
+
+    /// The decoder: the registry and the line limit.
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
+    }
+
+    /// The lifecycle tracker.
+    pub fn tracker(&self) -> &Tracker {
+        &self.tracker
+    }
+
+    /// What the tracker forgot so far (ended, expired, evicted actions).
+    pub fn tracker_stats(&self) -> TrackerStats {
+        self.tracker.stats()
+    }
+
+    /// Forgets every tracked action (counts are kept).
+    pub fn reset_tracker(&mut self) {
+        self.tracker.clear();
+    }
+
+    /// Where accepted events go.
+    pub fn emitter(&mut self) -> &mut E {
+        &mut self.emit
+    }
+
+    /// Ends ingest, giving back where events went.
+    pub fn into_emitter(self) -> E {
+        self.emit
+    }
+}

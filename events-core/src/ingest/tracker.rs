@@ -1,0 +1,699 @@
+//! The lifecycle tracker: each action's last accepted state, checked against the
+//! declaration's transition table, in bounded memory.
+//!
+//! # Layout, and why
+//!
+//! Ingest sees every event, so the tracker's cost is per event and its memory per live
+//! action. A general-purpose map (`HashMap<Uuid, _>`) rounds its buckets up to a power of
+//! two and would need 52 to 69 bytes per action at one million; this table is sized to
+//! the cap instead (load factor at most 4/5) and keeps one 28-byte slot per action, in one
+//! allocation, so a lookup is one probe sequence in one array.
+//!
+//! Eviction needs an order. Each action gets one 4-byte record (its slot index) in a FIFO
+//! queue when first seen; a slot remembers the position of its record (`qpos`), which
+//! makes a record whose slot was freed or reused recognisable as stale, and lets a slot
+//! that moves (linear probing shifts slots back on removal) fix its record. Touching an
+//! action only sets a bit in its slot: the queue is not written on the hot path. When the
+//! front of the queue is needed (cap reached, or idle actions due), a touched action is
+//! given a second chance: re-queued at the back, bit cleared. This is the CLOCK
+//! approximation of least-recently-seen order.
+
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hasher};
+
+use uuid::Uuid;
+
+use crate::any::AnyEvent;
+use crate::description::MediaTypeDescription;
+use crate::ingest::error::{IllegalTransition, TransitionRule};
+use crate::registry::Registry;
+
+/// Limits of a [`Tracker`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackerConfig {
+    /// The most actions tracked at once. When a new action arrives at the cap, the least
+    /// recently seen action (approximately: see the module docs) is evicted. Default:
+    /// 1,000,000.
+    pub max_actions: usize,
+    /// How many ticks an action may stay idle before it is forgotten, or `None` to keep it
+    /// until the cap evicts it. An action idle for `idle_timeout` ticks is forgotten no
+    /// earlier than that and, as long as events keep arriving, before `2 × idle_timeout`.
+    /// What a tick is (an event, a second) is the caller's choice: see
+    /// [`Tracker::track`]. Default: `None`.
+    pub idle_timeout: Option<u32>,
+    /// How many ended actions are remembered, so that an event after the end is reported
+    /// with the state it ended in (and a repeated initial event is refused rather than
+    /// starting the action again). The oldest are forgotten first. Default: 65,536.
+    pub remember_ended: usize,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            max_actions: 1_000_000,
+            idle_timeout: None,
+            remember_ended: 1 << 16,
+        }
+    }
+}
+
+/// What the tracker forgot, and why: nothing leaves it without being counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrackerStats {
+    /// Actions that reached an end state (and were moved to the ended memory).
+    pub ended: u64,
+    /// Actions forgotten after being idle for the configured time.
+    pub expired: u64,
+    /// Actions evicted because the cap was reached.
+    pub evicted: u64,
+    /// Ended actions forgotten because the ended memory was full.
+    pub ended_forgotten: u64,
+}
+
+/// Checks each action's lifecycle against its media type's declaration.
+///
+/// The first event of an action must be in an initial state; each next one must be a
+/// declared successor of the last accepted state. A refused event changes nothing: the
+/// next event is judged against the last accepted state. Actions are keyed by `actionId`.
+///
+/// Memory is bounded: ended actions leave the live table (a bounded memory of ended ids
+/// remains), idle ones expire ([`TrackerConfig::idle_timeout`]), and at
+/// [`TrackerConfig::max_actions`] the least recently seen one is evicted.
+///
+/// ```
+/// use events_core::ingest::{Tracker, TransitionRule};
+/// use events_core::{Registry, Uuid, WebChat};
+///
+/// let mut tracker = Tracker::new(&Registry::builtin());
+/// let id = Uuid::from_u128(7);
+/// let webchat = 0; // position of `webchat` in the registry
+/// tracker.track_state(webchat, id, WebChat::Offered as usize, 0).unwrap();
+/// let error = tracker.track_state(webchat, id, WebChat::Engaged as usize, 1).unwrap_err();
+/// assert_eq!(error.rule, TransitionRule::NotASuccessor);
+/// assert_eq!((error.from, error.to), (Some("offered"), "engaged"));
+/// tracker.track_state(webchat, id, WebChat::Accepted as usize, 2).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    media_types: Vec<&'static MediaTypeDescription>,
+    live: Table,
+    ended: Table,
+    config: TrackerConfig,
+    /// No idle action is due before this tick; saves a look at the queue per event.
+    next_expiry: u32,
+    stats: TrackerStats,
+}
+
+impl Tracker {
+    /// A tracker for the media types of `registry` (in its order), with the default
+    /// limits.
+    pub fn new(registry: &Registry) -> Self {
+        Tracker::with_config(registry, TrackerConfig::default())
+    }
+
+    /// A tracker with the given limits.
+    ///
+    /// # Panics
+    /// When `registry` holds more than 255 media types, or a media type more than 256
+    /// states (a slot stores each in one byte).
+    pub fn with_config(registry: &Registry, config: TrackerConfig) -> Self {
+        let media_types: Vec<_> = registry.iter().map(|entry| entry.description).collect();
+        assert!(media_types.len() < 256, "at most 255 media types");
+        assert!(
+            media_types.iter().all(|m| m.states.len() <= 256),
+            "at most 256 states per media type"
+        );
+        let seed = random_seed();
+        Tracker {
+            media_types,
+            live: Table::new(config.max_actions, seed),
+            ended: Table::new(config.remember_ended, seed),
+            config,
+            next_expiry: 0,
+            stats: TrackerStats::default(),
+        }
+    }
+
+    /// The limits this tracker was built with.
+    pub fn config(&self) -> TrackerConfig {
+        self.config
+    }
+
+    /// Checks and records a type-erased event at tick `now`. The event's media type must
+    /// be one of the registry's.
+    ///
+    /// # Panics
+    /// When the event's media type was not in the registry the tracker was built from.
+    pub fn track(&mut self, event: &AnyEvent, now: u32) -> Result<(), IllegalTransition> {
+        let wire_name = event.media_type_name();
+        let media_index = self
+            .media_types
+            .iter()
+            .position(|m| m.wire_name == wire_name)
+            .unwrap_or_else(|| panic!("media type `{wire_name}` is not in the tracker's registry"));
+        self.track_state(media_index, event.action_id(), event.state_index(), now)
+    }
+
+    /// Checks and records that action `action_id`, of the media type at `media_index` in
+    /// the registry, reported the state at `state_index` at tick `now`.
+    ///
+    /// Ticks only measure idleness: pass an event counter, or seconds since some start.
+    /// They may wrap around.
+    pub fn track_state(
+        &mut self,
+        media_index: usize,
+        action_id: Uuid,
+        state_index: usize,
+        now: u32,
+    ) -> Result<(), IllegalTransition> {
+        let media = self.media_types[media_index];
+        let state = &media.states[state_index];
+        let key = Key::from(action_id);
+        if let Some(timeout) = self.config.idle_timeout {
+            if now.wrapping_sub(self.next_expiry) as i32 >= 0 {
+                self.expire(now, timeout);
+            }
+        }
+        match self.live.find(key) {
+            Ok(slot) => {
+                let found = self.live.slots[slot];
+                let from_media = self.media_types[usize::from(found.media - 1)];
+                if usize::from(found.media - 1) != media_index {
+                    return Err(self.illegal(
+                        action_id,
+                        media,
+                        Some(from_media),
+                        found.state,
+                        state_index,
+                        TransitionRule::MediaTypeChanged,
+                    ));
+                }
+                let from = &media.states[usize::from(found.state)];
+                if !from.next.contains(&state_index) {
+                    let rule = if usize::from(found.state) == state_index {
+                        TransitionRule::Repeated
+                    } else {
+                        TransitionRule::NotASuccessor
+                    };
+                    return Err(self.illegal(
+                        action_id,
+                        media,
+                        None,
+                        found.state,
+                        state_index,
+                        rule,
+                    ));
+                }
+                if state.kind.ends_lifecycle() {
+                    self.live.remove(slot);
+                    self.stats.ended += 1;
+                    self.remember_end(key, media_index, state_index, now);
+                } else {
+                    let entry = &mut self.live.slots[slot];
+                    entry.state = state_index as u8;
+                    entry.last_seen = now;
+                    entry.touched = true;
+                }
+                Ok(())
+            }
+            Err(vacant) => {
+                if let Ok(slot) = self.ended.find(key) {
+                    let found = self.ended.slots[slot];
+                    let from_media = self.media_types[usize::from(found.media - 1)];
+                    return Err(self.illegal(
+                        action_id,
+                        media,
+                        (usize::from(found.media - 1) != media_index).then_some(from_media),
+                        found.state,
+                        state_index,
+                        TransitionRule::AfterEnd,
+                    ));
+                }
+                if !state.initial {
+                    return Err(IllegalTransition {
+                        action_id,
+                        media_type: media.wire_name,
+                        from: None,
+                        from_media_type: None,
+                        to: state.wire_name,
+                        rule: TransitionRule::NotInitial,
+                        expected: media
+                            .states
+                            .iter()
+                            .filter(|s| s.initial)
+                            .map(|s| s.wire_name)
+                            .collect(),
+                    });
+                }
+                if state.kind.ends_lifecycle() {
+                    // A lifecycle of one event: it starts and ends here.
+                    self.stats.ended += 1;
+                    self.remember_end(key, media_index, state_index, now);
+                    return Ok(());
+                }
+                let slot = Slot {
+                    key,
+                    last_seen: now,
+                    qpos: 0,
+                    state: state_index as u8,
+                    media: media_index as u8 + 1,
+                    touched: false,
+                };
+                if self.live.len >= self.config.max_actions {
+                    if self.live.evict_oldest().is_none() {
+                        // `max_actions` is 0: nothing can be tracked.
+                        return Ok(());
+                    }
+                    self.stats.evicted += 1;
+                    self.live.insert(slot);
+                } else {
+                    self.live.insert_at(vacant, slot);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn remember_end(&mut self, key: Key, media_index: usize, state_index: usize, now: u32) {
+        if self.config.remember_ended == 0 {
+            return;
+        }
+        if self.ended.len >= self.config.remember_ended {
+            self.ended.evict_oldest();
+            self.stats.ended_forgotten += 1;
+        }
+        self.ended.insert(Slot {
+            key,
+            last_seen: now,
+            qpos: 0,
+            state: state_index as u8,
+            media: media_index as u8 + 1,
+            touched: false,
+        });
+    }
+
+    fn illegal(
+        &self,
+        action_id: Uuid,
+        media: &'static MediaTypeDescription,
+        from_media: Option<&'static MediaTypeDescription>,
+        from_state: u8,
+        to_state: usize,
+        rule: TransitionRule,
+    ) -> IllegalTransition {
+        let from_description = from_media.unwrap_or(media);
+        let from = &from_description.states[usize::from(from_state)];
+        let expected = if from_media.is_some() {
+            Vec::new()
+        } else {
+            from.next
+                .iter()
+                .map(|&i| media.states[i].wire_name)
+                .collect()
+        };
+        IllegalTransition {
+            action_id,
+            media_type: media.wire_name,
+            from: Some(from.wire_name),
+            from_media_type: from_media.map(|m| m.wire_name),
+            to: media.states[to_state].wire_name,
+            rule,
+            expected,
+        }
+    }
+
+    /// Forgets the actions idle for `timeout` ticks or more, as far as the queue shows
+    /// them due, and notes when to look again.
+    fn expire(&mut self, now: u32, timeout: u32) {
+        let (expired, next) = self.live.expire(now, timeout);
+        self.stats.expired += expired;
+        self.next_expiry = next.unwrap_or(now.wrapping_add(timeout));
+    }
+
+    /// The last accepted state of a live action, as `(media type, state)` wire names.
+    pub fn state_of(&self, action_id: Uuid) -> Option<(&'static str, &'static str)> {
+        let slot = self.live.slots[self.live.find(Key::from(action_id)).ok()?];
+        let media = self.media_types[usize::from(slot.media - 1)];
+        Some((
+            media.wire_name,
+            media.states[usize::from(slot.state)].wire_name,
+        ))
+    }
+
+    /// How many actions are live (started, not ended, not expired or evicted).
+    pub fn len(&self) -> usize {
+        self.live.len
+    }
+
+    /// Whether no action is live.
+    pub fn is_empty(&self) -> bool {
+        self.live.len == 0
+    }
+
+    /// How many ended actions are remembered.
+    pub fn ended_len(&self) -> usize {
+        self.ended.len
+    }
+
+    /// The heap memory the tracker holds, in bytes: both tables and their queues, counted
+    /// by capacity.
+    pub fn memory_bytes(&self) -> usize {
+        self.live.memory_bytes() + self.ended.memory_bytes()
+    }
+
+    /// What the tracker forgot so far, and why.
+    pub fn stats(&self) -> TrackerStats {
+        self.stats
+    }
+
+    /// Forgets every action, keeping the allocated memory.
+    pub fn clear(&mut self) {
+        self.live.clear();
+        self.ended.clear();
+        self.next_expiry = 0;
+    }
+}
+
+fn random_seed() -> [u64; 2] {
+    // `RandomState` is the standard library's per-process random key: ids come from
+    // browsers, and a fixed hash would let a sender pick ids that all collide.
+    let state = std::collections::hash_map::RandomState::new();
+    let mut a = state.build_hasher();
+    a.write_u64(0x9e37_79b9_7f4a_7c15);
+    let mut b = state.build_hasher();
+    b.write_u64(0x243f_6a88_85a3_08d3);
+    [a.finish() | 1, b.finish() | 1]
+}
+
+/// An action id as stored: four `u32` keep the slot 4-byte aligned (28 bytes, not 32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Key([u32; 4]);
+
+impl From<Uuid> for Key {
+    fn from(id: Uuid) -> Self {
+        let v = id.as_u128();
+        Key([
+            v as u32,
+            (v >> 32) as u32,
+            (v >> 64) as u32,
+            (v >> 96) as u32,
+        ])
+    }
+}
+
+impl Key {
+    fn halves(self) -> (u64, u64) {
+        let [a, b, c, d] = self.0;
+        (
+            u64::from(a) | u64::from(b) << 32,
+            u64::from(c) | u64::from(d) << 32,
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    key: Key,
+    last_seen: u32,
+    /// The queue position of this slot's record.
+    qpos: u32,
+    state: u8,
+    /// The media type's index plus one; 0 marks an empty slot.
+    media: u8,
+    /// Seen since its record was queued: gets a second chance before eviction.
+    touched: bool,
+}
+
+impl Slot {
+    fn is_empty(&self) -> bool {
+        self.media == 0
+    }
+}
+
+/// Open addressing with linear probing and backward-shift removal (no tombstones), at
+/// most 4/5 full, plus the FIFO queue of records that orders eviction.
+#[derive(Debug, Clone)]
+struct Table {
+    slots: Vec<Slot>,
+    len: usize,
+    /// The slot count this table grows to: `cap × 5/4`, rounded up.
+    max_slots: usize,
+    seed: [u64; 2],
+    queue: VecDeque<u32>,
+    /// The position of `queue[0]`; positions only grow (wrapping).
+    head: u32,
+}
+
+impl Table {
+    fn new(cap: usize, seed: [u64; 2]) -> Self {
+        let max_slots = cap + cap.div_ceil(4) + 1;
+        Table {
+            slots: Vec::new(),
+            len: 0,
+            max_slots,
+            seed,
+            queue: VecDeque::new(),
+            head: 0,
+        }
+    }
+
+    fn home(&self, key: Key) -> usize {
+        let (lo, hi) = key.halves();
+        let hash = folded_multiply(lo ^ self.seed[0], hi ^ self.seed[1]);
+        // Maps the hash onto any table size, not only powers of two (Lemire's reduction).
+        ((u128::from(hash) * self.slots.len() as u128) >> 64) as usize
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go.
+    fn find(&self, key: Key) -> Result<usize, usize> {
+        if self.slots.is_empty() {
+            return Err(usize::MAX);
+        }
+        let mut i = self.home(key);
+        loop {
+            let slot = &self.slots[i];
+            if slot.is_empty() {
+                return Err(i);
+            }
+            if slot.key == key {
+                return Ok(i);
+            }
+            i += 1;
+            if i == self.slots.len() {
+                i = 0;
+            }
+        }
+    }
+
+    fn needs_growth(&self) -> bool {
+        (self.len + 1) * 5 > self.slots.len() * 4 && self.slots.len() < self.max_slots
+    }
+
+    /// Inserts a key known to be absent.
+    fn insert(&mut self, slot: Slot) {
+        match self.find(slot.key) {
+            Err(vacant) => self.insert_at(vacant, slot),
+            Ok(_) => unreachable!("insert of a key already present"),
+        }
+    }
+
+    /// Inserts at the vacant slot `find` returned, growing first when needed.
+    fn insert_at(&mut self, mut vacant: usize, mut slot: Slot) {
+        if self.needs_growth() {
+            self.grow();
+            vacant = self.find(slot.key).expect_err("key is absent");
+        }
+        slot.qpos = self.head.wrapping_add(self.queue.len() as u32);
+        slot.touched = false;
+        self.slots[vacant] = slot;
+        self.queue.push_back(vacant as u32);
+        self.len += 1;
+        self.compact_if_needed();
+    }
+
+    fn grow(&mut self) {
+        let new_len = (self.slots.len() * 2).max(16).min(self.max_slots);
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); new_len]);
+        for slot in old.into_iter().filter(|s| !s.is_empty()) {
+            let at = self.find(slot.key).expect_err("keys are unique");
+            self.slots[at] = slot;
+            self.relink(at);
+        }
+    }
+
+    /// Points the queue record of the slot at `at` back to it, after it moved.
+    fn relink(&mut self, at: usize) {
+        let index = self.slots[at].qpos.wrapping_sub(self.head) as usize;
+        self.queue[index] = at as u32;
+    }
+
+    fn is_current(&self, position: u32, slot: u32) -> bool {
+        let slot = &self.slots[slot as usize];
+        !slot.is_empty() && slot.qpos == position
+    }
+
+    /// Empties slot `i`, shifting back the slots after it that probed past it, so that
+    /// lookups never need tombstones (Knuth, TAOCP vol. 3, algorithm 6.4R).
+    fn remove(&mut self, mut i: usize) {
+        let n = self.slots.len();
+        let mut j = i;
+        loop {
+            j += 1;
+            if j == n {
+                j = 0;
+            }
+            if self.slots[j].is_empty() {
+                break;
+            }
+            let home = self.home(self.slots[j].key);
+            // The slot at `j` may fill the hole at `i` unless its home lies cyclically in
+            // (i, j]: then it would move before its home and lookups would miss it.
+            let stays = if i <= j {
+                i < home && home <= j
+            } else {
+                i < home || home <= j
+            };
+            if stays {
+                continue;
+            }
+            self.slots[i] = self.slots[j];
+            self.relink(i);
+            i = j;
+        }
+        self.slots[i] = Slot::default();
+        self.len -= 1;
+    }
+
+    /// Evicts the first action in the queue not touched since it was queued (the touched
+    /// ones ahead of it get a second chance); `None` when the table is empty.
+    fn evict_oldest(&mut self) -> Option<()> {
+        while let Some(slot) = self.queue.pop_front() {
+            let position = self.head;
+            self.head = self.head.wrapping_add(1);
+            if !self.is_current(position, slot) {
+                continue;
+            }
+            if self.slots[slot as usize].touched {
+                self.requeue(slot);
+                continue;
+            }
+            self.remove(slot as usize);
+            return Some(());
+        }
+        None
+    }
+
+    fn requeue(&mut self, slot: u32) {
+        let entry = &mut self.slots[slot as usize];
+        entry.touched = false;
+        entry.qpos = self.head.wrapping_add(self.queue.len() as u32);
+        self.queue.push_back(slot);
+    }
+
+    /// Removes the actions idle for `timeout` ticks from the front of the queue; returns
+    /// how many, and the tick at which the new front falls due (`None` when empty).
+    fn expire(&mut self, now: u32, timeout: u32) -> (u64, Option<u32>) {
+        let mut expired = 0;
+        while let Some(&slot) = self.queue.front() {
+            let position = self.head;
+            if !self.is_current(position, slot) {
+                self.queue.pop_front();
+                self.head = self.head.wrapping_add(1);
+                continue;
+            }
+            let entry = self.slots[slot as usize];
+            if now.wrapping_sub(entry.last_seen) >= timeout {
+                self.queue.pop_front();
+                self.head = self.head.wrapping_add(1);
+                self.remove(slot as usize);
+                expired += 1;
+            } else if entry.touched {
+                self.queue.pop_front();
+                self.head = self.head.wrapping_add(1);
+                self.requeue(slot);
+            } else {
+                // Everything behind an untouched front was queued later, and last seen no
+                // earlier than the front's last sight: nothing behind is due before it.
+                return (expired, Some(entry.last_seen.wrapping_add(timeout)));
+            }
+        }
+        (expired, None)
+    }
+
+    /// Drops stale records once they outnumber the live ones, so the queue stays within
+    /// twice the table's length.
+    fn compact_if_needed(&mut self) {
+        if self.queue.len() <= 2 * self.len + 64 {
+            return;
+        }
+        let head = self.head;
+        let records = std::mem::take(&mut self.queue);
+        let mut kept = VecDeque::with_capacity(self.len * 3 / 2 + 64);
+        for (offset, slot) in records.into_iter().enumerate() {
+            if self.is_current(head.wrapping_add(offset as u32), slot) {
+                self.slots[slot as usize].qpos = head.wrapping_add(kept.len() as u32);
+                kept.push_back(slot);
+            }
+        }
+        self.queue = kept;
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.queue.capacity() * std::mem::size_of::<u32>()
+    }
+
+    fn clear(&mut self) {
+        self.slots.fill(Slot::default());
+        self.queue.clear();
+        self.len = 0;
+    }
+}
+
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let full = u128::from(a) * u128::from(b);
+    (full as u64) ^ ((full >> 64) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_28_bytes() {
+        assert_eq!(std::mem::size_of::<Slot>(), 28);
+    }
+
+    #[test]
+    fn removal_keeps_every_other_key_findable() {
+        let mut table = Table::new(1000, [3, 5]);
+        let keys: Vec<Key> = (0..1000u128)
+            .map(|i| Key::from(Uuid::from_u128(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c))))
+            .collect();
+        for &key in &keys {
+            table.insert(Slot {
+                key,
+                media: 1,
+                ..Slot::default()
+            });
+        }
+        for (n, &key) in keys.iter().enumerate().step_by(3) {
+            let at = table.find(key).unwrap();
+            table.remove(at);
+            assert!(table.find(key).is_err(), "removed key {n} still found");
+        }
+        for (n, &key) in keys.iter().enumerate() {
+            assert_eq!(table.find(key).is_ok(), n % 3 != 0, "key {n}");
+        }
+        // Every live slot's record points back at it.
+        for (at, slot) in table
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.is_empty())
+        {
+            let index = slot.qpos.wrapping_sub(table.head) as usize;
+            assert_eq!(table.queue[index] as usize, at);
+        }
+    }
+}
