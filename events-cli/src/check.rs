@@ -24,11 +24,11 @@ pub struct Args {
     /// The newline-delimited JSON file to read; `-` or nothing reads standard input.
     pub file: Option<PathBuf>,
     /// Write every rejected line here, as one JSON object per line:
-    /// {"line": N, "kind": "...", "error": "...", "raw": "<the line exactly as read>"}.
+    /// `{"line": N, "kind": "...", "error": "...", "raw": "<the line exactly as read>"}`.
     #[arg(long, value_name = "PATH")]
     pub dead_letter: Option<PathBuf>,
     /// Print the summary as one JSON object:
-    /// {"events": N, "valid": N, "rejected": N, "by_kind": {"<kind>": N, ...}}.
+    /// `{"events": N, "valid": N, "rejected": N, "by_kind": {"<kind>": N, ...}}`.
     #[arg(long)]
     pub json: bool,
     /// Line length and tracking limits.

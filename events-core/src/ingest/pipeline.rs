@@ -189,7 +189,7 @@ impl IngestBuilder {
 
     /// A function that may add or change fields of every decoded event before it is
     /// tracked and emitted. Declared fields are changed on the typed event
-    /// ([`AnyEvent::downcast_mut`]); others through [`extra_mut`](crate::DynEvent::extra_mut).
+    /// ([`downcast_mut`](crate::DynEvent#method.downcast_mut)); others through [`extra_mut`](crate::DynEvent::extra_mut).
     ///
     /// ```
     /// use events_core::ingest::Ingest;
