@@ -16,6 +16,8 @@ pub mod check;
 pub mod dead_letter;
 pub mod input;
 pub mod progress;
+pub mod report;
+pub mod simulate;
 
 /// Simulate, check and report newline-delimited JSON streams of web-action lifecycle
 /// events (Genesys Predictive Engagement `webchat`, `contentoffer`, ...).
@@ -30,8 +32,12 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write realistic lifecycles of every registered media type as newline-delimited JSON.
+    Simulate(simulate::Args),
     /// Read newline-delimited JSON events; count valid and rejected lines by kind.
     Check(check::Args),
+    /// Per media type and action map: actions reaching each state, and conversion rates.
+    Report(report::Args),
 }
 
 /// A failure that ends the command with status 2.
@@ -71,7 +77,9 @@ pub fn main_with(registry: Registry) -> ExitCode {
 /// Runs a parsed command; prints errors to standard error.
 pub fn run(cli: Cli, registry: &Registry) -> ExitCode {
     let result = match cli.command {
+        Command::Simulate(args) => simulate::run(&args, registry),
         Command::Check(args) => check::run(&args, registry),
+        Command::Report(args) => report::run(&args, registry),
     };
     match result {
         Ok(code) => code,
