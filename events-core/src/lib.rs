@@ -13,6 +13,7 @@ mod action;
 mod any;
 mod builtin;
 mod description;
+pub mod docs;
 mod event;
 pub mod ingest;
 mod media_type;

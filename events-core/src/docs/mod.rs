@@ -1,0 +1,225 @@
+//! Documentation generated from media type descriptions: a Markdown page and a JSON Schema
+//! per media type, a catalog for other tools, TypeScript declarations for the browser side,
+//! and an index linking them.
+//!
+//! Everything here works from [`MediaTypeDescription`]s alone, so a media type declared in
+//! a user's own crate gets the same documents as the built-in ones:
+//!
+//! ```
+//! use events_core::{docs, Registry};
+//!
+//! events_core::media_type! {
+//!     /// A poll shown on the page.
+//!     pub Poll = "poll" {
+//!         states {
+//!             /// The poll is shown.
+//!             initial Shown = "shown" -> Answered,
+//!             /// The visitor answered.
+//!             terminal Answered = "answered",
+//!         }
+//!     }
+//! }
+//!
+//! let registry = Registry::builtin().with::<Poll>();
+//! let documents = docs::generate(&registry)?;
+//! let page = documents.iter().find(|d| d.file_name == "poll.md").unwrap();
+//! assert!(page.contents.contains("ac('on', 'poll:shown'"));
+//! # Ok::<(), docs::DocsError>(())
+//! ```
+//!
+//! The output is deterministic: the same registry always gives the same bytes, so the
+//! committed documentation can be compared with a fresh generation.
+
+mod catalog;
+mod markdown;
+mod mermaid;
+mod schema;
+mod text;
+mod typescript;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::description::MediaTypeDescription;
+use crate::registry::Registry;
+
+pub use catalog::catalog;
+pub use markdown::{index_page, media_type_page};
+pub use mermaid::state_diagram;
+pub use schema::json_schema;
+pub use typescript::typescript_declarations;
+
+/// The file name of the catalog of every media type.
+pub const CATALOG_FILE: &str = "catalog.json";
+/// The file name of the TypeScript declarations.
+pub const TYPESCRIPT_FILE: &str = "webaction-events.d.ts";
+/// The file name of the index page.
+pub const INDEX_FILE: &str = "index.md";
+
+/// One generated file: its name inside the output directory and its contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// The file name, e.g. `webchat.md`; never a path with directories.
+    pub file_name: String,
+    /// The file's contents, ending with a newline.
+    pub contents: String,
+}
+
+/// Why documentation could not be generated or written.
+#[derive(Debug, thiserror::Error)]
+pub enum DocsError {
+    /// A media type's wire name cannot be used in a file name.
+    #[error("media type `{media_type}` cannot name a documentation file: its wire name {reason}")]
+    UnsafeFileName {
+        /// The media type's wire name.
+        media_type: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Two outputs would have the same name: two files (also when they differ only in case,
+    /// which some file systems do not tell apart), or two TypeScript declarations.
+    #[error("`{name}` would be generated twice, for {first} and for {second}")]
+    NameClash {
+        /// The clashing file or TypeScript name.
+        name: String,
+        /// What the first one is generated for.
+        first: String,
+        /// What the second one is generated for.
+        second: String,
+    },
+    /// A Rust name that is not a valid TypeScript identifier.
+    #[error("media type `{media_type}`: `{name}` is not usable as a TypeScript identifier")]
+    InvalidIdentifier {
+        /// The media type's wire name.
+        media_type: String,
+        /// The Rust name at fault.
+        name: String,
+    },
+    /// Writing the output failed.
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write {
+        /// The file or directory that could not be written.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Every document for the media types of `registry`, in a fixed order: per media type (in
+/// registration order) its page and its schema, then the catalog, the TypeScript
+/// declarations and the index.
+pub fn generate(registry: &Registry) -> Result<Vec<Document>, DocsError> {
+    let descriptions: Vec<_> = registry.iter().map(|entry| entry.description).collect();
+    generate_for(&descriptions)
+}
+
+/// [`generate`] for a list of descriptions rather than a registry.
+pub fn generate_for(
+    descriptions: &[&'static MediaTypeDescription],
+) -> Result<Vec<Document>, DocsError> {
+    let mut documents = Vec::with_capacity(descriptions.len() * 2 + 3);
+    for description in descriptions {
+        check_file_name(description.wire_name)?;
+        documents.push(Document {
+            file_name: page_file(description),
+            contents: media_type_page(description),
+        });
+        documents.push(Document {
+            file_name: schema_file(description),
+            contents: json_text(&json_schema(description)),
+        });
+    }
+    documents.push(Document {
+        file_name: CATALOG_FILE.to_owned(),
+        contents: json_text(&catalog(descriptions)),
+    });
+    documents.push(Document {
+        file_name: TYPESCRIPT_FILE.to_owned(),
+        contents: typescript_declarations(descriptions)?,
+    });
+    documents.push(Document {
+        file_name: INDEX_FILE.to_owned(),
+        contents: index_page(descriptions),
+    });
+    check_distinct_files(&documents)?;
+    Ok(documents)
+}
+
+/// Generates every document for `registry` (see [`generate`]) and writes them into `out`,
+/// creating it when needed. Returns the paths written, in the order of [`generate`].
+///
+/// Files already in `out` that this generation does not produce are left alone.
+pub fn write_docs(registry: &Registry, out: &Path) -> Result<Vec<PathBuf>, DocsError> {
+    let documents = generate(registry)?;
+    std::fs::create_dir_all(out).map_err(|source| DocsError::Write {
+        path: out.to_owned(),
+        source,
+    })?;
+    documents
+        .into_iter()
+        .map(|document| {
+            let path = out.join(&document.file_name);
+            std::fs::write(&path, document.contents).map_err(|source| DocsError::Write {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(path)
+        })
+        .collect()
+}
+
+/// `<mediaType>.md`.
+pub fn page_file(description: &MediaTypeDescription) -> String {
+    format!("{}.md", description.wire_name)
+}
+
+/// `<mediaType>.schema.json`.
+pub fn schema_file(description: &MediaTypeDescription) -> String {
+    format!("{}.schema.json", description.wire_name)
+}
+
+/// Pretty JSON with a final newline; key order is insertion order (`preserve_order`), so
+/// the text is the same on every run.
+fn json_text(value: &serde_json::Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).expect("a JSON value always serializes");
+    text.push('\n');
+    text
+}
+
+/// A wire name may be anything a topic allows; a file name may not.
+fn check_file_name(wire_name: &str) -> Result<(), DocsError> {
+    let reason = if wire_name.is_empty() {
+        Some("is empty")
+    } else if wire_name.starts_with('.') {
+        Some("starts with `.`")
+    } else if wire_name.chars().any(|c| {
+        c.is_control() || matches!(c, '/' | '\\' | '<' | '>' | ':' | '"' | '|' | '?' | '*')
+    }) {
+        Some("contains a character that is not allowed in file names")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(DocsError::UnsafeFileName {
+            media_type: wire_name.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn check_distinct_files(documents: &[Document]) -> Result<(), DocsError> {
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for document in documents {
+        if let Some(first) = seen.insert(document.file_name.to_lowercase(), &document.file_name) {
+            return Err(DocsError::NameClash {
+                name: document.file_name.to_lowercase(),
+                first: format!("file `{first}`"),
+                second: format!("file `{}`", document.file_name),
+            });
+        }
+    }
+    Ok(())
+}
