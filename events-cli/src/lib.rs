@@ -14,6 +14,7 @@ use events_core::Registry;
 
 pub mod check;
 pub mod dead_letter;
+pub mod docs;
 pub mod input;
 pub mod progress;
 pub mod report;
@@ -38,6 +39,9 @@ pub enum Command {
     Check(check::Args),
     /// Per media type and action map: actions reaching each state, and conversion rates.
     Report(report::Args),
+    /// Write the documentation of every registered media type: pages, JSON Schemas,
+    /// catalog, TypeScript declarations, index.
+    Docs(docs::Args),
 }
 
 /// A failure that ends the command with status 2.
@@ -56,6 +60,9 @@ pub enum CliError {
     /// The arguments are valid for clap but not together or not in range.
     #[error("{0}")]
     Usage(String),
+    /// Documentation could not be generated or written.
+    #[error(transparent)]
+    Docs(#[from] events_core::docs::DocsError),
 }
 
 impl CliError {
@@ -80,6 +87,7 @@ pub fn run(cli: Cli, registry: &Registry) -> ExitCode {
         Command::Simulate(args) => simulate::run(&args, registry),
         Command::Check(args) => check::run(&args, registry),
         Command::Report(args) => report::run(&args, registry),
+        Command::Docs(args) => docs::run(&args, registry),
     };
     match result {
         Ok(code) => code,
