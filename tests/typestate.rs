@@ -4,6 +4,8 @@
 use std::collections::BTreeSet;
 use std::mem::size_of;
 
+use webaction_events::ingest::Tracker;
+use webaction_events::{Event, Registry};
 use webaction_events::{
     web_chat, ActionIds, ContentOffer, ContentOfferAction, ContentOfferEvent, MediaType, Uuid,
     WebChat, WebChatAction, WebChatEvent,
@@ -34,7 +36,7 @@ fn declared_paths<M: MediaType>() -> BTreeSet<Vec<&'static str>> {
     out
 }
 
-fn path_of<E: webaction_events::Event>(events: &[E]) -> Vec<&'static str> {
+fn path_of<E: Event>(events: &[E]) -> Vec<&'static str> {
     // Every event of one action carries the same ids.
     assert!(events
         .windows(2)
@@ -42,6 +44,22 @@ fn path_of<E: webaction_events::Event>(events: &[E]) -> Vec<&'static str> {
             && w[0].session_id() == w[1].session_id()
             && w[0].action_map_version() == w[1].action_map_version()));
     events.iter().map(|e| e.state().as_str()).collect()
+}
+
+/// Feeds every produced event to the run-time lifecycle tracker, which must accept each
+/// step: what compiles is what the tracker allows.
+fn track_all<E: Event>(runs: &[Vec<E>]) {
+    let mut tracker = Tracker::new(&Registry::builtin());
+    let mut tick = 0;
+    for event in runs.iter().flatten() {
+        tick += 1;
+        if let Err(illegal) = tracker.track(event, tick) {
+            panic!("the tracker refused a typestate-produced event: {illegal}");
+        }
+    }
+    assert_eq!(tracker.len(), 0, "every driven action ended, so none is still tracked");
+    // The tracker does refuse: an ended action's first event again is illegal.
+    assert!(tracker.track(&runs[0][0], tick + 1).is_err());
 }
 
 #[test]
@@ -113,6 +131,7 @@ fn every_webchat_path_is_drivable() {
     ];
     let driven: BTreeSet<_> = runs.iter().map(|run| path_of(run)).collect();
     assert_eq!(driven, declared_paths::<WebChat>());
+    track_all(&runs);
     for run in &runs {
         let last = run.last().unwrap();
         if last.action_state == WebChat::Errored {
@@ -149,6 +168,7 @@ fn every_contentoffer_path_is_drivable() {
     ];
     let driven: BTreeSet<_> = runs.iter().map(|run| path_of(run)).collect();
     assert_eq!(driven, declared_paths::<ContentOffer>());
+    track_all(&runs);
 }
 
 #[test]
