@@ -5,11 +5,11 @@ use std::collections::BTreeSet;
 use std::mem::size_of;
 
 use webaction_events::ingest::Tracker;
-use webaction_events::{Event, Registry};
 use webaction_events::{
     web_chat, ActionIds, ContentOffer, ContentOfferAction, ContentOfferEvent, MediaType, Uuid,
     WebChat, WebChatAction, WebChatEvent,
 };
+use webaction_events::{Event, Registry};
 
 fn ids() -> ActionIds {
     ActionIds::new(Uuid::new_v4(), 3, Uuid::new_v4(), Uuid::new_v4())
@@ -57,7 +57,11 @@ fn track_all<E: Event>(runs: &[Vec<E>]) {
             panic!("the tracker refused a typestate-produced event: {illegal}");
         }
     }
-    assert_eq!(tracker.len(), 0, "every driven action ended, so none is still tracked");
+    assert_eq!(
+        tracker.len(),
+        0,
+        "every driven action ended, so none is still tracked"
+    );
     // The tracker does refuse: an ended action's first event again is illegal.
     assert!(tracker.track(&runs[0][0], tick + 1).is_err());
 }
