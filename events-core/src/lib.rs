@@ -12,6 +12,7 @@ extern crate self as events_core;
 mod action;
 mod any;
 mod builtin;
+mod bus;
 mod description;
 pub mod docs;
 mod event;
@@ -27,6 +28,7 @@ pub use builtin::{
     content_offer, web_chat, ContentOffer, ContentOfferAction, ContentOfferEvent, WebChat,
     WebChatAction, WebChatEvent,
 };
+pub use bus::{EventStream, Events, HandlerPanic, Lagged, Subscription, SubscriptionGuard};
 pub use description::{
     FieldDescription, JsonType, MediaTypeDescription, StateDescription, StateKind,
     DOCUMENTED_FIELDS,
@@ -35,7 +37,7 @@ pub use event::{CustomerIdType, EventError, RawEvent, UnknownState};
 pub use media_type::{Event, MediaType};
 pub use registry::{MediaTypeEntry, Registry};
 pub use suggest::closest;
-pub use topic::Topic;
+pub use topic::{IntoTopic, Topic, TopicError};
 pub use uuid::Uuid;
 
 /// Declares a media type: its lifecycle states, which state may follow which, and its
@@ -61,6 +63,28 @@ macro_rules! media_type {
     ($($declaration:tt)*) => {
         $crate::__private::media_type! { crate = $crate; $($declaration)* }
     };
+}
+
+/// A topic checked at compile time: `topic!(WebChat, "offered")` is
+/// `WebChat::topic("offered")` evaluated in a `const`, so a state that does not exist is a
+/// compile error, for built-in and user-declared media types alike.
+///
+/// ```
+/// use events_core::{topic, Topic, WebChat};
+/// const OFFERED: Topic = topic!(WebChat, "offered");
+/// assert_eq!(OFFERED.to_string(), "webchat:offered");
+/// assert!(topic!(WebChat, "all").is_all());
+/// ```
+///
+/// ```compile_fail
+/// let _ = events_core::topic!(events_core::WebChat, "offred");
+/// ```
+#[macro_export]
+macro_rules! topic {
+    ($media_type:ty, $state:expr $(,)?) => {{
+        const __EVENTS_TOPIC: $crate::Topic = <$media_type>::topic($state);
+        __EVENTS_TOPIC
+    }};
 }
 
 /// What generated code needs; not public API, may change in any release.

@@ -4,6 +4,8 @@
 use std::fmt;
 
 use crate::description::{MediaTypeDescription, StateDescription};
+use crate::registry::Registry;
+use crate::suggest::closest;
 
 /// One subscription topic: a media type and one of its states, or all of them.
 ///
@@ -58,6 +60,179 @@ impl Topic {
     pub const fn is_all(&self) -> bool {
         self.state.is_none()
     }
+
+    /// Whether an event of media type `media_type` in the state at `state_index` is
+    /// published on this topic.
+    pub fn matches(&self, media_type: &MediaTypeDescription, state_index: usize) -> bool {
+        self.description.wire_name == media_type.wire_name
+            && self.state.is_none_or(|index| index == state_index)
+    }
+
+    /// Reads a topic string, `"<mediaType>:<state>"` or `"<mediaType>:all"`, the way the
+    /// JavaScript SDK's `ac('on', topic, callback)` takes it. The media type must be in
+    /// `registry`; the state may be a wire name or an alias (`webchat:timed out`).
+    ///
+    /// ```
+    /// use events_core::{Registry, Topic, TopicError, WebChat};
+    /// let registry = Registry::builtin();
+    /// assert_eq!(Topic::parse(&registry, "webchat:offered")?, WebChat::topic("offered"));
+    /// assert!(Topic::parse(&registry, "webchat:all")?.is_all());
+    ///
+    /// let error = Topic::parse(&registry, "webchat:offred").unwrap_err();
+    /// assert_eq!(error.suggestion(), Some("offered"));
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "unknown state `offred` for media type `webchat` in topic `webchat:offred` \
+    ///      (did you mean `offered`?); expected one of: offered, accepted, rejected, \
+    ///      ignored, timedout, errored, started, engaged, abandoned, all"
+    /// );
+    /// # Ok::<(), TopicError>(())
+    /// ```
+    pub fn parse(registry: &Registry, topic: &str) -> Result<Topic, TopicError> {
+        let Some((media_type, state)) = topic.split_once(':') else {
+            return Err(TopicError::MissingSeparator {
+                topic: topic.to_owned(),
+            });
+        };
+        let Some(entry) = registry.get(media_type) else {
+            return Err(TopicError::UnknownMediaType {
+                topic: topic.to_owned(),
+                media_type: media_type.to_owned(),
+                suggestion: registry.suggest(media_type),
+                expected: registry.iter().map(|e| e.description.wire_name).collect(),
+            });
+        };
+        let description = entry.description;
+        if state == "all" {
+            return Ok(Topic::all(description));
+        }
+        match description.states.iter().position(|s| s.accepts(state)) {
+            Some(index) => Ok(Topic::state(description, index)),
+            None => Err(TopicError::UnknownState {
+                topic: topic.to_owned(),
+                media_type: description.wire_name,
+                state: state.to_owned(),
+                suggestion: closest(
+                    state,
+                    description
+                        .states
+                        .iter()
+                        .flat_map(|s| std::iter::once(s.wire_name).chain(s.aliases.iter().copied()))
+                        .chain(["all"]),
+                ),
+                expected: description.states.iter().map(|s| s.wire_name).collect(),
+            }),
+        }
+    }
+}
+
+/// What `on_topic`, `once_topic`, `off_topic` and `stream` accept as a topic: a string,
+/// checked against a [`Registry`] when subscribing, or a [`Topic`] checked at compile time
+/// (`WebChat::topic("offered")` in a `const`, or [`topic!`](crate::topic!)).
+pub trait IntoTopic {
+    /// The topic, or why the string names none in `registry`.
+    fn into_topic(self, registry: &Registry) -> Result<Topic, TopicError>;
+}
+
+impl IntoTopic for Topic {
+    fn into_topic(self, _: &Registry) -> Result<Topic, TopicError> {
+        Ok(self)
+    }
+}
+
+impl IntoTopic for &Topic {
+    fn into_topic(self, _: &Registry) -> Result<Topic, TopicError> {
+        Ok(*self)
+    }
+}
+
+impl IntoTopic for &str {
+    fn into_topic(self, registry: &Registry) -> Result<Topic, TopicError> {
+        Topic::parse(registry, self)
+    }
+}
+
+impl IntoTopic for &String {
+    fn into_topic(self, registry: &Registry) -> Result<Topic, TopicError> {
+        Topic::parse(registry, self)
+    }
+}
+
+impl IntoTopic for String {
+    fn into_topic(self, registry: &Registry) -> Result<Topic, TopicError> {
+        Topic::parse(registry, &self)
+    }
+}
+
+/// Why a topic string was refused: which part is wrong, and the closest valid spelling.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TopicError {
+    /// The topic has no `:` between media type and state.
+    #[error("topic `{topic}` has no `:`; expected `<mediaType>:<state>` or `<mediaType>:all`")]
+    MissingSeparator {
+        /// The topic as given.
+        topic: String,
+    },
+    /// The media type (before the `:`) is not registered.
+    #[error(
+        "unknown media type `{media_type}` in topic `{topic}`{}; known media types: {}",
+        did_you_mean(*.suggestion),
+        expected.join(", "),
+    )]
+    UnknownMediaType {
+        /// The topic as given.
+        topic: String,
+        /// The media type as given.
+        media_type: String,
+        /// The closest registered media type, when one is close.
+        suggestion: Option<&'static str>,
+        /// Every registered media type.
+        expected: Vec<&'static str>,
+    },
+    /// The media type is known, but the state (after the `:`) is neither one of its states
+    /// nor `all`.
+    #[error(
+        "unknown state `{state}` for media type `{media_type}` in topic `{topic}`{}; \
+         expected one of: {}, all",
+        did_you_mean(*.suggestion),
+        expected.join(", "),
+    )]
+    UnknownState {
+        /// The topic as given.
+        topic: String,
+        /// The media type's wire name.
+        media_type: &'static str,
+        /// The state as given.
+        state: String,
+        /// The closest state (or `all`), when one is close.
+        suggestion: Option<&'static str>,
+        /// The media type's states, by wire name.
+        expected: Vec<&'static str>,
+    },
+}
+
+impl TopicError {
+    /// The topic string that was refused.
+    pub fn topic(&self) -> &str {
+        match self {
+            TopicError::MissingSeparator { topic }
+            | TopicError::UnknownMediaType { topic, .. }
+            | TopicError::UnknownState { topic, .. } => topic,
+        }
+    }
+
+    /// The closest valid spelling of the part at fault, when one is close.
+    pub fn suggestion(&self) -> Option<&'static str> {
+        match self {
+            TopicError::MissingSeparator { .. } => None,
+            TopicError::UnknownMediaType { suggestion, .. }
+            | TopicError::UnknownState { suggestion, .. } => *suggestion,
+        }
+    }
+}
+
+fn did_you_mean(suggestion: Option<&str>) -> String {
+    suggestion.map_or_else(String::new, |s| format!(" (did you mean `{s}`?)"))
 }
 
 impl PartialEq for Topic {
