@@ -111,7 +111,7 @@ fn bad_inputs_name_the_field() {
         (
             with("actionId", json!("not-a-uuid")),
             "invalid_field",
-            "invalid field `actionId`: `not-a-uuid` is not a UUID",
+            "invalid field `actionId`: `not-a-uuid` is not a hyphenated UUID",
         ),
         (
             with("actionMapVersion", json!("3")),

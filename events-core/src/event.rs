@@ -414,6 +414,15 @@ fn as_str<'de>(key: Key, value: Scalar<'de>) -> Result<Cow<'de, str>, EventError
 fn as_uuid(key: Key, value: Scalar<'_>) -> Result<Uuid, EventError> {
     let text = as_str(key, value)
         .map_err(|_| EventError::invalid(key.wire_name(), "expected a UUID string"))?;
+    // Only the hyphenated form the vendor sends (and the generated JSON Schema's
+    // `format: uuid` means): `Uuid::parse_str` alone would also take braces, `urn:uuid:`
+    // and 32 bare hex digits, which would make the schema and the reader disagree.
+    if text.len() != 36 {
+        return Err(EventError::invalid(
+            key.wire_name(),
+            format_args!("`{text}` is not a hyphenated UUID (8-4-4-4-12 hex digits)"),
+        ));
+    }
     Uuid::parse_str(&text).map_err(|error| {
         EventError::invalid(
             key.wire_name(),
