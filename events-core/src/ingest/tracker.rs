@@ -17,6 +17,9 @@
 //! front of the queue is needed (cap reached, or idle actions due), a touched action is
 //! given a second chance: re-queued at the back, bit cleared. This is the CLOCK
 //! approximation of least-recently-seen order.
+//!
+//! Ended actions leave the live table for a fixed-size direct-mapped cache (20 bytes a
+//! slot, one access per lookup), which only serves to name the end state of a late event.
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
@@ -43,7 +46,9 @@ pub struct TrackerConfig {
     pub idle_timeout: Option<u32>,
     /// How many ended actions are remembered, so that an event after the end is reported
     /// with the state it ended in (and a repeated initial event is refused rather than
-    /// starting the action again). The oldest are forgotten first. Default: 65,536.
+    /// starting the action again). The memory is a direct-mapped cache (one slot per hash,
+    /// 20 bytes each): a newly ended action takes the place of the one in its slot, so
+    /// fewer may be remembered when the cache is nearly full. Default: 65,536.
     pub remember_ended: usize,
 }
 
@@ -66,7 +71,7 @@ pub struct TrackerStats {
     pub expired: u64,
     /// Actions evicted because the cap was reached.
     pub evicted: u64,
-    /// Ended actions forgotten because the ended memory was full.
+    /// Ended actions forgotten to make room for a newly ended one.
     pub ended_forgotten: u64,
 }
 
@@ -97,7 +102,7 @@ pub struct TrackerStats {
 pub struct Tracker {
     media_types: Vec<&'static MediaTypeDescription>,
     live: Table,
-    ended: Table,
+    ended: EndedCache,
     config: TrackerConfig,
     /// No idle action is due before this tick; saves a look at the queue per event.
     next_expiry: u32,
@@ -127,7 +132,7 @@ impl Tracker {
         Tracker {
             media_types,
             live: Table::new(config.max_actions, seed),
-            ended: Table::new(config.remember_ended, seed),
+            ended: EndedCache::new(config.remember_ended, seed),
             config,
             next_expiry: 0,
             stats: TrackerStats::default(),
@@ -207,7 +212,7 @@ impl Tracker {
                 if state.kind.ends_lifecycle() {
                     self.live.remove(slot);
                     self.stats.ended += 1;
-                    self.remember_end(key, media_index, state_index, now);
+                    self.remember_end(key, media_index, state_index);
                 } else {
                     let entry = &mut self.live.slots[slot];
                     entry.state = state_index as u8;
@@ -217,8 +222,7 @@ impl Tracker {
                 Ok(())
             }
             Err(vacant) => {
-                if let Ok(slot) = self.ended.find(key) {
-                    let found = self.ended.slots[slot];
+                if let Some(found) = self.ended.get(key) {
                     let from_media = self.media_types[usize::from(found.media - 1)];
                     return Err(self.illegal(
                         action_id,
@@ -248,7 +252,7 @@ impl Tracker {
                 if state.kind.ends_lifecycle() {
                     // A lifecycle of one event: it starts and ends here.
                     self.stats.ended += 1;
-                    self.remember_end(key, media_index, state_index, now);
+                    self.remember_end(key, media_index, state_index);
                     return Ok(());
                 }
                 let slot = Slot {
@@ -274,22 +278,13 @@ impl Tracker {
         }
     }
 
-    fn remember_end(&mut self, key: Key, media_index: usize, state_index: usize, now: u32) {
-        if self.config.remember_ended == 0 {
-            return;
-        }
-        if self.ended.len >= self.config.remember_ended {
-            self.ended.evict_oldest();
+    fn remember_end(&mut self, key: Key, media_index: usize, state_index: usize) {
+        if self
+            .ended
+            .remember(key, media_index as u8 + 1, state_index as u8)
+        {
             self.stats.ended_forgotten += 1;
         }
-        self.ended.insert(Slot {
-            key,
-            last_seen: now,
-            qpos: 0,
-            state: state_index as u8,
-            media: media_index as u8 + 1,
-            touched: false,
-        });
     }
 
     fn illegal(
@@ -646,6 +641,79 @@ impl Table {
     fn clear(&mut self) {
         self.slots.fill(Slot::default());
         self.queue.clear();
+        self.len = 0;
+    }
+}
+
+/// A remembered ended action.
+#[derive(Debug, Clone, Copy, Default)]
+struct Ended {
+    key: Key,
+    /// The media type's index plus one; 0 marks an empty slot.
+    media: u8,
+    state: u8,
+}
+
+/// Ended actions, one slot per hash: a lookup or an insert is one access, and memory is
+/// fixed. Exact recall is not needed here, only a better error for late events.
+#[derive(Debug, Clone)]
+struct EndedCache {
+    slots: Vec<Ended>,
+    capacity: usize,
+    len: usize,
+    seed: [u64; 2],
+}
+
+impl EndedCache {
+    fn new(capacity: usize, seed: [u64; 2]) -> Self {
+        EndedCache {
+            slots: Vec::new(),
+            capacity,
+            len: 0,
+            // A different hash than the live table's, so that keys crowded there are not
+            // crowded here too.
+            seed: [seed[1].rotate_left(17), seed[0].rotate_left(29)],
+        }
+    }
+
+    fn index(&self, key: Key) -> usize {
+        let (lo, hi) = key.halves();
+        let hash = folded_multiply(lo ^ self.seed[0], hi ^ self.seed[1]);
+        ((u128::from(hash) * self.slots.len() as u128) >> 64) as usize
+    }
+
+    fn get(&self, key: Key) -> Option<Ended> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let slot = self.slots[self.index(key)];
+        (slot.media != 0 && slot.key == key).then_some(slot)
+    }
+
+    /// Remembers `key`; returns whether another ended action was forgotten for it.
+    fn remember(&mut self, key: Key, media: u8, state: u8) -> bool {
+        if self.capacity == 0 {
+            return false;
+        }
+        if self.slots.is_empty() {
+            self.slots = vec![Ended::default(); self.capacity];
+        }
+        let index = self.index(key);
+        let slot = &mut self.slots[index];
+        let forgot = slot.media != 0 && slot.key != key;
+        if slot.media == 0 {
+            self.len += 1;
+        }
+        *slot = Ended { key, media, state };
+        forgot
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Ended>()
+    }
+
+    fn clear(&mut self) {
+        self.slots.fill(Ended::default());
         self.len = 0;
     }
 }

@@ -1,0 +1,459 @@
+//! Ingest: every error kind from the decoder, the tracker's lifecycle rules, its memory
+//! bound, the illegal-event policies, and enrichment that survives serialization.
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use webaction_events::ingest::{
+    Decoder, ErrorKind, IdleTimeout, IllegalPolicy, IllegalTransition, Ingest, Outcome, Tracker,
+    TrackerConfig, TransitionRule,
+};
+use webaction_events::{
+    AnyEvent, ContentOffer, MediaTypeDescription, Registry, Uuid, WebChat, WebChatEvent,
+};
+
+const WEBCHAT: usize = 0;
+const CONTENTOFFER: usize = 1;
+
+fn event(id: u128, media_type: &str, state: &str) -> Value {
+    json!({
+        "actionId": Uuid::from_u128(id), "actionState": state, "actionMediaType": media_type,
+        "actionMapId": "0b9e8f7a-6d5c-4b3a-8f2e-1d0c9b8a7f6e", "actionMapVersion": 3,
+        "customerId": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "customerIdType": "cookie",
+        "sessionId": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+    })
+}
+
+fn line(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap()
+}
+
+fn kind_of(decoder: &Decoder, bytes: &[u8]) -> ErrorKind {
+    decoder.decode(bytes).unwrap_err().kind()
+}
+
+#[test]
+fn the_decoder_names_every_kind() {
+    let decoder = Decoder::new(Registry::builtin()).with_max_line_bytes(1000);
+    let ok = event(1, "webchat", "offered");
+    assert!(decoder.decode(&line(&ok)).is_ok());
+    assert!(decoder.decode(&[&line(&ok)[..], b"\r"].concat()).is_ok());
+
+    let malformed: [&[u8]; 5] = [b"", b"{", b"[1]", b"{} {}", b"\"offered\""];
+    for bytes in malformed {
+        assert_eq!(
+            kind_of(&decoder, bytes),
+            ErrorKind::MalformedJson,
+            "{bytes:?}"
+        );
+    }
+    // Invalid UTF-8 is malformed JSON, even inside a value the parser only skips.
+    let mut nested = line(&json!({"actionId": ["X"]}));
+    let at = nested.iter().position(|&b| b == b'X').unwrap();
+    nested[at] = 0xff;
+    let error = decoder.decode(&nested).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::MalformedJson);
+    assert!(error.to_string().contains("UTF-8"), "{error}");
+
+    let mut big = ok.clone();
+    big["padding"] = json!("x".repeat(1000));
+    let error = decoder.decode(&line(&big)).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TooLarge);
+    assert!(error.to_string().contains("limit of 1000 bytes"), "{error}");
+
+    let mut missing = ok.clone();
+    missing.as_object_mut().unwrap().remove("customerId");
+    let error = decoder.decode(&line(&missing)).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::MissingField);
+    assert!(error.to_string().contains("customerId"), "{error}");
+
+    let mut invalid = ok.clone();
+    invalid["actionMapVersion"] = json!("3");
+    assert_eq!(kind_of(&decoder, &line(&invalid)), ErrorKind::InvalidField);
+    invalid = ok.clone();
+    invalid["sessionId"] = json!("1a2b3c4d");
+    let error = decoder.decode(&line(&invalid)).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidField);
+    assert!(error.to_string().contains("sessionId"), "{error}");
+
+    let error = decoder
+        .decode(&line(&event(1, "contentofer", "offered")))
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::UnknownMediaType);
+    assert!(
+        error.to_string().contains("did you mean `contentoffer`"),
+        "{error}"
+    );
+
+    let error = decoder
+        .decode(&line(&event(1, "webchat", "acepted")))
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::UnknownState);
+    assert!(
+        error.to_string().contains("did you mean `accepted`"),
+        "{error}"
+    );
+
+    // A state `errored` requires `errorMessage`.
+    let error = decoder
+        .decode(&line(&event(1, "webchat", "errored")))
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::MissingField);
+}
+
+fn tracker() -> Tracker {
+    Tracker::new(&Registry::builtin())
+}
+
+fn chat(tracker: &mut Tracker, id: u128, state: WebChat) -> Result<(), IllegalTransition> {
+    tracker.track_state(WEBCHAT, Uuid::from_u128(id), state.index(), 0)
+}
+
+#[test]
+fn the_tracker_refuses_each_kind_of_illegal_step_naming_from_and_to() {
+    let mut t = tracker();
+    let error = chat(&mut t, 1, WebChat::Accepted).unwrap_err();
+    assert_eq!(
+        (error.rule, error.from, error.to),
+        (TransitionRule::NotInitial, None, "accepted")
+    );
+    assert_eq!(error.expected, ["offered"]);
+
+    chat(&mut t, 1, WebChat::Offered).unwrap();
+    let error = chat(&mut t, 1, WebChat::Offered).unwrap_err();
+    assert_eq!(
+        (error.rule, error.from, error.to),
+        (TransitionRule::Repeated, Some("offered"), "offered")
+    );
+    let error = chat(&mut t, 1, WebChat::Started).unwrap_err();
+    assert_eq!(
+        (error.rule, error.from, error.to),
+        (TransitionRule::NotASuccessor, Some("offered"), "started")
+    );
+    assert!(
+        error.to_string().contains("`offered` -> `started`"),
+        "{error}"
+    );
+    assert_eq!(
+        error.expected,
+        ["accepted", "rejected", "ignored", "timedout", "errored"]
+    );
+
+    // Refused steps changed nothing: the next step is judged against `offered`.
+    chat(&mut t, 1, WebChat::Accepted).unwrap();
+    assert_eq!(
+        t.state_of(Uuid::from_u128(1)),
+        Some(("webchat", "accepted"))
+    );
+    let error = t
+        .track_state(
+            CONTENTOFFER,
+            Uuid::from_u128(1),
+            ContentOffer::Accepted.index(),
+            0,
+        )
+        .unwrap_err();
+    assert_eq!(error.rule, TransitionRule::MediaTypeChanged);
+    assert_eq!(error.from_media_type, Some("webchat"));
+
+    chat(&mut t, 1, WebChat::Rejected).unwrap();
+    assert_eq!(
+        t.state_of(Uuid::from_u128(1)),
+        None,
+        "ended actions leave the live table"
+    );
+    assert_eq!(t.len(), 0);
+    for late in [WebChat::Offered, WebChat::Engaged, WebChat::Rejected] {
+        let error = chat(&mut t, 1, late).unwrap_err();
+        assert_eq!(
+            (error.rule, error.from, error.to),
+            (TransitionRule::AfterEnd, Some("rejected"), late.as_str())
+        );
+    }
+    assert_eq!(t.stats().ended, 1);
+}
+
+/// A walk of the declared graph from an initial state to an end, choosing by `choices`.
+fn walk(description: &MediaTypeDescription, choices: &[usize]) -> Vec<usize> {
+    let initial: Vec<usize> = (0..description.states.len())
+        .filter(|&i| description.states[i].initial)
+        .collect();
+    let mut path = vec![initial[choices[0] % initial.len()]];
+    for &choice in &choices[1..] {
+        let state = &description.states[*path.last().unwrap()];
+        if state.next.is_empty() {
+            break;
+        }
+        path.push(state.next[choice % state.next.len()]);
+    }
+    path
+}
+
+proptest! {
+    #[test]
+    fn every_walk_of_the_graph_is_accepted_and_every_other_step_refused(
+        media in 0usize..2,
+        choices in prop::collection::vec(any::<usize>(), 8),
+        bad_at in any::<usize>(),
+        bad_state in any::<usize>(),
+    ) {
+        let description = [WebChat::DESCRIPTION, ContentOffer::DESCRIPTION][media];
+        let path = walk(description, &choices);
+        let id = Uuid::from_u128(7);
+        let mut t = tracker();
+        // An undeclared step inserted anywhere is refused, and the walk still passes.
+        let at = bad_at % path.len();
+        for (i, &state) in path.iter().enumerate() {
+            if i == at {
+                let previous = i.checked_sub(1).map(|p| path[p]);
+                let allowed: Vec<usize> = match previous {
+                    None => (0..description.states.len())
+                        .filter(|&s| description.states[s].initial)
+                        .collect(),
+                    Some(p) => description.states[p].next.to_vec(),
+                };
+                let refused: Vec<usize> = (0..description.states.len())
+                    .filter(|s| !allowed.contains(s))
+                    .collect();
+                if !refused.is_empty() {
+                    let bad = refused[bad_state % refused.len()];
+                    let error = t.track_state(media, id, bad, 0).unwrap_err();
+                    prop_assert_eq!(error.to, description.states[bad].wire_name);
+                    prop_assert_eq!(error.from, previous.map(|p| description.states[p].wire_name));
+                }
+            }
+            prop_assert!(t.track_state(media, id, state, 0).is_ok(), "{:?}", path);
+        }
+        prop_assert!(t.is_empty(), "the walk ended");
+    }
+}
+
+#[test]
+fn never_ending_actions_keep_the_tracker_at_its_cap() {
+    let cap = 10_000;
+    let config = TrackerConfig {
+        max_actions: cap,
+        ..TrackerConfig::default()
+    };
+    let mut t = Tracker::with_config(&Registry::builtin(), config);
+    let mut memory_at_cap = 0;
+    for id in 0..20 * cap as u128 {
+        chat_at(&mut t, id, WebChat::Offered).unwrap();
+        // Some old actions keep going, so eviction must skip the recently seen.
+        if id % 7 == 0 && id > 10 {
+            let _ = chat_at(&mut t, id - 10, WebChat::Accepted);
+        }
+        assert!(t.len() <= cap);
+        if id as usize == 2 * cap {
+            memory_at_cap = t.memory_bytes();
+        }
+    }
+    assert_eq!(t.len(), cap);
+    assert_eq!(t.stats().evicted, 20 * cap as u64 - cap as u64);
+    assert_eq!(
+        t.memory_bytes(),
+        memory_at_cap,
+        "memory stops growing at the cap"
+    );
+    assert!(
+        t.memory_bytes() <= 48 * cap,
+        "{} bytes per live action",
+        t.memory_bytes() as f64 / cap as f64
+    );
+    // The newest actions survived eviction.
+    let newest = 20 * cap as u128 - 1;
+    assert_eq!(
+        t.state_of(Uuid::from_u128(newest)),
+        Some(("webchat", "offered"))
+    );
+}
+
+fn chat_at(t: &mut Tracker, id: u128, state: WebChat) -> Result<(), IllegalTransition> {
+    t.track_state(WEBCHAT, Uuid::from_u128(id), state.index(), id as u32)
+}
+
+#[test]
+fn the_cap_evicts_the_least_recently_seen_action() {
+    let config = TrackerConfig {
+        max_actions: 3,
+        ..TrackerConfig::default()
+    };
+    let mut t = Tracker::with_config(&Registry::builtin(), config);
+    for id in 1..=3 {
+        chat(&mut t, id, WebChat::Offered).unwrap();
+    }
+    chat(&mut t, 1, WebChat::Accepted).unwrap();
+    chat(&mut t, 4, WebChat::Offered).unwrap();
+    assert_eq!(
+        t.state_of(Uuid::from_u128(2)),
+        None,
+        "2 was seen least recently"
+    );
+    assert!(t.state_of(Uuid::from_u128(1)).is_some());
+    assert_eq!(t.stats().evicted, 1);
+    let error = chat(&mut t, 2, WebChat::Accepted).unwrap_err();
+    assert_eq!(error.rule, TransitionRule::NotInitial);
+}
+
+#[test]
+fn idle_actions_expire_and_active_ones_do_not() {
+    let config = TrackerConfig {
+        idle_timeout: Some(100),
+        ..TrackerConfig::default()
+    };
+    let mut t = Tracker::with_config(&Registry::builtin(), config);
+    let id = |n: u128| Uuid::from_u128(n);
+    t.track_state(WEBCHAT, id(1), WebChat::Offered.index(), 0)
+        .unwrap();
+    t.track_state(WEBCHAT, id(2), WebChat::Offered.index(), 0)
+        .unwrap();
+    t.track_state(WEBCHAT, id(2), WebChat::Accepted.index(), 90)
+        .unwrap();
+    // Other traffic moves the clock on.
+    for tick in 91..260 {
+        let other = 1000 + u128::from(tick);
+        t.track_state(WEBCHAT, id(other), WebChat::Offered.index(), tick)
+            .unwrap();
+        t.track_state(WEBCHAT, id(other), WebChat::Ignored.index(), tick)
+            .unwrap();
+        if tick == 99 {
+            assert!(t.state_of(id(1)).is_some(), "not expired before its time");
+        }
+    }
+    assert_eq!(t.state_of(id(1)), None, "idle since tick 0");
+    assert_eq!(t.state_of(id(2)), None, "idle since tick 90");
+    assert_eq!(t.stats().expired, 2);
+    assert!(t.is_empty());
+}
+
+#[test]
+fn policies_deliver_flagged_quarantine_or_drop_and_always_count() {
+    let lines = [
+        line(&event(1, "webchat", "offered")),
+        line(&event(1, "webchat", "engaged")),
+        line(&event(1, "webchat", "accepted")),
+    ];
+    let run = |policy| {
+        let mut seen = Vec::new();
+        let mut ingest = Ingest::builder(Registry::builtin())
+            .illegal(policy)
+            .build(|e: &AnyEvent| seen.push(e.state_name()));
+        let outcomes: Vec<Outcome> = lines.iter().map(|l| ingest.ingest(l)).collect();
+        let stats = *ingest.stats();
+        drop(ingest);
+        (seen, outcomes, stats)
+    };
+
+    let (seen, outcomes, stats) = run(IllegalPolicy::Quarantine);
+    assert_eq!(seen, ["offered", "accepted"]);
+    match &outcomes[1] {
+        Outcome::Rejected(rejection) => {
+            assert_eq!(rejection.error.kind(), ErrorKind::IllegalTransition);
+            assert_eq!(rejection.event.as_ref().unwrap().state_name(), "engaged");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!((stats.valid, stats.rejected), (2, 1));
+
+    let (seen, outcomes, stats) = run(IllegalPolicy::Deliver);
+    assert_eq!(
+        seen,
+        ["offered", "engaged", "accepted"],
+        "flagged, and state unchanged"
+    );
+    assert!(matches!(outcomes[1], Outcome::Flagged(_)));
+    assert_eq!((stats.valid, stats.flagged, stats.rejected), (2, 1, 0));
+
+    let (seen, outcomes, stats) = run(IllegalPolicy::Drop);
+    assert_eq!(seen, ["offered", "accepted"]);
+    assert!(matches!(outcomes[1], Outcome::Dropped(_)));
+    assert_eq!((stats.valid, stats.dropped, stats.rejected), (2, 1, 0));
+    assert_eq!(
+        stats.count(ErrorKind::IllegalTransition),
+        1,
+        "dropped, still counted"
+    );
+}
+
+#[test]
+fn a_rejected_line_never_changes_the_tracked_state() {
+    let mut ingest = Ingest::builder(Registry::builtin()).build(|_: &AnyEvent| {});
+    assert!(ingest
+        .ingest(&line(&event(1, "webchat", "offered")))
+        .is_valid());
+    let mut broken = event(1, "webchat", "accepted");
+    broken["actionMapVersion"] = json!(-1);
+    assert!(!ingest.ingest(&line(&broken)).is_valid());
+    assert!(!ingest
+        .ingest(&line(&event(1, "webchat", "started")))
+        .is_valid());
+    assert!(!ingest
+        .ingest(&line(&event(1, "webchat", "engaged")))
+        .is_valid());
+    assert!(ingest
+        .ingest(&line(&event(1, "webchat", "accepted")))
+        .is_valid());
+    assert!(ingest
+        .ingest(&line(&event(1, "webchat", "started")))
+        .is_valid());
+}
+
+#[test]
+fn enrichment_adds_the_conversation_id_and_it_survives_serialization() {
+    let conversation = Uuid::from_u128(0xc0);
+    let mut out = Vec::new();
+    let mut ingest = Ingest::builder(Registry::builtin())
+        .enrich(move |event: &mut AnyEvent| {
+            if let Some(chat) = event.downcast_mut::<WebChatEvent>() {
+                chat.conversation_id = Some(conversation);
+            }
+            event
+                .extra_mut()
+                .insert("source".into(), json!("collector-1"));
+        })
+        .build(|event: &AnyEvent| {
+            let mut bytes = Vec::new();
+            event.write_json(&mut bytes).unwrap();
+            out.push(serde_json::from_slice::<Value>(&bytes).unwrap());
+        });
+    let mut with_unknown = event(1, "webchat", "offered");
+    with_unknown["pageUrl"] = json!("https://example.com/");
+    assert!(ingest.ingest(&line(&with_unknown)).is_valid());
+    assert!(ingest
+        .ingest(&line(&event(2, "contentoffer", "offered")))
+        .is_valid());
+    drop(ingest);
+    assert_eq!(out[0]["conversationId"], json!(conversation));
+    assert_eq!(out[0]["source"], "collector-1");
+    assert_eq!(
+        out[0]["pageUrl"], "https://example.com/",
+        "unknown fields kept"
+    );
+    assert!(
+        out[1].get("conversationId").is_none(),
+        "only webchat events"
+    );
+    assert_eq!(out[1]["source"], "collector-1");
+    // What was written reads back as the same typed event.
+    let back: WebChatEvent = serde_json::from_value(out[0].clone()).unwrap();
+    assert_eq!(back.conversation_id, Some(conversation));
+}
+
+#[test]
+fn idle_time_can_be_counted_in_lines() {
+    let mut ingest = Ingest::builder(Registry::builtin())
+        .idle_timeout(Some(IdleTimeout::Events(5)))
+        .build(|_: &AnyEvent| {});
+    assert!(ingest
+        .ingest(&line(&event(1, "webchat", "offered")))
+        .is_valid());
+    for other in 0..12 {
+        let _ = ingest.ingest(b"{not an event");
+        let _ = ingest.ingest(&line(&event(100 + other, "webchat", "offered")));
+    }
+    let outcome = ingest.ingest(&line(&event(1, "webchat", "accepted")));
+    assert_eq!(
+        outcome.error().unwrap().kind(),
+        ErrorKind::IllegalTransition
+    );
+    assert!(ingest.tracker_stats().expired >= 1);
+}
