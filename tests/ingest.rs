@@ -457,3 +457,48 @@ fn idle_time_can_be_counted_in_lines() {
     );
     assert!(ingest.tracker_stats().expired >= 1);
 }
+
+#[test]
+fn ingest_emits_on_the_bus_to_typed_and_topic_subscribers() {
+    use std::sync::{Arc, Mutex};
+    use webaction_events::Events;
+
+    let events = Events::new();
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&accepted);
+    events.on(WebChat::Accepted, move |event: &WebChatEvent| {
+        sink.lock().unwrap().push(event.conversation_id);
+    });
+    let topics = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&topics);
+    events
+        .on_topic("contentoffer:all", move |event: &AnyEvent| {
+            sink.lock().unwrap().push(event.topic().to_string());
+        })
+        .unwrap();
+
+    let conversation = Uuid::from_u128(0xc0);
+    let mut ingest = Ingest::builder(Registry::builtin())
+        .enrich(move |event: &mut AnyEvent| {
+            if let Some(chat) = event.downcast_mut::<WebChatEvent>() {
+                chat.conversation_id = Some(conversation);
+            }
+        })
+        .build(&events);
+    for (id, media_type, state) in [
+        (1, "webchat", "offered"),
+        (1, "webchat", "accepted"),
+        (1, "webchat", "accepted"), // repeated: quarantined, not emitted
+        (2, "contentoffer", "offered"),
+        (2, "contentoffer", "ignored"),
+        (3, "contentoffer", "ignored"), // not initial: quarantined
+    ] {
+        let _ = ingest.ingest(&line(&event(id, media_type, state)));
+    }
+    assert_eq!(ingest.stats().valid, 4);
+    assert_eq!(*accepted.lock().unwrap(), [Some(conversation)]);
+    assert_eq!(
+        *topics.lock().unwrap(),
+        ["contentoffer:offered", "contentoffer:ignored"]
+    );
+}

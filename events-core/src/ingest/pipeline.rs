@@ -4,12 +4,13 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::any::AnyEvent;
+use crate::bus::Events;
 use crate::ingest::decode::{Decoded, Decoder, DEFAULT_MAX_LINE_BYTES};
 use crate::ingest::error::{ErrorKind, IllegalTransition, IngestError};
 use crate::ingest::tracker::{Tracker, TrackerConfig, TrackerStats};
 use crate::registry::Registry;
 
-/// Where accepted events go: the bus, or any function of `&AnyEvent`.
+/// Where accepted events go: the bus ([`Events`]), or any function of `&AnyEvent`.
 pub trait Emit {
     /// Receives a valid event.
     fn emit(&mut self, event: &AnyEvent);
@@ -25,6 +26,22 @@ pub trait Emit {
 impl<F: FnMut(&AnyEvent)> Emit for F {
     fn emit(&mut self, event: &AnyEvent) {
         self(event)
+    }
+}
+
+/// The bus: accepted events go to its subscribers ([`Events::emit_any`]). The bus has no
+/// flag for illegal transitions, so under [`IllegalPolicy::Deliver`] subscribers get them
+/// like valid ones; the [`Outcome`] and [`IngestStats`] still tell them apart.
+impl Emit for Events {
+    fn emit(&mut self, event: &AnyEvent) {
+        self.emit_any(event);
+    }
+}
+
+/// A shared bus, as [`Events`].
+impl Emit for &Events {
+    fn emit(&mut self, event: &AnyEvent) {
+        self.emit_any(event);
     }
 }
 
