@@ -1,0 +1,145 @@
+use std::fmt;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use events_core::AnyEvent;
+
+use crate::dead_letter::lock;
+use crate::ndjson::{write_event, Out};
+use crate::stats::Counters;
+use crate::{Output, Sink, SinkError, SinkStats};
+
+/// How a [`DataLayerSink`] lays its objects out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataLayerFormat {
+    /// One object per line.
+    #[default]
+    Ndjson,
+    /// One JSON array, closed by [`close`](Sink::close): what a page can assign to
+    /// `window.dataLayer` or replay with `dataLayer.push(...array)`.
+    Array,
+}
+
+impl DataLayerFormat {
+    /// The format a file name suggests: `Array` for `.json`, `Ndjson` otherwise.
+    pub fn for_path(path: &std::path::Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => DataLayerFormat::Array,
+            _ => DataLayerFormat::Ndjson,
+        }
+    }
+}
+
+/// Writes each event as a tag manager's data-layer object: `event` names what happened,
+/// `"<mediaType>_<state>"` (e.g. `webchat_offered`), followed by every field of the event.
+///
+/// `event` is the data layer's own key. An event that carries a field of that name
+/// (enrichment, say) keeps it as `_event`, so nothing is dropped.
+pub struct DataLayerSink {
+    out: Mutex<Out>,
+    format: DataLayerFormat,
+    counters: Counters,
+}
+
+impl DataLayerSink {
+    /// A data layer written to standard output or a file created at the path.
+    pub fn open(output: &Output, format: DataLayerFormat) -> Result<Self, SinkError> {
+        Ok(DataLayerSink::with(Out::open(output)?, format))
+    }
+
+    /// A data layer written to any writer.
+    pub fn to_writer(writer: impl Write + Send + 'static, format: DataLayerFormat) -> Self {
+        DataLayerSink::with(Out::new(Box::new(writer), "writer".to_owned()), format)
+    }
+
+    fn with(out: Out, format: DataLayerFormat) -> Self {
+        DataLayerSink {
+            out: Mutex::new(out),
+            format,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The object for one event, as JSON text appended to `out`.
+    pub fn write_object(out: &mut Vec<u8>, event: &AnyEvent) -> Result<(), SinkError> {
+        out.extend_from_slice(b"{\"event\":\"");
+        // Wire names are identifiers declared in Rust source: no quote or backslash.
+        out.extend_from_slice(event.media_type_name().as_bytes());
+        out.push(b'_');
+        out.extend_from_slice(event.state_name().as_bytes());
+        out.extend_from_slice(b"\",");
+        if event.extra().contains_key("event") {
+            let fields: serde_json::Map<String, serde_json::Value> = match event.to_json() {
+                serde_json::Value::Object(fields) => fields
+                    .into_iter()
+                    .map(|(name, value)| match &*name {
+                        "event" => ("_event".to_owned(), value),
+                        _ => (name, value),
+                    })
+                    .collect(),
+                _ => unreachable!("an event serializes to an object"),
+            };
+            let start = out.len();
+            serde_json::to_writer(&mut *out, &fields).expect("a JSON value serializes");
+            out.remove(start);
+        } else {
+            let start = out.len();
+            write_event(out, event)?;
+            // Splice: drop the event's own opening brace, keep its fields and closing one.
+            out.remove(start);
+        }
+        Ok(())
+    }
+}
+
+impl Sink for DataLayerSink {
+    fn send(&self, event: &AnyEvent) -> Result<(), SinkError> {
+        let mut out = lock(&self.out);
+        let first = self.counters.snapshot().delivered == 0;
+        out.line.clear();
+        if self.format == DataLayerFormat::Array {
+            out.line
+                .extend_from_slice(if first { b"[\n" } else { b",\n" });
+        }
+        DataLayerSink::write_object(&mut out.line, event)?;
+        if self.format == DataLayerFormat::Ndjson {
+            out.line.push(b'\n');
+        }
+        out.write_line()?;
+        Counters::add(&self.counters.delivered, 1);
+        Ok(())
+    }
+
+    fn flush(&self, _deadline: Instant) -> Result<(), SinkError> {
+        lock(&self.out).flush()
+    }
+
+    fn close(&self, _deadline: Instant) -> Result<SinkStats, SinkError> {
+        let mut out = lock(&self.out);
+        if out.closed {
+            return Ok(self.stats());
+        }
+        out.closed = true;
+        if self.format == DataLayerFormat::Array {
+            let empty = self.counters.snapshot().delivered == 0;
+            out.write_raw(if empty { b"[]\n" } else { b"\n]\n" })?;
+        }
+        out.flush()?;
+        Ok(self.stats())
+    }
+
+    fn stats(&self) -> SinkStats {
+        self.counters.snapshot()
+    }
+}
+
+impl fmt::Debug for DataLayerSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataLayerSink")
+            .field("target", &lock(&self.out).target)
+            .field("format", &self.format)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

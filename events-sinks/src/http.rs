@@ -1,0 +1,340 @@
+use std::fmt;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use events_core::AnyEvent;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use hyper::{Request, StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use crate::pipeline::{Attempt, Delivery, Pipeline, Queued, Transport};
+use crate::{DeadLetter, QueueConfig, Sink, SinkError, SinkStats};
+
+/// The JSON body of one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyShape {
+    /// The events as they are, in a JSON array: `[{"actionId":...}, ...]`. A receiver
+    /// drops duplicates by `actionId` + `actionState`.
+    #[default]
+    Events,
+    /// An analytics platform's batch of `track` calls (Segment's batch API shape):
+    /// `{"batch":[{"type":"track","messageId":"<actionId>:<state>",
+    /// "anonymousId":"<customerId>","event":"Web Action Offered","properties":{...}}]}`,
+    /// with every field of the event as `properties`.
+    TrackBatch,
+}
+
+/// Where and how an [`HttpSink`] posts.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The collector, e.g. `http://127.0.0.1:8080/batch`.
+    pub url: String,
+    /// The body of each request.
+    pub shape: BodyShape,
+    /// Batching, queue bound, full-queue policy and retries.
+    pub queue: QueueConfig,
+}
+
+impl HttpConfig {
+    /// Defaults for `url`: raw event arrays, [`QueueConfig::default`].
+    pub fn new(url: impl Into<String>) -> Self {
+        HttpConfig {
+            url: url.into(),
+            shape: BodyShape::default(),
+            queue: QueueConfig::default(),
+        }
+    }
+}
+
+/// Posts batches of events to an HTTP collector.
+///
+/// [`send`](Sink::send) serializes the event and queues it; a background thread posts
+/// batches of up to `batch_size` events, or fewer once the oldest has waited
+/// `max_batch_age`. The outcome of each request decides each event's fate:
+///
+/// | answer | what happens |
+/// | --- | --- |
+/// | 2xx | delivered |
+/// | connection error, timeout, 408, 429, 5xx | retried with backoff; `Retry-After` honoured |
+/// | any other status | dead letter, with the status and the start of the body |
+/// | retries exhausted, or closed past the deadline | dead letter, with the last error |
+///
+/// Plain `http://` only: this crate builds without a TLS stack. Put a local proxy in
+/// front of an `https://` collector.
+pub struct HttpSink {
+    pipeline: Pipeline,
+    url: Uri,
+}
+
+impl HttpSink {
+    /// Starts the sink's worker. Fails on a URL that is not `http://host[:port]/path`.
+    pub fn new(config: HttpConfig, dead_letter: DeadLetter) -> Result<Self, SinkError> {
+        let url: Uri = config
+            .url
+            .parse()
+            .map_err(|error| SinkError::Config(format!("invalid URL `{}`: {error}", config.url)))?;
+        if url.scheme_str() != Some("http") || url.host().is_none() {
+            return Err(SinkError::Config(format!(
+                "`{}`: expected an http://host[:port]/path URL (https is not built in)",
+                config.url
+            )));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(SinkError::Worker)?;
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        let transport = HttpTransport {
+            client,
+            url: url.clone(),
+            shape: config.shape,
+        };
+        let pipeline = Pipeline::start(transport, config.queue, dead_letter, runtime)?;
+        Ok(HttpSink { pipeline, url })
+    }
+}
+
+impl Sink for HttpSink {
+    fn send(&self, event: &AnyEvent) -> Result<(), SinkError> {
+        self.pipeline.send(event)
+    }
+    fn flush(&self, deadline: Instant) -> Result<(), SinkError> {
+        self.pipeline.flush(deadline)
+    }
+    fn close(&self, deadline: Instant) -> Result<SinkStats, SinkError> {
+        self.pipeline.close(deadline)
+    }
+    fn stats(&self) -> SinkStats {
+        self.pipeline.stats()
+    }
+}
+
+impl fmt::Debug for HttpSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpSink")
+            .field("url", &self.url)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+struct HttpTransport {
+    client: Client<HttpConnector, Full<Bytes>>,
+    url: Uri,
+    shape: BodyShape,
+}
+
+/// How much of a refusal's body the dead letter keeps.
+const BODY_KEPT: usize = 4096;
+
+impl Transport for HttpTransport {
+    const NAME: &'static str = "http";
+
+    async fn deliver(&self, batch: &[Queued], timeout: Duration) -> Delivery {
+        let body = body(self.shape, batch);
+        let request = Request::post(self.url.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(
+                USER_AGENT,
+                HeaderValue::from_static(concat!("webaction-events/", env!("CARGO_PKG_VERSION"))),
+            )
+            .body(Full::new(body))
+            .expect("a POST with a parsed URI and static headers is valid");
+        let exchange = async {
+            let response = self.client.request(request).await?;
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|value| parse_retry_after(value.to_str().ok()?));
+            // Read the body even on success, so the connection goes back to the pool.
+            let body = Limited::new(response.into_body(), 64 * 1024)
+                .collect()
+                .await
+                .map(|body| body.to_bytes())
+                .unwrap_or_default();
+            Ok::<_, hyper_util::client::legacy::Error>((status, retry_after, body))
+        };
+        let attempt = match tokio::time::timeout(timeout, exchange).await {
+            Err(_) => Attempt::Retry {
+                error: format!("no answer within {timeout:?}"),
+                retry_after: None,
+            },
+            Ok(Err(error)) => Attempt::Retry {
+                error: error_chain(&error),
+                retry_after: None,
+            },
+            Ok(Ok((status, retry_after, body))) => classify(status, retry_after, &body),
+        };
+        Delivery::Batch(attempt)
+    }
+}
+
+fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> Attempt {
+    if status.is_success() {
+        Attempt::Delivered
+    } else if status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+    {
+        Attempt::Retry {
+            error: format!("HTTP {status}"),
+            retry_after,
+        }
+    } else {
+        let kept = &body[..body.len().min(BODY_KEPT)];
+        Attempt::Rejected {
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(kept).into_owned(),
+        }
+    }
+}
+
+/// `Retry-After` is either seconds or an HTTP date (RFC 9110 §10.2.3).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The request body for `batch` in `shape`.
+fn body(shape: BodyShape, batch: &[Queued]) -> Bytes {
+    let size: usize = batch.iter().map(|q| q.json.len() + 2).sum();
+    let mut out = Vec::with_capacity(size + 160 * batch.len() + 16);
+    match shape {
+        BodyShape::Events => {
+            out.push(b'[');
+            for (i, event) in batch.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(&event.json);
+            }
+            out.push(b']');
+        }
+        BodyShape::TrackBatch => {
+            out.extend_from_slice(b"{\"batch\":[");
+            for (i, event) in batch.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"type\":\"track\",\"messageId\":");
+                serde_json::to_writer(&mut out, &*event.key).expect("a string serializes");
+                out.extend_from_slice(b",\"anonymousId\":\"");
+                out.extend_from_slice(
+                    event
+                        .customer_id
+                        .hyphenated()
+                        .encode_lower(&mut events_core::Uuid::encode_buffer())
+                        .as_bytes(),
+                );
+                out.extend_from_slice(b"\",\"event\":");
+                serde_json::to_writer(&mut out, &track_event_name(event.state))
+                    .expect("a string serializes");
+                out.extend_from_slice(b",\"properties\":");
+                out.extend_from_slice(&event.json);
+                out.push(b'}');
+            }
+            out.extend_from_slice(
+                b"],\"context\":{\"library\":{\"name\":\"webaction-events\",\"version\":\"",
+            );
+            out.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
+            out.extend_from_slice(b"\"}}}");
+        }
+    }
+    Bytes::from(out)
+}
+
+/// `"Web Action Offered"` for `offered`: analytics platforms name track events in title
+/// case ("Object Action"). Camel case and `_`/`-` split words: `timedOut` → `Timed Out`.
+pub(crate) fn track_event_name(state: &str) -> String {
+    let mut name = String::from("Web Action");
+    let mut new_word = true;
+    for c in state.chars() {
+        if c == '_' || c == '-' || c == ' ' {
+            new_word = true;
+            continue;
+        }
+        if c.is_uppercase() {
+            new_word = true;
+        }
+        if new_word {
+            name.push(' ');
+            name.extend(c.to_uppercase());
+            new_word = false;
+        } else {
+            name.push(c);
+        }
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn track_event_names_are_title_case() {
+        assert_eq!(track_event_name("offered"), "Web Action Offered");
+        assert_eq!(track_event_name("timedout"), "Web Action Timedout");
+        assert_eq!(track_event_name("timedOut"), "Web Action Timed Out");
+        assert_eq!(track_event_name("not_shown"), "Web Action Not Shown");
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+        let wait = parse_retry_after(&later).unwrap();
+        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn statuses_decide_retry_or_dead_letter() {
+        let retry = |s: u16| {
+            matches!(
+                classify(StatusCode::from_u16(s).unwrap(), None, b""),
+                Attempt::Retry { .. }
+            )
+        };
+        for status in [500, 502, 503, 504, 429, 408] {
+            assert!(retry(status), "{status}");
+        }
+        for status in [400, 401, 403, 404, 413, 422, 301] {
+            assert!(!retry(status), "{status}");
+        }
+        assert!(matches!(
+            classify(StatusCode::NO_CONTENT, None, b""),
+            Attempt::Delivered
+        ));
+        match classify(StatusCode::BAD_REQUEST, None, b"bad field `x`") {
+            Attempt::Rejected { status, body } => {
+                assert_eq!((status, &*body), (400, "bad field `x`"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Sinks for web-action events: where events go after the bus, without losing one.
+//!
+//! - [`NdjsonSink`]: one event per line to a file or stdout, unknown and enriched fields
+//!   included. Needs nothing running.
+//! - [`DataLayerSink`]: objects shaped for a tag manager's data layer,
+//!   `{"event": "webchat_offered", ...the event's fields}`, as NDJSON or a JSON array.
+//! - [`HttpSink`]: batches to a collector URL, by size and age, with retries (exponential
+//!   backoff with jitter, `Retry-After` honoured), a bounded queue whose full-queue policy
+//!   the caller picks, and a [`DeadLetter`] for what the collector refuses.
+//! - [`NatsSink`]: JetStream publishes to `<prefix>.<mediaType>.<state>`, each with the
+//!   event's [idempotency key](idempotency_key) as `Nats-Msg-Id`, acknowledged one by one.
+//!
+//! Every sink implements [`Sink`]. The rule they share: an event handed to
+//! [`Sink::send`] is delivered, or written to the dead letter with the reason, or the
+//! call returns an error. Nothing is dropped silently.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use events_core::{WebChatEvent, AnyEvent};
+//! use events_sinks::{NdjsonSink, Sink};
+//!
+//! let event: WebChatEvent = serde_json::from_str(r#"{"actionId":"6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a3c4d",
+//!   "actionState":"offered","actionMediaType":"webchat",
+//!   "actionMapId":"0b9e8f7a-6d5c-4b3a-8f2e-1d0c9b8a7f6e","actionMapVersion":3,
+//!   "customerId":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d","customerIdType":"cookie",
+//!   "sessionId":"1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d","pageTitle":"Checkout"}"#).unwrap();
+//! let sink = NdjsonSink::to_writer(Vec::new());
+//! sink.send(&event as &AnyEvent).unwrap();
+//! let stats = sink.close(Instant::now() + Duration::from_secs(1)).unwrap();
+//! assert_eq!(stats.delivered, 1);
+//! ```
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+mod datalayer;
+mod dead_letter;
+mod http;
+mod nats;
+mod ndjson;
+mod pipeline;
+mod retry;
+mod spec;
+mod stats;
+
+use std::time::Instant;
+
+use events_core::AnyEvent;
+
+pub use datalayer::{DataLayerFormat, DataLayerSink};
+pub use dead_letter::{DeadLetter, DeadLetterReason};
+pub use http::{BodyShape, HttpConfig, HttpSink};
+pub use nats::{NatsConfig, NatsSink, StreamSetup};
+pub use ndjson::NdjsonSink;
+pub use pipeline::{FullQueuePolicy, QueueConfig};
+pub use retry::RetryPolicy;
+pub use spec::{open, Output, SinkOptions, SinkSpec, SpecError};
+pub use stats::SinkStats;
+
+/// Where events go: a file, a collector, a broker.
+///
+/// Implementations are shared between threads (`&self` everywhere), so one sink can be
+/// fed from several bus subscriptions at once.
+pub trait Sink: Send + Sync + std::fmt::Debug {
+    /// Hands one event to the sink. `Ok` means the sink has taken responsibility for it:
+    /// written, queued for delivery, or put in the dead letter with the reason. An error
+    /// means it did not, and the caller still holds the event.
+    fn send(&self, event: &AnyEvent) -> Result<(), SinkError>;
+
+    /// Waits until every event sent so far is delivered or dead-lettered, sending partial
+    /// batches at once. Fails with [`SinkError::FlushTimeout`] if `deadline` passes first;
+    /// the events still pending stay queued.
+    fn flush(&self, deadline: Instant) -> Result<(), SinkError>;
+
+    /// Shuts the sink down: flushes until `deadline`, then puts whatever is still pending
+    /// (queued or in flight) into the dead letter, and stops. Later sends fail with
+    /// [`SinkError::Closed`]. Returns the final counts.
+    fn close(&self, deadline: Instant) -> Result<SinkStats, SinkError>;
+
+    /// The counts so far.
+    fn stats(&self) -> SinkStats;
+}
+
+/// The key a receiver uses to drop duplicates of one event: `"<actionId>:<state>"`.
+///
+/// One action reports each state at most once, so the pair names one event; a retried
+/// delivery carries the same key. The HTTP sink sends it as `messageId` (track batches),
+/// the NATS sink as the `Nats-Msg-Id` header.
+pub fn idempotency_key(event: &AnyEvent) -> String {
+    let mut key = String::with_capacity(36 + 1 + event.state_name().len());
+    key.push_str(
+        event
+            .action_id()
+            .hyphenated()
+            .encode_lower(&mut events_core::Uuid::encode_buffer()),
+    );
+    key.push(':');
+    key.push_str(event.state_name());
+    key
+}
+
+/// Why a sink could not take an event, flush, or start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// Writing to a file, stdout or the dead letter failed.
+    #[error("cannot write to {target}: {source}")]
+    Io {
+        /// The file's path, or `stdout`.
+        target: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// An event could not be written as JSON (a custom field that does not serialize).
+    #[error("event {key} cannot be written as JSON: {source}")]
+    Json {
+        /// The event's idempotency key.
+        key: String,
+        /// What serde said.
+        source: serde_json::Error,
+    },
+    /// The sink was closed; the event was not taken.
+    #[error("the sink is closed")]
+    Closed,
+    /// The deadline passed while events were still pending.
+    #[error("flush deadline passed with {pending} event(s) still pending")]
+    FlushTimeout {
+        /// Events queued or in flight when the deadline passed.
+        pending: usize,
+    },
+    /// The sink's background worker could not start.
+    #[error("cannot start the sink's worker: {0}")]
+    Worker(std::io::Error),
+    /// The NATS server could not be reached or the stream could not be set up.
+    #[error("NATS at {url}: {reason}")]
+    Nats {
+        /// The server URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The configuration is unusable, e.g. a URL the HTTP sink cannot send to.
+    #[error("invalid sink configuration: {0}")]
+    Config(String),
+}

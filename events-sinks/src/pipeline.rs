@@ -1,0 +1,532 @@
+//! The bounded queue and delivery loop behind the HTTP and NATS sinks: producers enqueue
+//! serialized events on their own threads; one worker thread batches them by size and
+//! age and hands batches to a [`Transport`], retrying and dead-lettering per event.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use events_core::{AnyEvent, Uuid};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::dead_letter::lock;
+use crate::ndjson::write_event;
+use crate::stats::Counters;
+use crate::{idempotency_key, DeadLetter, DeadLetterReason, RetryPolicy, SinkError, SinkStats};
+
+/// What [`Sink::send`](crate::Sink::send) does when the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FullQueuePolicy {
+    /// Wait until the sink has room: the producer slows to the receiver's pace, and
+    /// nothing is given up while the receiver is down.
+    #[default]
+    Block,
+    /// Write the event to the dead letter (reason `queue_full`) and return at once: the
+    /// producer never waits, and the dead letter keeps what the receiver could not take.
+    Spill,
+}
+
+/// The queue and batching of a sink that delivers in the background.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueConfig {
+    /// Events accepted and not yet delivered or dead-lettered, in flight included: the
+    /// memory bound. At this many, [`full_queue`](Self::full_queue) applies.
+    pub capacity: usize,
+    /// Events per batch (per HTTP request; per group of JetStream publishes).
+    pub batch_size: usize,
+    /// A batch smaller than `batch_size` goes out once its oldest event is this old.
+    pub max_batch_age: Duration,
+    /// Batches being delivered (or waiting to retry) at once.
+    pub max_in_flight: usize,
+    /// What a send does when the queue is full.
+    pub full_queue: FullQueuePolicy,
+    /// When and how often to retry.
+    pub retry: RetryPolicy,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            capacity: 10_000,
+            batch_size: 500,
+            max_batch_age: Duration::from_millis(500),
+            max_in_flight: 4,
+            full_queue: FullQueuePolicy::Block,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// One event, ready to send: its JSON, key and what subjects and shapes need.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    pub(crate) key: Box<str>,
+    pub(crate) json: Bytes,
+    pub(crate) media_type: &'static str,
+    pub(crate) state: &'static str,
+    pub(crate) customer_id: Uuid,
+    enqueued: Instant,
+}
+
+impl Queued {
+    pub(crate) fn new(event: &AnyEvent) -> Result<Self, SinkError> {
+        let mut json = Vec::with_capacity(512);
+        write_event(&mut json, event)?;
+        Ok(Queued {
+            key: idempotency_key(event).into_boxed_str(),
+            json: Bytes::from(json),
+            media_type: event.media_type_name(),
+            state: event.state_name(),
+            customer_id: event.customer_id(),
+            enqueued: Instant::now(),
+        })
+    }
+
+    /// What this event holds in the queue: the figure the memory bound counts.
+    pub(crate) fn size(&self) -> usize {
+        self.key.len() + self.json.len()
+    }
+}
+
+/// The outcome of one attempt to deliver one event.
+#[derive(Debug, Clone)]
+pub(crate) enum Attempt {
+    Delivered,
+    Retry {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    Rejected {
+        status: u16,
+        body: String,
+    },
+    Refused {
+        error: String,
+    },
+}
+
+/// The outcome of one attempt to deliver a batch: one for all, or one per event.
+#[derive(Debug)]
+pub(crate) enum Delivery {
+    Batch(Attempt),
+    PerEvent(Vec<Attempt>),
+}
+
+/// How batches reach the receiver.
+pub(crate) trait Transport: Send + Sync + 'static {
+    /// The name written as `sink` in the dead letter.
+    const NAME: &'static str;
+
+    /// One attempt at `batch`, bounded by `timeout`.
+    fn deliver(&self, batch: &[Queued], timeout: Duration)
+        -> impl Future<Output = Delivery> + Send;
+}
+
+/// The producer side, owned by a sink.
+#[derive(Debug)]
+pub(crate) struct Pipeline {
+    shared: Arc<Shared>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    name: &'static str,
+    config: QueueConfig,
+    state: Mutex<State>,
+    /// Signalled when events are resolved (room in the queue, maybe idle) or on close.
+    resolved: Condvar,
+    /// Wakes the worker: a batch may be ready, a flush or close was asked.
+    work: Notify,
+    /// The close deadline, once closing; in-flight batches watch it.
+    closing: watch::Sender<Option<Instant>>,
+    counters: Counters,
+    dead_letter: DeadLetter,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    items: VecDeque<Queued>,
+    pending: usize,
+    pending_bytes: usize,
+    peak_pending: usize,
+    peak_bytes: usize,
+    flushing: usize,
+    closed: bool,
+}
+
+impl Pipeline {
+    /// Starts the worker thread, which runs `runtime` until the pipeline is closed.
+    pub(crate) fn start<T: Transport>(
+        transport: T,
+        config: QueueConfig,
+        dead_letter: DeadLetter,
+        runtime: tokio::runtime::Runtime,
+    ) -> Result<Self, SinkError> {
+        if config.capacity == 0 || config.batch_size == 0 || config.max_in_flight == 0 {
+            return Err(SinkError::Config(
+                "capacity, batch_size and max_in_flight must be at least 1".to_owned(),
+            ));
+        }
+        let shared = Arc::new(Shared {
+            name: T::NAME,
+            config,
+            state: Mutex::new(State::default()),
+            resolved: Condvar::new(),
+            work: Notify::new(),
+            closing: watch::channel(None).0,
+            counters: Counters::default(),
+            dead_letter,
+        });
+        let worker_shared = Arc::clone(&shared);
+        let worker = std::thread::Builder::new()
+            .name(format!("events-sinks-{}", T::NAME))
+            .spawn(move || runtime.block_on(run(worker_shared, Arc::new(transport))))
+            .map_err(SinkError::Worker)?;
+        Ok(Pipeline {
+            shared,
+            worker: Mutex::new(Some(worker)),
+        })
+    }
+
+    pub(crate) fn send(&self, event: &AnyEvent) -> Result<(), SinkError> {
+        let queued = Queued::new(event)?;
+        let shared = &*self.shared;
+        let mut state = lock(&shared.state);
+        loop {
+            if state.closed {
+                return Err(SinkError::Closed);
+            }
+            if state.pending < shared.config.capacity {
+                break;
+            }
+            match shared.config.full_queue {
+                FullQueuePolicy::Block => {
+                    state = shared
+                        .resolved
+                        .wait(state)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+                FullQueuePolicy::Spill => {
+                    drop(state);
+                    let reason = DeadLetterReason::QueueFull {
+                        capacity: shared.config.capacity,
+                    };
+                    shared
+                        .dead_letter
+                        .write(shared.name, &reason, &queued.key, &queued.json)?;
+                    Counters::add(&shared.counters.dead_lettered, 1);
+                    return Ok(());
+                }
+            }
+        }
+        state.pending += 1;
+        state.pending_bytes += queued.size();
+        state.peak_pending = state.peak_pending.max(state.pending);
+        state.peak_bytes = state.peak_bytes.max(state.pending_bytes);
+        state.items.push_back(queued);
+        let len = state.items.len();
+        drop(state);
+        // The worker needs waking when a batch starts (to time its age) and when it is
+        // full; waking it for every event would only cost.
+        if len == 1 || len >= shared.config.batch_size {
+            shared.work.notify_one();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn flush(&self, deadline: Instant) -> Result<(), SinkError> {
+        let shared = &*self.shared;
+        let mut state = lock(&shared.state);
+        state.flushing += 1;
+        shared.work.notify_one();
+        let result = loop {
+            if state.pending == 0 {
+                break Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break Err(SinkError::FlushTimeout {
+                    pending: state.pending,
+                });
+            }
+            state = shared
+                .resolved
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        };
+        state.flushing -= 1;
+        drop(state);
+        result.and_then(|()| shared.dead_letter.check())
+    }
+
+    pub(crate) fn close(&self, deadline: Instant) -> Result<SinkStats, SinkError> {
+        let shared = &*self.shared;
+        {
+            let mut state = lock(&shared.state);
+            state.closed = true;
+        }
+        // Producers blocked on a full queue must learn that it closed.
+        shared.resolved.notify_all();
+        shared.closing.send_replace(Some(deadline));
+        shared.work.notify_one();
+        if let Some(worker) = lock(&self.worker).take() {
+            if worker.join().is_err() {
+                return Err(SinkError::Worker(std::io::Error::other(
+                    "the sink's worker thread panicked",
+                )));
+            }
+        }
+        let stats = self.stats();
+        if stats.queued != 0 {
+            return Err(SinkError::FlushTimeout {
+                pending: stats.queued,
+            });
+        }
+        shared.dead_letter.check()?;
+        Ok(stats)
+    }
+
+    pub(crate) fn stats(&self) -> SinkStats {
+        let state = lock(&self.shared.state);
+        SinkStats {
+            queued: state.pending,
+            queued_bytes: state.pending_bytes,
+            peak_queued: state.peak_pending,
+            peak_queued_bytes: state.peak_bytes,
+            ..self.shared.counters.snapshot()
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    /// A sink dropped without [`close`](crate::Sink::close) still flushes, for up to ten
+    /// seconds, and dead-letters the rest: dropping must not lose events either.
+    fn drop(&mut self) {
+        if lock(&self.worker).is_some() {
+            if let Err(error) = self.close(Instant::now() + Duration::from_secs(10)) {
+                tracing::error!(%error, sink = self.shared.name, "closing a dropped sink");
+            }
+        }
+    }
+}
+
+enum Next {
+    Batch(Vec<Queued>),
+    Expired(Vec<Queued>),
+    Wait(Option<Instant>),
+    Done,
+}
+
+impl Shared {
+    fn next(&self) -> Next {
+        let mut state = lock(&self.state);
+        let deadline = *self.closing.borrow();
+        let now = Instant::now();
+        if deadline.is_some_and(|deadline| now >= deadline) && !state.items.is_empty() {
+            return Next::Expired(state.items.drain(..).collect());
+        }
+        let Some(oldest) = state.items.front() else {
+            return if state.closed {
+                Next::Done
+            } else {
+                Next::Wait(None)
+            };
+        };
+        let due = oldest.enqueued + self.config.max_batch_age;
+        let urgent = state.flushing > 0 || state.closed;
+        if state.items.len() >= self.config.batch_size || urgent || now >= due {
+            let n = state.items.len().min(self.config.batch_size);
+            Next::Batch(state.items.drain(..n).collect())
+        } else {
+            Next::Wait(Some(due))
+        }
+    }
+
+    /// Marks events as resolved: frees their room in the queue.
+    fn resolve(&self, events: &[Queued]) {
+        if events.is_empty() {
+            return;
+        }
+        let bytes: usize = events.iter().map(Queued::size).sum();
+        let mut state = lock(&self.state);
+        state.pending -= events.len();
+        state.pending_bytes -= bytes;
+        drop(state);
+        self.resolved.notify_all();
+    }
+
+    fn dead_letter(&self, events: &[Queued], reason: &DeadLetterReason) {
+        if events.is_empty() {
+            return;
+        }
+        let records = events.iter().map(|q| (&*q.key, &q.json[..]));
+        // A failed write is remembered by the dead letter and reported by flush and
+        // close; the worker has no caller to return it to.
+        if self
+            .dead_letter
+            .write_all(self.name, reason, records)
+            .is_ok()
+        {
+            Counters::add(&self.counters.dead_lettered, events.len());
+        }
+        self.resolve(events);
+    }
+}
+
+async fn run<T: Transport>(shared: Arc<Shared>, transport: Arc<T>) {
+    let permits = Arc::new(Semaphore::new(shared.config.max_in_flight));
+    let mut in_flight = JoinSet::new();
+    loop {
+        while in_flight.try_join_next().is_some() {}
+        match shared.next() {
+            Next::Batch(batch) => {
+                let permit = Arc::clone(&permits)
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed");
+                in_flight.spawn(deliver(
+                    Arc::clone(&shared),
+                    Arc::clone(&transport),
+                    batch,
+                    permit,
+                ));
+            }
+            Next::Expired(events) => {
+                shared.dead_letter(&events, &DeadLetterReason::Shutdown { last_error: None })
+            }
+            Next::Wait(until) => {
+                let sleep = async {
+                    match until {
+                        Some(until) => tokio::time::sleep_until(until.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    () = shared.work.notified() => {}
+                    () = sleep => {}
+                }
+            }
+            Next::Done => {
+                while in_flight.join_next().await.is_some() {}
+                return;
+            }
+        }
+    }
+}
+
+/// Delivers one batch: attempts, retries with backoff, dead letters; resolves every event.
+async fn deliver<T: Transport>(
+    shared: Arc<Shared>,
+    transport: Arc<T>,
+    mut batch: Vec<Queued>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let policy = &shared.config.retry;
+    let mut closing = shared.closing.subscribe();
+    let mut rng = fastrand::Rng::new();
+    let mut retries = 0u32;
+    let mut last_error = None;
+    loop {
+        let now = Instant::now();
+        let deadline = *closing.borrow_and_update();
+        if deadline.is_some_and(|deadline| now >= deadline) {
+            shared.dead_letter(&batch, &DeadLetterReason::Shutdown { last_error });
+            return;
+        }
+        if retries > 0 {
+            Counters::add(&shared.counters.retried, batch.len());
+        }
+        let outcome = tokio::select! {
+            outcome = transport.deliver(&batch, policy.timeout) => outcome,
+            () = deadline_passes(closing.clone()) => Delivery::Batch(Attempt::Retry {
+                error: "the sink was closed and its deadline passed mid-attempt".to_owned(),
+                retry_after: None,
+            }),
+        };
+        let attempts = match outcome {
+            Delivery::Batch(attempt) => vec![attempt; batch.len()],
+            Delivery::PerEvent(attempts) => attempts,
+        };
+        debug_assert_eq!(attempts.len(), batch.len());
+        let mut delivered = Vec::new();
+        let mut again = Vec::new();
+        let mut rejected: Vec<(DeadLetterReason, Vec<Queued>)> = Vec::new();
+        let mut retry_after = None;
+        for (event, attempt) in batch.into_iter().zip(attempts) {
+            match attempt {
+                Attempt::Delivered => delivered.push(event),
+                Attempt::Rejected { .. } | Attempt::Refused { .. } => {
+                    let reason = match attempt {
+                        Attempt::Rejected { status, body } => {
+                            DeadLetterReason::Rejected { status, body }
+                        }
+                        Attempt::Refused { error } => DeadLetterReason::Refused { error },
+                        _ => unreachable!("matched above"),
+                    };
+                    match rejected.last_mut() {
+                        Some((last, events)) if *last == reason => events.push(event),
+                        _ => rejected.push((reason, vec![event])),
+                    }
+                }
+                Attempt::Retry {
+                    error,
+                    retry_after: after,
+                } => {
+                    last_error = Some(error);
+                    retry_after = retry_after.max(after);
+                    again.push(event);
+                }
+            }
+        }
+        Counters::add(&shared.counters.delivered, delivered.len());
+        shared.resolve(&delivered);
+        for (reason, events) in &rejected {
+            shared.dead_letter(events, reason);
+        }
+        if again.is_empty() {
+            return;
+        }
+        retries += 1;
+        if !policy.allows(retries) {
+            let reason = DeadLetterReason::RetriesExhausted {
+                attempts: retries,
+                last_error: last_error.unwrap_or_default(),
+            };
+            shared.dead_letter(&again, &reason);
+            return;
+        }
+        batch = again;
+        let wait = policy
+            .backoff(retries, &mut rng)
+            .max(retry_after.unwrap_or_default());
+        tracing::debug!(sink = shared.name, events = batch.len(), ?wait, error = ?last_error, "retrying");
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = deadline_passes(closing.clone()) => {}
+        }
+    }
+}
+
+/// Completes once the sink is closing and its deadline has passed.
+async fn deadline_passes(mut closing: watch::Receiver<Option<Instant>>) {
+    loop {
+        let deadline = *closing.borrow_and_update();
+        match deadline {
+            Some(deadline) => {
+                tokio::time::sleep_until(deadline.into()).await;
+                return;
+            }
+            None => {
+                if closing.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,288 @@
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::{
+    BodyShape, DataLayerFormat, DataLayerSink, DeadLetter, HttpConfig, HttpSink, NatsConfig,
+    NatsSink, NdjsonSink, QueueConfig, Sink, SinkError,
+};
+
+/// Standard output or a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// `-`.
+    Stdout,
+    /// A path; the file is created (or truncated).
+    File(PathBuf),
+}
+
+impl Output {
+    fn parse(text: &str) -> Output {
+        if text == "-" {
+            Output::Stdout
+        } else {
+            Output::File(PathBuf::from(text))
+        }
+    }
+}
+
+/// A sink named on a command line:
+///
+/// | spec | sink |
+/// | --- | --- |
+/// | `ndjson:-`, `ndjson:PATH` | [`NdjsonSink`] to stdout or a file |
+/// | `datalayer:-`, `datalayer:PATH` | [`DataLayerSink`]; a `.json` path gets a JSON array, anything else NDJSON, unless [`SinkOptions::datalayer_format`] says |
+/// | `http://host:port/path` | [`HttpSink`] |
+/// | `nats://host:port/<subject-prefix>` | [`NatsSink`] publishing to `<subject-prefix>.<mediaType>.<state>` |
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkSpec {
+    /// `ndjson:-` or `ndjson:PATH`.
+    Ndjson(Output),
+    /// `datalayer:-` or `datalayer:PATH`.
+    DataLayer(Output),
+    /// An `http://` URL.
+    Http(String),
+    /// `nats://host:port/<subject-prefix>`.
+    Nats {
+        /// `nats://host:port`.
+        url: String,
+        /// The prefix of every subject; `/` in the spec's path become `.`.
+        subject_prefix: String,
+    },
+}
+
+/// A sink spec that names no sink.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// `ndjson:` or `datalayer:` without a path.
+    #[error("`{spec}`: expected a path or `-` (stdout) after `{kind}:`")]
+    MissingPath {
+        /// The whole spec.
+        spec: String,
+        /// `ndjson` or `datalayer`.
+        kind: &'static str,
+    },
+    /// `nats://host:port` without `/<subject-prefix>`.
+    #[error("`{spec}`: expected a subject prefix, as in `nats://127.0.0.1:4222/webactions`")]
+    MissingSubjectPrefix {
+        /// The whole spec.
+        spec: String,
+    },
+    /// A kind of sink that exists elsewhere but is not built in.
+    #[error("`{spec}`: {reason}")]
+    Unsupported {
+        /// The whole spec.
+        spec: String,
+        /// Why, and what to do instead.
+        reason: &'static str,
+    },
+    /// No sink has that name.
+    #[error("unknown sink `{spec}`{}; expected `ndjson:PATH|-`, `datalayer:PATH|-`, `http://host:port/path` or `nats://host:port/prefix`",
+        .suggestion.map(|s| format!(" (did you mean `{s}:`?)")).unwrap_or_default())]
+    Unknown {
+        /// The whole spec.
+        spec: String,
+        /// The closest sink name, when the spec looks like a typo of one.
+        suggestion: Option<&'static str>,
+    },
+}
+
+const KINDS: [&str; 4] = ["ndjson", "datalayer", "http", "nats"];
+
+impl FromStr for SinkSpec {
+    type Err = SpecError;
+
+    fn from_str(spec: &str) -> Result<Self, SpecError> {
+        let missing_path = |kind| SpecError::MissingPath {
+            spec: spec.to_owned(),
+            kind,
+        };
+        if let Some(path) = spec.strip_prefix("ndjson:") {
+            return match path {
+                "" => Err(missing_path("ndjson")),
+                path => Ok(SinkSpec::Ndjson(Output::parse(path))),
+            };
+        }
+        if let Some(path) = spec.strip_prefix("datalayer:") {
+            return match path {
+                "" => Err(missing_path("datalayer")),
+                path => Ok(SinkSpec::DataLayer(Output::parse(path))),
+            };
+        }
+        if spec.starts_with("http://") {
+            return Ok(SinkSpec::Http(spec.to_owned()));
+        }
+        if spec.starts_with("https://") {
+            return Err(SpecError::Unsupported {
+                spec: spec.to_owned(),
+                reason: "https is not built in; send to a local TLS-terminating proxy over http://",
+            });
+        }
+        if let Some(rest) = spec.strip_prefix("nats://") {
+            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let subject_prefix = path.trim_matches('/').replace('/', ".");
+            if host.is_empty() || subject_prefix.is_empty() {
+                return Err(SpecError::MissingSubjectPrefix {
+                    spec: spec.to_owned(),
+                });
+            }
+            return Ok(SinkSpec::Nats {
+                url: format!("nats://{host}"),
+                subject_prefix,
+            });
+        }
+        let kind = spec.split(':').next().unwrap_or(spec);
+        Err(SpecError::Unknown {
+            spec: spec.to_owned(),
+            suggestion: events_core::closest(kind, KINDS),
+        })
+    }
+}
+
+impl fmt::Display for SinkSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let output = |output: &Output| match output {
+            Output::Stdout => "-".to_owned(),
+            Output::File(path) => path.display().to_string(),
+        };
+        match self {
+            SinkSpec::Ndjson(out) => write!(f, "ndjson:{}", output(out)),
+            SinkSpec::DataLayer(out) => write!(f, "datalayer:{}", output(out)),
+            SinkSpec::Http(url) => f.write_str(url),
+            SinkSpec::Nats {
+                url,
+                subject_prefix,
+            } => write!(f, "{url}/{}", subject_prefix.replace('.', "/")),
+        }
+    }
+}
+
+/// What [`open`] needs besides the spec.
+#[derive(Debug, Clone)]
+pub struct SinkOptions {
+    /// Where undeliverable events go (HTTP and NATS sinks).
+    pub dead_letter: DeadLetter,
+    /// The data layer's layout; `None` decides by the file name.
+    pub datalayer_format: Option<DataLayerFormat>,
+    /// The HTTP sink's body.
+    pub http_shape: BodyShape,
+    /// Queue, batching and retries of the HTTP and NATS sinks; `None` keeps each sink's
+    /// defaults.
+    pub queue: Option<QueueConfig>,
+}
+
+impl SinkOptions {
+    /// Defaults, with `dead_letter`.
+    pub fn new(dead_letter: DeadLetter) -> Self {
+        SinkOptions {
+            dead_letter,
+            datalayer_format: None,
+            http_shape: BodyShape::default(),
+            queue: None,
+        }
+    }
+}
+
+/// Opens the sink a spec names.
+pub fn open(spec: &SinkSpec, options: SinkOptions) -> Result<Box<dyn Sink>, SinkError> {
+    Ok(match spec {
+        SinkSpec::Ndjson(output) => Box::new(NdjsonSink::open(output)?),
+        SinkSpec::DataLayer(output) => {
+            let format = options.datalayer_format.unwrap_or(match output {
+                Output::Stdout => DataLayerFormat::Ndjson,
+                Output::File(path) => DataLayerFormat::for_path(path),
+            });
+            Box::new(DataLayerSink::open(output, format)?)
+        }
+        SinkSpec::Http(url) => {
+            let mut config = HttpConfig::new(url.clone());
+            config.shape = options.http_shape;
+            if let Some(queue) = options.queue {
+                config.queue = queue;
+            }
+            Box::new(HttpSink::new(config, options.dead_letter)?)
+        }
+        SinkSpec::Nats {
+            url,
+            subject_prefix,
+        } => {
+            let mut config = NatsConfig::new(url.clone(), subject_prefix.clone());
+            if let Some(queue) = options.queue {
+                config.queue = queue;
+            }
+            Box::new(NatsSink::connect(config, options.dead_letter)?)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_spec_parses_and_prints_back() {
+        for (text, spec) in [
+            ("ndjson:-", SinkSpec::Ndjson(Output::Stdout)),
+            (
+                "ndjson:out.ndjson",
+                SinkSpec::Ndjson(Output::File("out.ndjson".into())),
+            ),
+            (
+                "datalayer:out.json",
+                SinkSpec::DataLayer(Output::File("out.json".into())),
+            ),
+            (
+                "http://127.0.0.1:8080/batch",
+                SinkSpec::Http("http://127.0.0.1:8080/batch".into()),
+            ),
+            (
+                "nats://127.0.0.1:4222/webactions",
+                SinkSpec::Nats {
+                    url: "nats://127.0.0.1:4222".into(),
+                    subject_prefix: "webactions".into(),
+                },
+            ),
+        ] {
+            assert_eq!(text.parse::<SinkSpec>().unwrap(), spec, "{text}");
+            assert_eq!(spec.to_string(), text);
+        }
+        let nested: SinkSpec = "nats://localhost:4222/acme/webactions".parse().unwrap();
+        assert!(
+            matches!(nested, SinkSpec::Nats { subject_prefix, .. } if subject_prefix == "acme.webactions")
+        );
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_expected() {
+        let error = |text: &str| text.parse::<SinkSpec>().unwrap_err();
+        assert!(matches!(
+            error("ndjson:"),
+            SpecError::MissingPath { kind: "ndjson", .. }
+        ));
+        assert!(matches!(
+            error("datalayer:"),
+            SpecError::MissingPath {
+                kind: "datalayer",
+                ..
+            }
+        ));
+        assert!(matches!(
+            error("nats://127.0.0.1:4222"),
+            SpecError::MissingSubjectPrefix { .. }
+        ));
+        assert!(matches!(
+            error("https://collector/batch"),
+            SpecError::Unsupported { .. }
+        ));
+        assert_eq!(
+            error("ndjosn:out.ndjson"),
+            SpecError::Unknown {
+                spec: "ndjosn:out.ndjson".into(),
+                suggestion: Some("ndjson")
+            }
+        );
+        assert!(error("kafka://x")
+            .to_string()
+            .contains("expected `ndjson:PATH|-`"));
+    }
+}

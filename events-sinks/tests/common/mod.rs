@@ -1,0 +1,458 @@
+//! What the sink tests share: events to send, a real HTTP collector on 127.0.0.1 that
+//! fails on command, and a real nats-server.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use events_core::{AnyEvent, ContentOfferEvent, Event, WebChatEvent};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+const WEBCHAT_STATES: [&str; 9] = [
+    "offered",
+    "accepted",
+    "rejected",
+    "ignored",
+    "timedout",
+    "errored",
+    "started",
+    "engaged",
+    "abandoned",
+];
+const CONTENTOFFER_STATES: [&str; 5] = ["offered", "accepted", "rejected", "ignored", "errored"];
+
+fn uuid(seed: u64, salt: u64) -> uuid::Uuid {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8..].copy_from_slice(&salt.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// Event number `i` as JSON: distinct (action, state) pairs, both media types, every
+/// state, and every third one enriched with a field no declaration knows.
+pub fn event_json(i: u64) -> Value {
+    let contentoffer = i % 5 == 4;
+    let states: &[&str] = if contentoffer {
+        &CONTENTOFFER_STATES
+    } else {
+        &WEBCHAT_STATES
+    };
+    let state = states[(i as usize / 5) % states.len()];
+    let mut event = json!({
+        "actionId": uuid(i, 1).to_string(),
+        "actionState": state,
+        "actionMediaType": if contentoffer { "contentoffer" } else { "webchat" },
+        "actionMapId": uuid(i % 7, 2).to_string(),
+        "actionMapVersion": 1 + i % 4,
+        "customerId": uuid(i % 1000, 3).to_string(),
+        "customerIdType": "cookie",
+        "sessionId": uuid(i % 3000, 4).to_string(),
+    });
+    if state == "errored" {
+        event["errorCode"] = json!(500);
+        event["errorMessage"] = json!("widget failed to render");
+    }
+    if i % 3 == 0 {
+        event["pageUrl"] = json!(format!("https://shop.example/p/{i}"));
+    }
+    event
+}
+
+/// Event number `i`, typed and boxed.
+pub fn event(i: u64) -> Box<AnyEvent> {
+    let json = event_json(i);
+    let bytes = serde_json::to_vec(&json).unwrap();
+    if json["actionMediaType"] == "contentoffer" {
+        Box::new(ContentOfferEvent::from_json_slice(&bytes).unwrap().unwrap())
+    } else {
+        Box::new(WebChatEvent::from_json_slice(&bytes).unwrap().unwrap())
+    }
+}
+
+/// `events(n)`: events 0..n.
+pub fn events(n: u64) -> Vec<Box<AnyEvent>> {
+    (0..n).map(event).collect()
+}
+
+/// The idempotency key of an event's JSON.
+pub fn key_of(json: &Value) -> String {
+    format!(
+        "{}:{}",
+        json["actionId"].as_str().unwrap(),
+        json["actionState"].as_str().unwrap()
+    )
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn deadline(seconds: u64) -> Instant {
+    Instant::now() + Duration::from_secs(seconds)
+}
+
+/// Polls `condition` until it holds, failing after 10 s.
+pub fn wait_until(mut condition: impl FnMut() -> bool) {
+    let until = deadline(10);
+    while !condition() {
+        assert!(Instant::now() < until, "condition not reached within 10 s");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// How the collector answers one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// 200, events accepted.
+    Ok,
+    /// This status, events not accepted.
+    Status(u16),
+    /// 429 with `Retry-After: <seconds>`.
+    TooManyRequests(u64),
+    /// This status and body: the client's fault.
+    Reject(u16, &'static str),
+    /// Accept the events, then answer 200 only after this long (past the client's
+    /// timeout): the client cannot know they arrived.
+    Stall(Duration),
+    /// Read the request, then reset the connection (RST, no answer).
+    Reset,
+}
+
+impl Fault {
+    fn kind(&self) -> &'static str {
+        match self {
+            Fault::Ok => "ok",
+            Fault::Status(_) => "status",
+            Fault::TooManyRequests(_) => "429",
+            Fault::Reject(..) => "reject",
+            Fault::Stall(_) => "stall",
+            Fault::Reset => "reset",
+        }
+    }
+}
+
+type Plan = Box<dyn FnMut(u64) -> Fault + Send>;
+
+/// What the collector saw.
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// Every request: its arrival time, what it was answered, the events' keys.
+    pub requests: Vec<(Instant, Fault, Vec<String>)>,
+    /// The events of accepted requests (`Ok` and `Stall`), in arrival order, as JSON.
+    pub accepted: Vec<Value>,
+    /// The raw bodies of accepted requests.
+    pub bodies: Vec<Value>,
+}
+
+impl Seen {
+    pub fn accepted_keys(&self) -> Vec<String> {
+        self.accepted.iter().map(event_key).collect()
+    }
+
+    /// Events in requests that were not accepted (to be retried by the client).
+    pub fn failed_events(&self) -> usize {
+        self.requests
+            .iter()
+            .filter(|(_, fault, _)| {
+                !matches!(fault, Fault::Ok | Fault::Stall(_) | Fault::Reject(..))
+            })
+            .map(|(_, _, keys)| keys.len())
+            .sum()
+    }
+
+    pub fn count(&self, kind: &str) -> usize {
+        self.requests
+            .iter()
+            .filter(|(_, f, _)| f.kind() == kind)
+            .count()
+    }
+}
+
+/// The key of an accepted item: a raw event, or a `track` call's `messageId`.
+fn event_key(item: &Value) -> String {
+    match item.get("messageId") {
+        Some(id) => id.as_str().unwrap().to_owned(),
+        None => key_of(item),
+    }
+}
+
+struct Shared {
+    plan: Mutex<Plan>,
+    next: AtomicU64,
+    seen: Mutex<Seen>,
+}
+
+/// A real HTTP/1.1 server on 127.0.0.1, answering each request as its plan says.
+pub struct Collector {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Arc<Notify>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Collector {
+    pub fn start(plan: impl FnMut(u64) -> Fault + Send + 'static) -> Collector {
+        Collector::start_on(0, plan)
+    }
+
+    pub fn start_on(port: u16, plan: impl FnMut(u64) -> Fault + Send + 'static) -> Collector {
+        let listener = StdListener::bind(("127.0.0.1", port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Shared {
+            plan: Mutex::new(Box::new(plan)),
+            next: AtomicU64::new(0),
+            seen: Mutex::new(Seen::default()),
+        });
+        let stop = Arc::new(Notify::new());
+        let (thread_shared, thread_stop) = (Arc::clone(&shared), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    let (stream, _) = tokio::select! {
+                        accepted = listener.accept() => accepted.unwrap(),
+                        () = thread_stop.notified() => return,
+                    };
+                    // Dropping the stream then sends RST instead of FIN: a reset.
+                    stream.set_zero_linger().unwrap();
+                    stream.set_nodelay(true).unwrap();
+                    let shared = Arc::clone(&thread_shared);
+                    tokio::spawn(serve(stream, shared));
+                }
+            });
+        });
+        Collector {
+            addr,
+            shared,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/batch", self.addr)
+    }
+
+    pub fn seen<R>(&self, f: impl FnOnce(&Seen) -> R) -> R {
+        f(&self.shared.seen.lock().unwrap())
+    }
+
+    /// Waits (up to 10 s) until `accepted` holds `n` events.
+    pub fn wait_for_accepted(&self, n: usize) {
+        let until = deadline(10);
+        while self.seen(|s| s.accepted.len()) < n {
+            assert!(
+                Instant::now() < until,
+                "collector got {} of {n}",
+                self.seen(|s| s.accepted.len())
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.stop.notify_one();
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+async fn serve(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+    let reset = Arc::new(Notify::new());
+    let service_reset = Arc::clone(&reset);
+    let service = hyper::service::service_fn(move |request| {
+        answer(request, Arc::clone(&shared), Arc::clone(&service_reset))
+    });
+    let connection =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        _ = connection => {}
+        () = reset.notified() => {}
+    }
+}
+
+async fn answer(
+    request: Request<Incoming>,
+    shared: Arc<Shared>,
+    reset: Arc<Notify>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let value: Value = serde_json::from_slice(&body).expect("the sink posts JSON");
+    let items: Vec<Value> = match &value {
+        Value::Array(events) => events.clone(),
+        Value::Object(object) => object["batch"].as_array().unwrap().clone(),
+        other => panic!("unexpected body {other}"),
+    };
+    let keys = items.iter().map(event_key).collect();
+    let index = shared.next.fetch_add(1, Ordering::SeqCst);
+    let fault = (shared.plan.lock().unwrap())(index);
+    {
+        let mut seen = shared.seen.lock().unwrap();
+        seen.requests.push((Instant::now(), fault.clone(), keys));
+        if matches!(fault, Fault::Ok | Fault::Stall(_)) {
+            seen.accepted.extend(items);
+            seen.bodies.push(value);
+        }
+    }
+    let respond = |status: u16, body: &'static str| {
+        Response::builder()
+            .status(StatusCode::from_u16(status).unwrap())
+            .body(Full::new(Bytes::from_static(body.as_bytes())))
+            .unwrap()
+    };
+    Ok(match fault {
+        Fault::Ok => respond(200, "{\"success\":true}"),
+        Fault::Status(status) => respond(status, "collector failure"),
+        Fault::TooManyRequests(seconds) => {
+            let mut response = respond(429, "slow down");
+            response
+                .headers_mut()
+                .insert("retry-after", seconds.to_string().parse().unwrap());
+            response
+        }
+        Fault::Reject(status, body) => respond(status, body),
+        Fault::Stall(duration) => {
+            tokio::time::sleep(duration).await;
+            respond(200, "{\"success\":true}")
+        }
+        Fault::Reset => {
+            reset.notify_one();
+            std::future::pending().await
+        }
+    })
+}
+
+/// Reads an NDJSON dead letter (missing file: empty).
+pub fn dead_letter_records(path: &Path) -> Vec<Value> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => panic!("{}: {error}", path.display()),
+    }
+}
+
+/// How many times each key occurs.
+pub fn tally<'a>(keys: impl IntoIterator<Item = &'a String>) -> HashMap<&'a str, usize> {
+    let mut counts = HashMap::new();
+    for key in keys {
+        *counts.entry(key.as_str()).or_default() += 1;
+    }
+    counts
+}
+
+/// A nats-server with JetStream, started and stopped by a test.
+pub struct NatsServer {
+    bin: PathBuf,
+    pub port: u16,
+    store: PathBuf,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// The binary in `NATS_SERVER_BIN`; `None` (and a loud line) when unset.
+    pub fn binary(test: &str) -> Option<PathBuf> {
+        match std::env::var_os("NATS_SERVER_BIN") {
+            Some(bin) => Some(PathBuf::from(bin)),
+            None => {
+                // Straight to stderr: the test harness swallows `eprintln!` of passing tests.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\n*** SKIPPED {test}: set NATS_SERVER_BIN to a nats-server binary to run it (.ci/run does) ***"
+                );
+                None
+            }
+        }
+    }
+
+    pub fn start(bin: PathBuf, store: &Path) -> NatsServer {
+        let mut server = NatsServer {
+            bin,
+            port: free_port(),
+            store: store.to_owned(),
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL: no goodbye to clients).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Starts it (again) on the same port and store, and waits until it accepts.
+    pub fn restart(&mut self) {
+        self.kill();
+        let child = Command::new(&self.bin)
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(&self.store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.bin.display()));
+        self.child = Some(child);
+        let until = deadline(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < until,
+                "nats-server did not start on {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
