@@ -1,5 +1,7 @@
 //! The media types a program knows at run time, looked up by wire name.
 
+use std::any::TypeId;
+
 use crate::any::AnyEvent;
 use crate::builtin::{ContentOffer, WebChat};
 use crate::description::MediaTypeDescription;
@@ -13,6 +15,7 @@ pub struct MediaTypeEntry {
     /// Everything its declaration says.
     pub description: &'static MediaTypeDescription,
     from_raw: fn(RawEvent<'_>) -> Result<Box<AnyEvent>, EventError>,
+    event_type: TypeId,
 }
 
 impl MediaTypeEntry {
@@ -21,7 +24,14 @@ impl MediaTypeEntry {
         MediaTypeEntry {
             description: M::DESCRIPTION,
             from_raw: |raw| Ok(Box::new(M::Event::from_raw(raw)?)),
+            event_type: TypeId::of::<M::Event>(),
         }
+    }
+
+    /// The `TypeId` of the media type's event struct: how the event bus finds the handlers
+    /// of an event without comparing wire names.
+    pub fn event_type(&self) -> TypeId {
+        self.event_type
     }
 
     /// Finishes reading an event of this media type (see [`Event::from_raw`]).

@@ -2,9 +2,11 @@
 
 use std::any::Any;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 use crate::any::AnyEvent;
+use crate::description::MediaTypeDescription;
 use crate::media_type::Event;
 use crate::topic::Topic;
 
@@ -55,51 +57,76 @@ impl<F: Fn(&AnyEvent) + Send + Sync + 'static> Callback for Erased<F> {
     }
 }
 
-/// A subscribed handler. The same `Arc<Handler>` sits in every slot it listens to (each
-/// state of its media type for `all`, every slot for `on_any`), so `live` is one flag.
-pub(crate) struct Handler<C: ?Sized = dyn Callback> {
+const GONE: u8 = 0;
+const ON: u8 = 1;
+const ONCE: u8 = 2;
+
+/// What a subscribed handler listens to, and whether it still runs. Shared by every slot
+/// the handler sits in (each state of its media type for `all`, every slot for `on_any`),
+/// so removing it is one store.
+pub(crate) struct Meta {
     /// Subscription order: handlers run in increasing `id`.
     pub(crate) id: u64,
     /// What it listens to; `None` is every event (`on_any`).
     pub(crate) topic: Option<Topic>,
-    pub(crate) once: bool,
-    /// Cleared by `off`, or by the first call of a `once` handler. Checked before every
-    /// call, so a handler removed during an emit is not called by that emit afterwards.
-    pub(crate) live: AtomicBool,
-    pub(crate) callback: C,
+    /// `ON`, `ONCE`, or `GONE` once removed by `off` or run by its one emit. Checked before
+    /// every call, so a handler removed during an emit is not called by it afterwards.
+    state: AtomicU8,
 }
 
-impl<C: Callback> Handler<C> {
-    pub(crate) fn new(id: u64, topic: Option<Topic>, once: bool, callback: C) -> Self {
-        Handler {
-            id,
-            topic,
-            once,
-            live: AtomicBool::new(true),
-            callback,
+/// What an emit should do with a handler.
+pub(crate) enum Turn {
+    Call,
+    CallOnce,
+    Skip,
+}
+
+/// A subscribed handler, as the writer keeps it and every slot holds it. The callback is
+/// its own allocation so an emit reaches it in one load from the slot.
+#[derive(Clone)]
+pub(crate) struct Entry {
+    pub(crate) meta: Arc<Meta>,
+    pub(crate) callback: Arc<dyn Callback>,
+}
+
+impl Entry {
+    pub(crate) fn new(id: u64, topic: Option<Topic>, once: bool, callback: impl Callback) -> Self {
+        Entry {
+            meta: Arc::new(Meta {
+                id,
+                topic,
+                state: AtomicU8::new(if once { ONCE } else { ON }),
+            }),
+            callback: Arc::new(callback),
         }
     }
-}
 
-impl Handler {
-    /// Whether this handler listens to the state at `state` of `wire_name`.
-    pub(crate) fn listens_to(
-        &self,
-        description: &crate::MediaTypeDescription,
-        state: usize,
-    ) -> bool {
-        self.topic
+    /// Whether this handler listens to the state at `state` of `description`.
+    pub(crate) fn listens_to(&self, description: &MediaTypeDescription, state: usize) -> bool {
+        self.meta
+            .topic
             .is_none_or(|topic| topic.matches(description, state))
     }
 
     #[inline]
-    pub(crate) fn is_live(&self) -> bool {
-        self.live.load(Ordering::Acquire)
+    pub(crate) fn turn(&self) -> Turn {
+        match self.meta.state.load(Ordering::Acquire) {
+            ON => Turn::Call,
+            ONCE => Turn::CallOnce,
+            _ => Turn::Skip,
+        }
     }
 
-    /// Marks the handler removed; true for the one caller that removed it. For a `once`
-    /// handler, that caller is the one emit that runs it.
-    pub(crate) fn retire(&self) -> bool {
-        self.live.swap(false, Ordering::AcqRel)
+    /// Marks the handler removed (by `off`).
+    pub(crate) fn retire(&self) {
+        self.meta.state.store(GONE, Ordering::Release);
+    }
+
+    /// For a `once` handler: true for the one emit that gets to run it.
+    pub(crate) fn claim_once(&self) -> bool {
+        self.meta
+            .state
+            .compare_exchange(ONCE, GONE, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 }

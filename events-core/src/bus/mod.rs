@@ -6,7 +6,7 @@ mod snapshot;
 mod stream;
 mod table;
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -16,7 +16,7 @@ use crate::media_type::{Event, MediaType};
 use crate::registry::Registry;
 use crate::topic::{IntoTopic, Topic, TopicError};
 
-use handler::{Callback, Erased, Handler, Typed};
+use handler::{Callback, Entry, Erased, Typed};
 use table::Writer;
 
 pub use panic::HandlerPanic;
@@ -101,6 +101,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    #[inline]
     fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
@@ -119,8 +120,8 @@ impl Drop for Shared {
             .writer
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for handler in &writer.handlers {
-            handler.callback.close();
+        for entry in &writer.handlers {
+            entry.callback.close();
         }
     }
 }
@@ -277,7 +278,7 @@ impl Events {
     /// `ac('off', topic, cb)`. Returns whether it was still subscribed (false after an
     /// earlier `off`, after a `once` handler ran, or for another bus's subscription).
     pub fn off(&self, subscription: Subscription) -> bool {
-        subscription.bus == self.id() && self.remove(|h| h.id == subscription.id) == 1
+        subscription.bus == self.id() && self.remove(|meta| meta.id == subscription.id) == 1
     }
 
     /// Removes every handler subscribed to exactly `topic`, typed or by string:
@@ -286,7 +287,7 @@ impl Events {
     /// single states, nor those of [`on_any`](Self::on_any). Returns how many were removed.
     pub fn off_topic(&self, topic: impl IntoTopic) -> Result<usize, TopicError> {
         let topic = self.resolve(topic)?;
-        Ok(self.remove(|h| h.topic == Some(topic)))
+        Ok(self.remove(|meta| meta.topic == Some(topic)))
     }
 
     /// How many handlers are subscribed, counting each once (Node's `listenerCount`).
@@ -309,31 +310,26 @@ impl Events {
     /// Hands `event` to every handler of its topic, in subscription order, on this thread.
     #[inline]
     pub fn emit<E: Event>(&self, event: &E) {
-        let description = <E::MediaType as MediaType>::DESCRIPTION;
-        self.dispatch(description.wire_name, event.state().index(), event, event);
+        self.dispatch(TypeId::of::<E>(), event.state().index(), event, event);
     }
 
     /// Hands an event of any media type to every handler of its topic. Typed handlers of
     /// its media type get it as their event type.
     #[inline]
     pub fn emit_any(&self, event: &AnyEvent) {
-        self.dispatch(
-            event.media_type().wire_name,
-            event.state_index(),
-            event,
-            event.as_any(),
-        );
+        let any = event.as_any();
+        self.dispatch(any.type_id(), event.state_index(), event, any);
     }
 
     #[inline]
-    fn dispatch(&self, wire_name: &str, state: usize, event: &AnyEvent, any: &dyn Any) {
+    fn dispatch(&self, event_type: TypeId, state: usize, event: &AnyEvent, any: &dyn Any) {
         let shared = &*self.shared;
         let generation = shared.generation();
         let ran = snapshot::with_current(shared, generation, |table| {
-            table.run(self, wire_name, state, event, any)
+            table.run(self, event_type, state, event, any)
         });
         if ran.is_none() {
-            self.dispatch_refreshed(wire_name, state, event, any);
+            self.dispatch_refreshed(event_type, state, event, any);
         }
     }
 
@@ -341,13 +337,19 @@ impl Events {
     /// under the lock, keeps a copy for this thread's next emits, and runs it.
     #[cold]
     #[inline(never)]
-    fn dispatch_refreshed(&self, wire_name: &str, state: usize, event: &AnyEvent, any: &dyn Any) {
+    fn dispatch_refreshed(
+        &self,
+        event_type: TypeId,
+        state: usize,
+        event: &AnyEvent,
+        any: &dyn Any,
+    ) {
         let (generation, table) = {
             let writer = self.shared.lock();
             (self.shared.generation(), Arc::clone(&writer.table))
         };
         snapshot::store(&self.shared, generation, &table);
-        table.run(self, wire_name, state, event, any);
+        table.run(self, event_type, state, event, any);
     }
 
     // --- changes ----------------------------------------------------------------------
@@ -367,20 +369,19 @@ impl Events {
             }
             id = writer.next_id;
             writer.next_id += 1;
-            let handler: Arc<Handler> = Arc::new(Handler::new(id, topic, once, callback));
-            writer.handlers.push(handler);
+            writer.handlers.push(Entry::new(id, topic, once, callback));
         });
         Subscription { bus: self.id(), id }
     }
 
     /// Removes the handlers `which` selects; returns how many.
-    fn remove(&self, which: impl Fn(&Handler) -> bool) -> usize {
+    fn remove(&self, which: impl Fn(&handler::Meta) -> bool) -> usize {
         let mut removed = Vec::new();
         self.change(|writer| {
-            writer.handlers.retain(|handler| {
-                if which(handler) {
-                    handler.retire();
-                    removed.push(Arc::clone(handler));
+            writer.handlers.retain(|entry| {
+                if which(&entry.meta) {
+                    entry.retire();
+                    removed.push(entry.clone());
                     false
                 } else {
                     true
@@ -392,12 +393,13 @@ impl Events {
     }
 
     /// A `once` handler reached by an emit: true for the one emit that gets to run it.
-    pub(crate) fn fire_once(&self, handler: &Arc<Handler>) -> bool {
-        if !handler.retire() {
+    #[cold]
+    pub(crate) fn fire_once(&self, entry: &Entry) -> bool {
+        if !entry.claim_once() {
             return false;
         }
-        let id = handler.id;
-        self.remove(|h| h.id == id);
+        let id = entry.meta.id;
+        self.remove(|meta| meta.id == id);
         true
     }
 

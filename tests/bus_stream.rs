@@ -1,0 +1,168 @@
+//! `Events::stream`: events as an async stream, bounded, dropping the oldest events when the
+//! consumer falls behind and telling it how many it missed.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use futures_core::Stream;
+use serde_json::json;
+use webaction_events::{AnyEvent, Events, Lagged, TopicError, WebChat, WebChatEvent};
+
+const SAMPLE: &str = r#"{"actionId":"6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a3c4d","actionState":"offered",
+ "actionMediaType":"webchat","actionMapId":"0b9e8f7a-6d5c-4b3a-8f2e-1d0c9b8a7f6e",
+ "actionMapVersion":3,"customerId":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+ "customerIdType":"cookie","sessionId":"1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}"#;
+
+/// The `n`th event: `actionMapVersion` numbers them.
+fn numbered(n: u32, state: WebChat) -> WebChatEvent {
+    let mut event: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
+    event["actionMapVersion"] = json!(n);
+    event["actionState"] = json!(state.as_str());
+    serde_json::from_value(event).unwrap()
+}
+
+fn number(item: Option<Result<Box<AnyEvent>, Lagged>>) -> u32 {
+    item.expect("an item").expect("an event").action_map_version()
+}
+
+fn lag(item: Option<Result<Box<AnyEvent>, Lagged>>) -> u64 {
+    match item {
+        Some(Err(Lagged { missed })) => missed,
+        other => panic!("expected a lag report, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_slow_consumer_loses_the_oldest_events_and_is_told_how_many() {
+    let events = Events::new();
+    let mut stream = events.stream("webchat:offered", 3).unwrap();
+    for n in 1..=5 {
+        events.emit(&numbered(n, WebChat::Offered));
+    }
+    assert_eq!(stream.len(), 3, "never more than the capacity");
+    assert_eq!(lag(stream.try_recv()), 2);
+    assert_eq!(number(stream.try_recv()), 3, "the oldest kept, first");
+    assert_eq!(number(stream.try_recv()), 4);
+
+    // Falling behind again is reported again, with the count since the last report.
+    for n in 6..=9 {
+        events.emit(&numbered(n, WebChat::Offered));
+    }
+    assert_eq!(lag(stream.try_recv()), 2);
+    let rest: Vec<_> = std::iter::from_fn(|| stream.try_recv()).collect();
+    let rest: Vec<_> = rest
+        .into_iter()
+        .map(|item| item.unwrap().action_map_version())
+        .collect();
+    assert_eq!(rest, [7, 8, 9]);
+    assert!(stream.is_empty());
+    assert!(!stream.is_closed());
+    assert_eq!(Lagged { missed: 2 }.to_string(), "the event stream fell behind; 2 event(s) dropped");
+}
+
+#[test]
+fn a_stream_gets_only_its_topic() {
+    let events = Events::new();
+    let mut all = events.stream("webchat:all", 16).unwrap();
+    let mut accepted = events.stream(WebChat::topic("accepted"), 16).unwrap();
+    events.emit(&numbered(1, WebChat::Offered));
+    events.emit(&numbered(2, WebChat::Accepted));
+    assert_eq!(number(all.try_recv()), 1);
+    assert_eq!(number(all.try_recv()), 2);
+    assert_eq!(number(accepted.try_recv()), 2);
+    assert!(accepted.try_recv().is_none());
+}
+
+#[test]
+fn a_stream_of_an_unknown_topic_is_refused() {
+    let events = Events::new();
+    let error = events.stream("webchat:acepted", 1).unwrap_err();
+    assert!(matches!(
+        error,
+        TopicError::UnknownState {
+            suggestion: Some("accepted"),
+            ..
+        }
+    ));
+}
+
+#[test]
+#[should_panic(expected = "capacity of at least 1")]
+fn a_stream_needs_room_for_one_event() {
+    let _ = Events::new().stream("webchat:all", 0);
+}
+
+#[test]
+fn dropping_the_stream_unsubscribes_it() {
+    let events = Events::new();
+    let stream = events.stream("webchat:all", 4).unwrap();
+    assert_eq!(events.handler_count(), 1);
+    drop(stream);
+    assert_eq!(events.handler_count(), 0);
+}
+
+#[test]
+fn the_stream_ends_after_its_buffered_events_when_the_bus_is_gone() {
+    let events = Events::new();
+    let mut stream = events.stream("webchat:all", 4).unwrap();
+    events.emit(&numbered(1, WebChat::Offered));
+    drop(events);
+    assert!(stream.is_closed());
+    assert_eq!(number(stream.try_recv()), 1);
+    assert!(stream.try_recv().is_none());
+    let waker = Waker::noop();
+    let poll = Pin::new(&mut stream).poll_next(&mut Context::from_waker(waker));
+    assert!(matches!(poll, Poll::Ready(None)));
+}
+
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn an_emit_wakes_the_waiting_consumer() {
+    let events = Events::new();
+    let mut stream = events.stream("webchat:offered", 2).unwrap();
+    let counting = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    let waker = Waker::from(Arc::clone(&counting));
+    let mut cx = Context::from_waker(&waker);
+    assert!(Pin::new(&mut stream).poll_next(&mut cx).is_pending());
+    events.emit(&numbered(1, WebChat::Accepted));
+    assert_eq!(counting.0.load(Ordering::SeqCst), 0, "not its topic");
+    events.emit(&numbered(2, WebChat::Offered));
+    assert_eq!(counting.0.load(Ordering::SeqCst), 1);
+    match Pin::new(&mut stream).poll_next(&mut cx) {
+        Poll::Ready(Some(Ok(event))) => assert_eq!(event.action_map_version(), 2),
+        other => panic!("expected the event, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_async_consumer_receives_events_emitted_from_other_threads() {
+    let events = Events::new();
+    let mut stream = events.stream("webchat:all", 1024).unwrap();
+    let emitter = {
+        let events = events.clone();
+        std::thread::spawn(move || {
+            for n in 1..=100 {
+                events.emit(&numbered(n, WebChat::Offered));
+            }
+            drop(events);
+        })
+    };
+    let mut seen = Vec::new();
+    while seen.len() < 100 {
+        let event = stream.recv().await.expect("open").expect("no lag at this capacity");
+        seen.push(event.action_map_version());
+    }
+    emitter.join().unwrap();
+    assert_eq!(seen, (1..=100).collect::<Vec<_>>(), "in emit order");
+    drop(events);
+    assert!(stream.recv().await.is_none(), "ends once the bus is gone");
+}
