@@ -73,7 +73,10 @@ fn counter(calls: &Arc<AtomicUsize>) -> impl Fn(&AnyEvent) + Send + Sync + 'stat
 
 #[test]
 fn the_counter_sees_allocations() {
-    assert_eq!(allocations(|| drop(std::hint::black_box(Box::new(1_u64)))), 1);
+    assert_eq!(
+        allocations(|| drop(std::hint::black_box(Box::new(1_u64)))),
+        1
+    );
 }
 
 #[test]
@@ -89,7 +92,9 @@ fn emitting_allocates_nothing_once_subscribed() {
         c.fetch_add(1, Ordering::Relaxed);
     });
     events.on_topic("webchat:offered", counter(&calls)).unwrap();
-    events.on_topic("contentoffer:all", counter(&calls)).unwrap();
+    events
+        .on_topic("contentoffer:all", counter(&calls))
+        .unwrap();
     events.on_any(counter(&calls));
 
     let webchat: WebChatEvent = serde_json::from_str(SAMPLE).unwrap();
@@ -110,7 +115,11 @@ fn emitting_allocates_nothing_once_subscribed() {
         }
     });
     assert_eq!(during, 0, "allocations while emitting");
-    assert_eq!(calls.load(Ordering::Relaxed) - before, 9_000, "every handler ran");
+    assert_eq!(
+        calls.load(Ordering::Relaxed) - before,
+        9_000,
+        "every handler ran"
+    );
 }
 
 #[test]
@@ -130,6 +139,9 @@ fn emitting_after_a_change_allocates_nothing_either() {
 
     assert!(events.off(subscription));
     let during = allocations(|| events.emit(&event));
-    assert_eq!(during, 0, "allocations in the first emit after unsubscribing");
+    assert_eq!(
+        during, 0,
+        "allocations in the first emit after unsubscribing"
+    );
     assert_eq!(calls.load(Ordering::Relaxed), 4);
 }

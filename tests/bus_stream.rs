@@ -24,7 +24,9 @@ fn numbered(n: u32, state: WebChat) -> WebChatEvent {
 }
 
 fn number(item: Option<Result<Box<AnyEvent>, Lagged>>) -> u32 {
-    item.expect("an item").expect("an event").action_map_version()
+    item.expect("an item")
+        .expect("an event")
+        .action_map_version()
 }
 
 fn lag(item: Option<Result<Box<AnyEvent>, Lagged>>) -> u64 {
@@ -59,7 +61,10 @@ fn a_slow_consumer_loses_the_oldest_events_and_is_told_how_many() {
     assert_eq!(rest, [7, 8, 9]);
     assert!(stream.is_empty());
     assert!(!stream.is_closed());
-    assert_eq!(Lagged { missed: 2 }.to_string(), "the event stream fell behind; 2 event(s) dropped");
+    assert_eq!(
+        Lagged { missed: 2 }.to_string(),
+        "the event stream fell behind; 2 event(s) dropped"
+    );
 }
 
 #[test]
@@ -158,7 +163,11 @@ async fn an_async_consumer_receives_events_emitted_from_other_threads() {
     };
     let mut seen = Vec::new();
     while seen.len() < 100 {
-        let event = stream.recv().await.expect("open").expect("no lag at this capacity");
+        let event = stream
+            .recv()
+            .await
+            .expect("open")
+            .expect("no lag at this capacity");
         seen.push(event.action_map_version());
     }
     emitter.join().unwrap();

@@ -125,7 +125,13 @@ impl Table {
 
     #[cold]
     #[inline(never)]
-    fn report(&self, events: &Events, entry: &Entry, event: &AnyEvent, payload: Box<dyn Any + Send>) {
+    fn report(
+        &self,
+        events: &Events,
+        entry: &Entry,
+        event: &AnyEvent,
+        payload: Box<dyn Any + Send>,
+    ) {
         let message = payload
             .downcast_ref::<&str>()
             .copied()
