@@ -82,10 +82,14 @@ pub use stream::{EventStream, Lagged};
 /// - **Handles.** Each subscription returns a [`Subscription`]; dropping it does not
 ///   unsubscribe (as in JavaScript, a subscription lives until `off`). For a handler that
 ///   should go with a scope, use [`Subscription::guard`].
-/// - **Cost.** Emitting takes no lock and allocates nothing: subscriptions build a new
-///   handler table, which each thread copies once (one `Arc`) on its next emit. A thread
-///   keeps its copy, and so the closures of handlers removed meanwhile, until its next
-///   emit on that bus or another one, or until it exits.
+/// - **Cost.** Emitting takes no lock, no atomic read-modify-write and allocates nothing:
+///   each change (subscribe, unsubscribe, a `once` handler that ran) publishes a new
+///   handler table, and each thread keeps a copy (one `Arc`) of the table it last used,
+///   checked against the bus's generation with a plain load. The first emit of a thread
+///   after a change takes the writer lock briefly to pick the new table up; the first emit
+///   of a thread on a bus also allocates that thread's place for it. A thread keeps its
+///   copy, and so the closures of handlers removed meanwhile, until its next emit on that
+///   bus or another one, or until it exits (removed handlers are never *called* again).
 #[derive(Clone)]
 pub struct Events {
     shared: Arc<Shared>,
