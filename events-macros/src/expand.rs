@@ -159,6 +159,8 @@ fn state_enum(model: &Model, krate: &TokenStream) -> TokenStream {
             ///
             /// # Panics
             /// When `state` is neither `all` nor a state's wire name or alias.
+            // The compile error then points at the caller's literal, not into the macro.
+            #[track_caller]
             pub const fn topic(__events_state: &str) -> #p::Topic {
                 if #p::str_eq(__events_state, "all") {
                     return #p::Topic::all(Self::DESCRIPTION);
