@@ -542,7 +542,9 @@ impl<'de> Visitor<'de> for RawEventVisitor {
                 AnyKey::Documented(key) => {
                     let value = map.next_value_seed(ScalarSeed)?;
                     if first_error.is_none() {
-                        first_error = partial.set(key, value).err();
+                        if let Err(error) = partial.set(key, value) {
+                            first_error = Some(error);
+                        }
                     }
                 }
                 AnyKey::Other(key) => {
