@@ -36,18 +36,31 @@ struct Floor {
 }
 
 fn main() {
-    let stage = std::env::args().nth(1).unwrap_or_else(|| "setup".to_owned());
+    let stage = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "setup".to_owned());
     let mut stream = Vec::new();
-    let simulation = Simulation { actions: 20_000, seed: 42, invalid_rate: 0.0 };
+    let simulation = Simulation {
+        actions: 20_000,
+        seed: 42,
+        invalid_rate: 0.0,
+    };
     simulate(&Registry::builtin(), &simulation, &mut stream).expect("writing to memory");
-    let lines: Vec<&[u8]> = stream.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&[u8]> = stream
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     match stage.as_str() {
         "setup" => {}
         "floor" => lines.iter().for_each(|line| {
             black_box(serde_json::from_slice::<Floor>(line).expect("valid"));
         }),
         "raw" => lines.iter().for_each(|line| {
-            black_box(RawEvent::from_slice(line).expect("well-formed").expect("an event"));
+            black_box(
+                RawEvent::from_slice(line)
+                    .expect("well-formed")
+                    .expect("an event"),
+            );
         }),
         "decode" => {
             let decoder = Decoder::new(Registry::builtin());
