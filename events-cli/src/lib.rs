@@ -17,6 +17,7 @@ pub mod dead_letter;
 pub mod docs;
 pub mod input;
 pub mod progress;
+pub mod replay;
 pub mod report;
 pub mod simulate;
 
@@ -37,6 +38,9 @@ pub enum Command {
     Simulate(simulate::Args),
     /// Read newline-delimited JSON events; count valid and rejected lines by kind.
     Check(check::Args),
+    /// Forward every accepted event of a stream to a sink: NDJSON, a data layer, an HTTP
+    /// collector or NATS JetStream.
+    Replay(replay::Args),
     /// Per media type and action map: actions reaching each state, and conversion rates.
     Report(report::Args),
     /// Write the documentation of every registered media type: pages, JSON Schemas,
@@ -86,6 +90,7 @@ pub fn run(cli: Cli, registry: &Registry) -> ExitCode {
     let result = match cli.command {
         Command::Simulate(args) => simulate::run(&args, registry),
         Command::Check(args) => check::run(&args, registry),
+        Command::Replay(args) => replay::run(&args, registry),
         Command::Report(args) => report::run(&args, registry),
         Command::Docs(args) => docs::run(&args, registry),
     };

@@ -10,7 +10,8 @@
 //! - [`NatsSink`]: JetStream publishes to `<prefix>.<mediaType>.<state>`, each with the
 //!   event's [idempotency key](idempotency_key) as `Nats-Msg-Id`, acknowledged one by one.
 //!
-//! Every sink implements [`Sink`]. The rule they share: an event handed to
+//! Every sink implements [`Sink`], and a [`Forwarder`] feeds one from the bus
+//! ([`events_core::Events`]) like any other subscription. The rule they share: an event handed to
 //! [`Sink::send`] is delivered, or written to the dead letter with the reason, or the
 //! call returns an error. Nothing is dropped silently.
 //!
@@ -33,6 +34,7 @@
 
 mod datalayer;
 mod dead_letter;
+mod forward;
 mod http;
 mod nats;
 mod ndjson;
@@ -47,6 +49,7 @@ use events_core::AnyEvent;
 
 pub use datalayer::{DataLayerFormat, DataLayerSink};
 pub use dead_letter::{DeadLetter, DeadLetterReason};
+pub use forward::Forwarder;
 pub use http::{BodyShape, HttpConfig, HttpSink};
 pub use nats::{NatsConfig, NatsSink, StreamSetup};
 pub use ndjson::NdjsonSink;

@@ -1,0 +1,236 @@
+//! `webaction replay` end to end: the binary reads a simulated stream and forwards it to
+//! each kind of sink; the final line counts what happened.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use events_cli::simulate::{simulate, Simulation};
+use events_core::Registry;
+use serde_json::Value;
+
+fn stream(actions: u64) -> (Vec<u8>, u64) {
+    let mut out = Vec::new();
+    let summary = simulate(
+        &Registry::builtin(),
+        &Simulation {
+            actions,
+            seed: 7,
+            invalid_rate: 0.0,
+        },
+        &mut out,
+    )
+    .unwrap();
+    (out, summary.events)
+}
+
+fn replay(input: &[u8], args: &[&str], dir: &Path) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_webaction"))
+        .arg("replay")
+        .arg("-")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn last_line(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn lines(text: &[u8]) -> Vec<Value> {
+    text.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn ndjson_to_stdout_keeps_every_event_and_counts_on_stderr() {
+    let (input, events) = stream(200);
+    let dir = tempfile::tempdir().unwrap();
+    let output = replay(&input, &["--sink", "ndjson:-"], dir.path());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(lines(&output.stdout), lines(&input));
+    assert_eq!(
+        last_line(&output),
+        format!("delivered {events}, retried 0, dead-lettered 0")
+    );
+    assert!(!dir.path().join("webaction-dead-letter.ndjson").exists());
+}
+
+#[test]
+fn datalayer_json_is_an_array_of_named_objects() {
+    let (input, events) = stream(50);
+    let dir = tempfile::tempdir().unwrap();
+    let output = replay(&input, &["--sink", "datalayer:out.json"], dir.path());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let array: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
+    assert_eq!(array.len() as u64, events);
+    for (object, event) in array.iter().zip(lines(&input)) {
+        let name = format!(
+            "{}_{}",
+            event["actionMediaType"].as_str().unwrap(),
+            event["actionState"].as_str().unwrap()
+        );
+        assert_eq!(object["event"], name.as_str());
+        assert_eq!(object["actionId"], event["actionId"]);
+    }
+}
+
+/// A bare HTTP/1.1 server: answers every request with `status`, keeps the bodies.
+fn server(status: u16) -> (String, Arc<Mutex<Vec<Value>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/batch", listener.local_addr().unwrap());
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&bodies);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let kept = Arc::clone(&kept);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                loop {
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':') {
+                            if name.eq_ignore_ascii_case("content-length") {
+                                length = value.trim().parse().unwrap();
+                            }
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    kept.lock()
+                        .unwrap()
+                        .push(serde_json::from_slice(&body).unwrap());
+                    let answer = if status == 200 { "{}" } else { "bad batch" };
+                    let response = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    if writer.write_all(response.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, bodies)
+}
+
+#[test]
+fn http_posts_track_batches_of_the_chosen_size() {
+    let (input, events) = stream(300);
+    let (url, bodies) = server(200);
+    let dir = tempfile::tempdir().unwrap();
+    let output = replay(
+        &input,
+        &["--sink", &url, "--body", "track", "--batch-size", "100"],
+        dir.path(),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        last_line(&output),
+        format!("delivered {events}, retried 0, dead-lettered 0")
+    );
+    let bodies = bodies.lock().unwrap();
+    let calls: Vec<&Value> = bodies
+        .iter()
+        .flat_map(|b| b["batch"].as_array().unwrap())
+        .collect();
+    assert_eq!(calls.len() as u64, events);
+    assert!(bodies
+        .iter()
+        .all(|b| b["batch"].as_array().unwrap().len() <= 100));
+    assert!(calls
+        .iter()
+        .all(|c| c["type"] == "track" && c["event"].as_str().unwrap().starts_with("Web Action ")));
+}
+
+#[test]
+fn a_refusing_collector_fills_the_dead_letter_and_the_exit_status_says_so() {
+    let (input, events) = stream(40);
+    let (url, _) = server(400);
+    let dir = tempfile::tempdir().unwrap();
+    let output = replay(
+        &input,
+        &["--sink", &url, "--dead-letter", "dead.ndjson"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        last_line(&output),
+        format!("delivered 0, retried 0, dead-lettered {events}")
+    );
+    let dead = lines(&std::fs::read(dir.path().join("dead.ndjson")).unwrap());
+    assert_eq!(dead.len() as u64, events);
+    assert!(dead
+        .iter()
+        .all(|r| r["reason"] == "rejected" && r["status"] == 400 && r["body"] == "bad batch"));
+}
+
+#[test]
+fn nats_when_a_server_is_given() {
+    let Ok(url) = std::env::var("NATS_URL") else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPED nats_when_a_server_is_given: set NATS_URL (.ci/run does) ***"
+        );
+        return;
+    };
+    let (input, events) = stream(100);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = format!("{url}/replaytest{}", std::process::id());
+    let output = replay(&input, &["--sink", &spec], dir.path());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        last_line(&output),
+        format!("delivered {events}, retried 0, dead-lettered 0")
+    );
+}
+
+#[test]
+fn a_bad_sink_spec_is_a_usage_error_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = replay(b"", &["--sink", "ndjosn:out.ndjson"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("did you mean `ndjson:`"), "{stderr}");
+}
