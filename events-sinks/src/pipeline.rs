@@ -40,7 +40,9 @@ pub struct QueueConfig {
     pub batch_size: usize,
     /// A batch smaller than `batch_size` goes out once its oldest event is this old.
     pub max_batch_age: Duration,
-    /// Batches being delivered (or waiting to retry) at once.
+    /// Batches being delivered (or waiting to retry) at once. Above 1, batches can land
+    /// out of order (a retried batch lands after later ones); receivers order by their own
+    /// means or set 1.
     pub max_in_flight: usize,
     /// What a send does when the queue is full.
     pub full_queue: FullQueuePolicy,
