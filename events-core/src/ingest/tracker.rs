@@ -501,7 +501,7 @@ impl Table {
         slot.qpos = self.head.wrapping_add(self.queue.len() as u32);
         slot.touched = false;
         self.slots[vacant] = slot;
-        self.queue.push_back(vacant as u32);
+        self.push_queue(vacant as u32);
         self.len += 1;
         self.compact_if_needed();
     }
@@ -582,6 +582,17 @@ impl Table {
         let entry = &mut self.slots[slot as usize];
         entry.touched = false;
         entry.qpos = self.head.wrapping_add(self.queue.len() as u32);
+        self.push_queue(slot);
+    }
+
+    /// Appends an eviction-order record, growing the queue by half the live count at a
+    /// time rather than letting `VecDeque` double it: compaction keeps at most
+    /// `2 × live + 64` records, and doubling on top of that would let the queue's
+    /// capacity reach four records per live action, past the 48-bytes-per-action bound.
+    fn push_queue(&mut self, slot: u32) {
+        if self.queue.len() == self.queue.capacity() {
+            self.queue.reserve_exact(self.len / 2 + 64);
+        }
         self.queue.push_back(slot);
     }
 
