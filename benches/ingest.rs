@@ -21,22 +21,9 @@ use webaction_events::{
     AnyEvent, ContentOffer, Events, MediaTypeDescription, Registry, Uuid, WebChat,
 };
 
-/// The hand-written floor: what `#[derive(Deserialize)]` gives for the documented fields.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct Floor {
-    action_id: Uuid,
-    action_state: String,
-    action_media_type: String,
-    action_map_id: Uuid,
-    action_map_version: u32,
-    customer_id: Uuid,
-    customer_id_type: String,
-    session_id: Uuid,
-    error_code: Option<i64>,
-    error_message: Option<String>,
-}
+#[path = "support/floor.rs"]
+mod floor;
+use floor::Floor;
 
 fn lines() -> Vec<Vec<u8>> {
     let mut out = Vec::new();

@@ -16,24 +16,11 @@ use std::hint::black_box;
 
 use events_cli::simulate::{simulate, Simulation};
 use webaction_events::ingest::{Decoder, Ingest};
-use webaction_events::{AnyEvent, RawEvent, Registry, Uuid};
+use webaction_events::{AnyEvent, RawEvent, Registry};
 
-/// What `serde_json` alone costs: the documented fields into a derived struct.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct Floor {
-    action_id: Uuid,
-    action_state: String,
-    action_media_type: String,
-    action_map_id: Uuid,
-    action_map_version: u32,
-    customer_id: Uuid,
-    customer_id_type: String,
-    session_id: Uuid,
-    error_code: Option<i64>,
-    error_message: Option<String>,
-}
+#[path = "../benches/support/floor.rs"]
+mod floor;
+use floor::Floor;
 
 fn main() {
     let stage = std::env::args()
