@@ -64,6 +64,15 @@ fn track_all<E: Event>(runs: &[Vec<E>]) {
     );
     // The tracker does refuse: an ended action's first event again is illegal.
     assert!(tracker.track(&runs[0][0], tick + 1).is_err());
+
+    // A tracker built without this media type learns it from the first event.
+    let mut tracker = Tracker::new(&Registry::empty());
+    for event in runs.iter().flatten() {
+        if let Err(illegal) = tracker.track(event, 0) {
+            panic!("a tracker without the media type refused: {illegal}");
+        }
+    }
+    assert!(tracker.is_empty());
 }
 
 #[test]

@@ -144,18 +144,34 @@ impl Tracker {
         self.config
     }
 
-    /// Checks and records a type-erased event at tick `now`. The event's media type must
-    /// be one of the registry's.
+    /// Checks and records a type-erased event at tick `now`.
+    ///
+    /// A media type that was not in the registry the tracker was built from is added on
+    /// its first event (its description travels with the event), so any event can be
+    /// tracked.
     ///
     /// # Panics
-    /// When the event's media type was not in the registry the tracker was built from.
+    /// When that would make more than 255 media types (a slot stores the index in one
+    /// byte).
     pub fn track(&mut self, event: &AnyEvent, now: u32) -> Result<(), IllegalTransition> {
         let wire_name = event.media_type_name();
-        let media_index = self
+        let media_index = match self
             .media_types
             .iter()
             .position(|m| m.wire_name == wire_name)
-            .unwrap_or_else(|| panic!("media type `{wire_name}` is not in the tracker's registry"));
+        {
+            Some(index) => index,
+            None => {
+                let media = event.media_type();
+                assert!(self.media_types.len() < 255, "at most 255 media types");
+                assert!(
+                    media.states.len() <= 256,
+                    "at most 256 states per media type"
+                );
+                self.media_types.push(media);
+                self.media_types.len() - 1
+            }
+        };
         self.track_state(media_index, event.action_id(), event.state_index(), now)
     }
 
