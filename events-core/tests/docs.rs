@@ -222,7 +222,7 @@ fn invalid_events_fail_the_schema_and_the_reader() {
     let contentoffer = registry.get("contentoffer").unwrap().description;
     let custom = MessagingOffer::DESCRIPTION;
     type Change = fn(&mut Map<String, Value>);
-    let cases: [(&str, &MediaTypeDescription, &str, Change); 13] = [
+    let cases: [(&str, &MediaTypeDescription, &str, Change); 15] = [
         ("missing actionId", webchat, "offered", |e| {
             e.remove("actionId");
         }),
@@ -254,6 +254,12 @@ fn invalid_events_fail_the_schema_and_the_reader() {
         }),
         ("actionMapVersion as a string", webchat, "offered", |e| {
             e.insert("actionMapVersion".into(), json!("3"));
+        }),
+        ("negative actionMapVersion", webchat, "offered", |e| {
+            e.insert("actionMapVersion".into(), json!(-1));
+        }),
+        ("actionMapVersion past u32", contentoffer, "offered", |e| {
+            e.insert("actionMapVersion".into(), json!(4_294_967_296_u64));
         }),
         ("declared field with a bad UUID", webchat, "offered", |e| {
             e.insert("conversationId".into(), json!("abc"));

@@ -22,6 +22,13 @@ pub fn json_schema(d: &MediaTypeDescription) -> Value {
                 "enum": state_names(d.states.iter()),
             }),
             "actionMediaType" => json!({ "const": d.wire_name }),
+            // The reader takes a version as a `u32`: say so, or the schema would pass
+            // `-1` and `4294967296`, which the reader refuses.
+            "actionMapVersion" => json!({
+                "type": "integer",
+                "minimum": 0,
+                "maximum": u32::MAX,
+            }),
             _ => field_schema(field, !field.required),
         };
         properties.insert(field.wire_name.to_owned(), described(schema, field.docs));
