@@ -593,8 +593,8 @@ impl<'de> Visitor<'de> for RawEventVisitor {
 /// parse reads as exactly the same `RawEvent`, `None` on any doubt.
 ///
 /// It reads the shape every SDK sends and nothing else: an object whose keys and string
-/// values have no escape, UUIDs as 36 bytes, integers without sign (but for `errorCode`),
-/// fraction or exponent. Anything else (an escape, a wrong type, a field given twice or
+/// values have no escape, UUIDs as 36 bytes, integers without fraction or exponent (and
+/// without sign, but for `errorCode`). Anything else (an escape, a wrong type, a field given twice or
 /// missing, a syntax error) is `None`, and the tolerant parse decides. The values of
 /// fields it does not know are read by serde_json itself, as in the tolerant parse.
 ///

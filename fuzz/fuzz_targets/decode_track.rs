@@ -2,6 +2,10 @@
 //! decodes is valid UTF-8 and reads back the same after writing.
 //!
 //! Run (nightly): `cargo +nightly fuzz run decode_track -- -dict=fuzz/decode_track.dict`
+//!
+//! cargo-fuzz builds with debug assertions unless given `-O`: then every
+//! `RawEvent::from_slice` also checks that its fast parse and its tolerant parse agree
+//! on each line the fast parse takes, so the fuzzer hunts disagreements too.
 #![no_main]
 
 use events_core::ingest::{Decoder, Discard, IdleTimeout, IllegalPolicy, Ingest};
