@@ -502,3 +502,91 @@ fn ingest_emits_on_the_bus_to_typed_and_topic_subscribers() {
         ["contentoffer:offered", "contentoffer:ignored"]
     );
 }
+
+/// The eviction order, written the obvious way: live actions in the order they were
+/// queued, a touched one given a second chance at the back, the first untouched one
+/// evicted.
+#[derive(Default)]
+struct EvictionModel {
+    order: std::collections::VecDeque<u128>,
+    live: std::collections::HashMap<u128, (WebChat, bool)>,
+}
+
+impl EvictionModel {
+    fn track(&mut self, id: u128, state: WebChat, cap: usize) -> bool {
+        match self.live.get(&id).copied() {
+            Some((from, _)) => {
+                if !from.can_transition_to(state) {
+                    return false;
+                }
+                if state.is_end() || state.is_terminal() {
+                    self.live.remove(&id);
+                    self.order.retain(|&other| other != id);
+                } else {
+                    self.live.insert(id, (state, true));
+                }
+                true
+            }
+            None => {
+                if !state.is_initial() {
+                    return false;
+                }
+                if self.live.len() == cap {
+                    while let Some(front) = self.order.pop_front() {
+                        let touched = &mut self.live.get_mut(&front).unwrap().1;
+                        if *touched {
+                            *touched = false;
+                            self.order.push_back(front);
+                        } else {
+                            self.live.remove(&front);
+                            break;
+                        }
+                    }
+                }
+                self.live.insert(id, (state, false));
+                self.order.push_back(id);
+                true
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// At a small cap, with ends and re-sightings shifting slots around, the tracker keeps
+    /// exactly the actions the obvious model keeps, in the states it keeps them.
+    #[test]
+    fn eviction_order_matches_the_obvious_model(
+        steps in proptest::collection::vec((0u128..120, 0usize..4), 1..3000),
+    ) {
+        let cap = 24;
+        let config = TrackerConfig {
+            max_actions: cap,
+            remember_ended: 0,
+            ..TrackerConfig::default()
+        };
+        let mut tracker = Tracker::with_config(&Registry::builtin(), config);
+        let mut model = EvictionModel::default();
+        // A step moves an action along offered → accepted → started → engaged; the pick
+        // chooses the next state or, now and then, one that is not allowed.
+        let path = [WebChat::Offered, WebChat::Accepted, WebChat::Started, WebChat::Engaged];
+        for (id, pick) in steps {
+            let next = match model.live.get(&id) {
+                None => WebChat::Offered,
+                Some((from, _)) => {
+                    let at = path.iter().position(|s| s == from).unwrap();
+                    if pick == 0 { path[(at + 2) % 4] } else { path[at + 1] }
+                }
+            };
+            let expected = model.track(id, next, cap);
+            let got = tracker.track_state(WEBCHAT, Uuid::from_u128(id), next.index(), 0);
+            prop_assert_eq!(got.is_ok(), expected, "{} {:?}", id, next);
+            prop_assert_eq!(tracker.len(), model.live.len());
+        }
+        for id in 0..120 {
+            let expected = model.live.get(&id).map(|(state, _)| ("webchat", state.as_str()));
+            prop_assert_eq!(tracker.state_of(Uuid::from_u128(id)), expected, "action {}", id);
+        }
+    }
+}
