@@ -96,6 +96,7 @@ pub mod __private {
     };
     pub use crate::event::{CustomerIdType, EventError, RawEvent, UnknownState};
     pub use crate::media_type::{Event, MediaType};
+    pub use crate::suggest::closest_index;
     pub use crate::topic::Topic;
     pub use core;
     pub use events_macros::media_type;

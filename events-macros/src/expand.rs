@@ -80,14 +80,29 @@ fn state_enum(model: &Model, krate: &TokenStream) -> TokenStream {
             }
         }
     });
+    let expected = model
+        .states
+        .iter()
+        .map(|s| format!("{}, ", s.wire_name))
+        .collect::<String>();
     let topic_panic = Literal::string(&format!(
-        "unknown state in a `{wire_name}` topic; expected one of: {}all",
-        model
-            .states
-            .iter()
-            .map(|s| format!("{}, ", s.wire_name))
-            .collect::<String>()
+        "unknown state in a `{wire_name}` topic; expected one of: {expected}all"
     ));
+    // Const evaluation cannot format a message, so there is one per suggestion, picked by
+    // the index `closest_index` finds.
+    let topic_spellings: Vec<&str> = model
+        .states
+        .iter()
+        .flat_map(|s| std::iter::once(&s.wire_name).chain(&s.aliases))
+        .map(String::as_str)
+        .chain(["all"])
+        .collect();
+    let topic_suggestions = topic_spellings.iter().map(|spelling| {
+        Literal::string(&format!(
+            "unknown state in a `{wire_name}` topic; did you mean `{spelling}`? \
+             expected one of: {expected}all"
+        ))
+    });
     let description = description(model, &p);
     let wire = Literal::string(wire_name);
     let event_name = &model.event_name;
@@ -166,7 +181,13 @@ fn state_enum(model: &Model, krate: &TokenStream) -> TokenStream {
                     return #p::Topic::all(Self::DESCRIPTION);
                 }
                 #(#topic_checks)*
-                #p::core::panic!(#topic_panic)
+                let __events_suggestions: &[&str] = &[#(#topic_suggestions),*];
+                match #p::closest_index(__events_state, &[#(#topic_spellings),*]) {
+                    #p::core::option::Option::Some(__events_closest) => {
+                        #p::core::panic!("{}", __events_suggestions[__events_closest])
+                    }
+                    #p::core::option::Option::None => #p::core::panic!(#topic_panic),
+                }
             }
         }
 

@@ -1,5 +1,6 @@
 // A topic written as a literal is checked when the program is compiled: `offred` is not a
-// state of `webchat`, so evaluating the `const` fails and says which states there are.
+// state of `webchat`, so evaluating the `const` fails, suggests `offered` and lists the
+// states there are.
 use webaction_events::{Topic, WebChat};
 
 const OFFERED: Topic = WebChat::topic("offred");
