@@ -485,13 +485,19 @@ impl Table {
         if self.slots.is_empty() {
             return Err(usize::MAX);
         }
-        let mut i = self.home(key);
+        self.probe(self.home(key), |slot| slot.key == key)
+    }
+
+    /// Walks the probe sequence from `start` to the first slot that `matches` (`Ok`) or
+    /// the first empty one (`Err`).
+    fn probe(&self, start: usize, matches: impl Fn(&Slot) -> bool) -> Result<usize, usize> {
+        let mut i = start;
         loop {
             let slot = &self.slots[i];
             if slot.is_empty() {
                 return Err(i);
             }
-            if slot.key == key {
+            if matches(slot) {
                 return Ok(i);
             }
             i += 1;
@@ -547,20 +553,7 @@ impl Table {
     /// The slot whose record is at `position`, found from the record's `home`; `None`
     /// when the record is stale (its action ended or was removed, or was queued again).
     fn locate(&self, position: u32, home: u32) -> Option<usize> {
-        let mut i = home as usize;
-        loop {
-            let slot = &self.slots[i];
-            if slot.is_empty() {
-                return None;
-            }
-            if slot.qpos == position {
-                return Some(i);
-            }
-            i += 1;
-            if i == self.slots.len() {
-                i = 0;
-            }
-        }
+        self.probe(home as usize, |slot| slot.qpos == position).ok()
     }
 
     /// Which records are current (their slot holds their position), found by reading the
