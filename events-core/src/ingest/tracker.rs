@@ -857,15 +857,18 @@ mod tests {
             assert_eq!(table.find(key).is_ok(), n % 3 != 0, "key {n}");
         }
         // Every live slot is found from its record, however the removals shifted it.
-        for (at, slot) in table
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.is_empty())
-        {
-            let home = table.queue[slot.qpos.wrapping_sub(table.head) as usize];
-            assert_eq!(table.locate(slot.qpos, home), Some(at));
-        }
+        let every_slot_found_from_its_record = |table: &Table| {
+            for (at, slot) in table
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.is_empty())
+            {
+                let home = table.queue[slot.qpos.wrapping_sub(table.head) as usize];
+                assert_eq!(table.locate(slot.qpos, home), Some(at));
+            }
+        };
+        every_slot_found_from_its_record(&table);
         // Compaction drops the stale records and keeps the order of the others.
         let order = |table: &Table| {
             let mut slots: Vec<Slot> = table
@@ -882,14 +885,6 @@ mod tests {
         table.compact();
         assert_eq!(table.queue.len(), 666);
         assert_eq!(order(&table), before);
-        for (at, slot) in table
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.is_empty())
-        {
-            let home = table.queue[slot.qpos.wrapping_sub(table.head) as usize];
-            assert_eq!(table.locate(slot.qpos, home), Some(at));
-        }
+        every_slot_found_from_its_record(&table);
     }
 }
