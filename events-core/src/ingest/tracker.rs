@@ -16,11 +16,11 @@
 //! cluster it shifts (keeping the slot index instead cost a random write into the queue
 //! per shifted slot: about 10 % of `tracker_1m`). A slot remembers the position of its
 //! record (`qpos`): the front record's slot is the one on the probe sequence from the
-//! home that holds that position, and a record whose action is gone finds none (stale). Touching an
-//! action only sets a bit in its slot: the queue is not written on the hot path. When the
-//! front of the queue is needed (cap reached, or idle actions due), a touched action is
-//! given a second chance: re-queued at the back, bit cleared. This is the CLOCK
-//! approximation of least-recently-seen order.
+//! home that holds that position, and a record whose action is gone finds none (stale).
+//! Touching an action only sets a bit in its slot: the queue is not written on the hot
+//! path. When the front of the queue is needed (cap reached, or idle actions due), a
+//! touched action is given a second chance: re-queued at the back, bit cleared. This is
+//! the CLOCK approximation of least-recently-seen order.
 //!
 //! Ended actions leave the live table for a fixed-size direct-mapped cache (20 bytes a
 //! slot, one access per lookup), which only serves to name the end state of a late event.
