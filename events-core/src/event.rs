@@ -594,9 +594,10 @@ impl<'de> Visitor<'de> for RawEventVisitor {
 ///
 /// It reads the shape every SDK sends and nothing else: an object whose keys and string
 /// values have no escape, UUIDs as 36 bytes, integers without fraction or exponent (and
-/// without sign, but for `errorCode`). Anything else (an escape, a wrong type, a field given twice or
-/// missing, a syntax error) is `None`, and the tolerant parse decides. The values of
-/// fields it does not know are read by serde_json itself, as in the tolerant parse.
+/// without sign, but for `errorCode`). Anything else (an escape, a wrong type, a field
+/// given twice or missing, a syntax error) is `None`, and the tolerant parse decides. The
+/// values of fields it does not know are read by serde_json itself, as in the tolerant
+/// parse.
 ///
 /// What makes it faster than serde_json into a derived struct is the work it skips because
 /// it may give up: no escape handling, no UTF-8 check of documented keys and UUIDs (ASCII

@@ -3,7 +3,7 @@
 //!
 //! Run (nightly): `cargo +nightly fuzz run decode_track -- -dict=fuzz/decode_track.dict`
 //!
-//! cargo-fuzz builds with debug assertions unless given `-O`: then every
+//! cargo-fuzz builds with debug assertions (unless given `-O`), and with them every
 //! `RawEvent::from_slice` also checks that its fast parse and its tolerant parse agree
 //! on each line the fast parse takes, so the fuzzer hunts disagreements too.
 #![no_main]
