@@ -13,6 +13,10 @@ pub(super) const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
 /// `null` as absent), the states and their aliases, `actionMediaType` as a constant, and
 /// each state's own required fields as an `if`/`then`. Other properties are allowed,
 /// because events keep the fields they came with.
+///
+/// One difference with the reader remains: JSON Schema counts `3.0` as an integer (it
+/// compares values, not how they are written), while the reader, like serde, refuses a
+/// number written with a fraction where it expects an integer.
 pub fn json_schema(d: &MediaTypeDescription) -> Value {
     let mut properties = Map::new();
     for field in d.all_fields() {
