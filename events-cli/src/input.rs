@@ -5,6 +5,8 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
+use events_core::ingest::{Emit, Ingest};
+
 use crate::CliError;
 
 /// An opened input: a file, or standard input for `-` or no path.
@@ -170,6 +172,28 @@ impl<R: BufRead> LineReader<R> {
 /// Whether a line holds only spaces, tabs and carriage returns: skipped, not an error.
 pub fn is_blank(line: &[u8]) -> bool {
     line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
+}
+
+/// Hands one line `next_line` returned to `ingest`, for the commands that only count
+/// rejected lines (`report`, `replay`): a line over the limit is drained and counted as
+/// `too_large`, a blank one skipped, any other ingested.
+pub fn ingest_line<R: BufRead, E: Emit>(
+    ingest: &mut Ingest<E>,
+    lines: &mut LineReader<R>,
+    buf: &[u8],
+    line: Line,
+) -> io::Result<()> {
+    match line {
+        Line::TooLarge => {
+            let rest = lines.drain_rest(|_| Ok(()))?;
+            let _ = ingest.too_large(buf.len() + rest as usize);
+        }
+        Line::Complete if is_blank(buf) => {}
+        Line::Complete => {
+            let _ = ingest.ingest(buf);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

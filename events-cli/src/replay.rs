@@ -15,7 +15,7 @@ use events_sinks::{
 };
 
 use crate::check::Limits;
-use crate::input::{self, is_blank, Line, LineReader};
+use crate::input::{self, LineReader};
 use crate::CliError;
 
 /// Arguments of `webaction replay`.
@@ -154,16 +154,7 @@ pub fn replay_stream(
     let mut lines = LineReader::new(reader, limits.max_line_bytes);
     let mut buf = Vec::new();
     while let Some(line) = lines.next_line(&mut buf).map_err(ReplayError::Read)? {
-        match line {
-            Line::TooLarge => {
-                let rest = lines.drain_rest(|_| Ok(())).map_err(ReplayError::Read)?;
-                let _ = ingest.too_large(buf.len() + rest as usize);
-            }
-            Line::Complete if is_blank(&buf) => {}
-            Line::Complete => {
-                let _ = ingest.ingest(&buf);
-            }
-        }
+        input::ingest_line(&mut ingest, &mut lines, &buf, line).map_err(ReplayError::Read)?;
         if forwarder.failed() {
             break;
         }

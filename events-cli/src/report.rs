@@ -13,7 +13,7 @@ use indicatif::ProgressBar;
 use serde_json::{json, Map, Value};
 
 use crate::check::{Limits, StreamError};
-use crate::input::{self, is_blank, Line, LineReader};
+use crate::input::{self, LineReader};
 use crate::{progress, CliError};
 
 /// Arguments of `webaction report`.
@@ -166,16 +166,7 @@ pub fn report_stream(
         if lines.line_number() % 4096 == 0 {
             progress.set_position(lines.bytes_read());
         }
-        match line {
-            Line::TooLarge => {
-                let rest = lines.drain_rest(|_| Ok(())).map_err(StreamError::Read)?;
-                let _ = ingest.too_large(buf.len() + rest as usize);
-            }
-            Line::Complete if is_blank(&buf) => {}
-            Line::Complete => {
-                let _ = ingest.ingest(&buf);
-            }
-        }
+        input::ingest_line(&mut ingest, &mut lines, &buf, line).map_err(StreamError::Read)?;
     }
     let stats = *ingest.stats();
     drop(ingest);
