@@ -285,6 +285,7 @@ impl Tracker {
                     state: state_index as u8,
                     media: media_index as u8 + 1,
                     touched: false,
+                    shift: 0,
                 };
                 if self.live.len >= self.config.max_actions {
                     if self.live.evict_oldest().is_none() {
@@ -440,6 +441,11 @@ struct Slot {
     media: u8,
     /// Seen since its record was queued: gets a second chance before eviction.
     touched: bool,
+    /// How far the slot lies past its home, saturated at `u8::MAX` (then the hash tells).
+    /// Removal moves slots back by their distance from home: reading it here instead of
+    /// hashing each slot of the cluster again halves removal's cost. It takes the byte
+    /// the slot's alignment would leave empty anyway.
+    shift: u8,
 }
 
 impl Slot {
@@ -478,6 +484,16 @@ impl Table {
 
     fn home(&self, key: Key) -> usize {
         home(key, self.seed, self.slots.len())
+    }
+
+    /// How far the occupied slot `at` lies past its home.
+    fn shift(&self, at: usize) -> usize {
+        let slot = &self.slots[at];
+        if slot.shift < u8::MAX {
+            usize::from(slot.shift)
+        } else {
+            distance(self.home(slot.key), at, self.slots.len())
+        }
     }
 
     /// The slot holding `key`, or the empty slot where it would go.
@@ -526,6 +542,7 @@ impl Table {
             vacant = self.find(slot.key).expect_err("key is absent");
         }
         slot.touched = false;
+        slot.shift = saturate(distance(self.home(slot.key), vacant, self.slots.len()));
         self.slots[vacant] = slot;
         self.len += 1;
         self.enqueue(vacant);
@@ -535,8 +552,9 @@ impl Table {
     fn grow(&mut self) {
         let new_len = (self.slots.len() * 2).max(16).min(self.max_slots);
         let old = std::mem::replace(&mut self.slots, vec![Slot::default(); new_len]);
-        for slot in old.into_iter().filter(|s| !s.is_empty()) {
+        for mut slot in old.into_iter().filter(|s| !s.is_empty()) {
             let at = self.find(slot.key).expect_err("keys are unique");
+            slot.shift = saturate(distance(self.home(slot.key), at, new_len));
             self.slots[at] = slot;
         }
         // Every home changed: rewrite the queue, in the same order.
@@ -591,18 +609,17 @@ impl Table {
             if self.slots[j].is_empty() {
                 break;
             }
-            let home = self.home(self.slots[j].key);
             // The slot at `j` may fill the hole at `i` unless its home lies cyclically in
-            // (i, j]: then it would move before its home and lookups would miss it.
-            let stays = if i <= j {
-                i < home && home <= j
-            } else {
-                i < home || home <= j
-            };
-            if stays {
+            // (i, j], i.e. it lies less than `gap` past its home: then it would move
+            // before its home and lookups would miss it.
+            let shift = self.shift(j);
+            let gap = distance(i, j, n);
+            if shift < gap {
                 continue;
             }
-            self.slots[i] = self.slots[j];
+            let mut moved = self.slots[j];
+            moved.shift = saturate(shift - gap);
+            self.slots[i] = moved;
             i = j;
         }
         self.slots[i] = Slot::default();
@@ -648,7 +665,8 @@ impl Table {
             self.queue.reserve_exact(self.len / 2 + 64);
         }
         self.slots[at].qpos = self.head.wrapping_add(self.queue.len() as u32);
-        self.queue.push_back(self.home(self.slots[at].key) as u32);
+        let home = (at + self.slots.len() - self.shift(at)) % self.slots.len();
+        self.queue.push_back(home as u32);
     }
 
     /// Removes the actions idle for `timeout` ticks from the front of the queue; returns
@@ -738,6 +756,19 @@ impl CurrentRecords {
         slot.qpos = self.head.wrapping_add(new_offset as u32);
         new_offset
     }
+}
+
+/// How many steps forward from `from` to `to`, in a cyclic table of `len` slots.
+fn distance(from: usize, to: usize, len: usize) -> usize {
+    if from <= to {
+        to - from
+    } else {
+        to + len - from
+    }
+}
+
+fn saturate(shift: usize) -> u8 {
+    u8::try_from(shift).unwrap_or(u8::MAX)
 }
 
 /// Where `key`'s probe sequence starts in a table of `len` slots.
@@ -833,6 +864,43 @@ mod tests {
     #[test]
     fn a_slot_is_28_bytes() {
         assert_eq!(std::mem::size_of::<Slot>(), 28);
+    }
+
+    /// One cluster longer than a slot's saturated shift (255): removal must fall back on
+    /// the hash for the slots past that, and still keep every key findable and every
+    /// record pointing at its slot.
+    #[test]
+    fn removal_in_a_cluster_longer_than_the_stored_shift() {
+        let seed = [3, 5];
+        let mut table = Table::new(320, seed);
+        let slot_count = table.max_slots;
+        let keys: Vec<Key> = (0u128..)
+            .map(|i| Key::from(Uuid::from_u128(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c))))
+            .filter(|&key| home(key, seed, slot_count) < 3)
+            .take(300)
+            .collect();
+        for &key in &keys {
+            table.insert(Slot {
+                key,
+                media: 1,
+                ..Slot::default()
+            });
+        }
+        assert_eq!(table.slots.len(), slot_count);
+        assert!(table.slots.iter().any(|s| s.shift == u8::MAX));
+        for &key in keys.iter().step_by(3) {
+            let at = table.find(key).unwrap();
+            table.remove(at);
+        }
+        for (n, &key) in keys.iter().enumerate() {
+            assert_eq!(table.find(key).is_ok(), n % 3 != 0, "key {n}");
+        }
+        for (at, slot) in table.slots.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
+            let home = home(slot.key, seed, slot_count);
+            assert_eq!(table.shift(at), distance(home, at, slot_count));
+            let record = table.queue[slot.qpos.wrapping_sub(table.head) as usize];
+            assert_eq!(table.locate(slot.qpos, record), Some(at));
+        }
     }
 
     #[test]
