@@ -876,6 +876,20 @@ fn folded_multiply(a: u64, b: u64) -> u64 {
 mod tests {
     use super::*;
 
+    /// A live slot for `key`.
+    fn live(key: Key) -> Slot {
+        Slot {
+            key,
+            media: 1,
+            ..Slot::default()
+        }
+    }
+
+    /// Distinct keys spread over the hash (small integers would all share one home).
+    fn spread(i: u128) -> Key {
+        Key::from(Uuid::from_u128(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c)))
+    }
+
     #[test]
     fn a_slot_is_28_bytes() {
         assert_eq!(std::mem::size_of::<Slot>(), 28);
@@ -890,16 +904,12 @@ mod tests {
         let mut table = Table::new(320, seed);
         let slot_count = table.max_slots;
         let keys: Vec<Key> = (0u128..)
-            .map(|i| Key::from(Uuid::from_u128(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c))))
+            .map(spread)
             .filter(|&key| home(key, seed, slot_count) < 3)
             .take(300)
             .collect();
         for &key in &keys {
-            table.insert(Slot {
-                key,
-                media: 1,
-                ..Slot::default()
-            });
+            table.insert(live(key));
         }
         assert_eq!(table.slots.len(), slot_count);
         assert!(table.slots.iter().any(|s| s.shift == u8::MAX));
@@ -928,26 +938,16 @@ mod tests {
     #[test]
     fn the_queue_shrinks_after_a_burst() {
         let mut table = Table::new(10_000, [3, 5]);
-        let keys: Vec<Key> = (0..10_000u128)
-            .map(|i| Key::from(Uuid::from_u128(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c))))
-            .collect();
+        let keys: Vec<Key> = (0..10_000u128).map(spread).collect();
         for &key in &keys {
-            table.insert(Slot {
-                key,
-                media: 1,
-                ..Slot::default()
-            });
+            table.insert(live(key));
         }
         assert!(table.queue.capacity() >= 10_000);
         for &key in &keys {
             let at = table.find(key).unwrap();
             table.remove(at);
         }
-        table.insert(Slot {
-            key: Key::from(Uuid::from_u128(u128::MAX)),
-            media: 1,
-            ..Slot::default()
-        });
+        table.insert(live(Key::from(Uuid::from_u128(u128::MAX))));
         assert_eq!(table.queue.len(), 1);
         assert!(table.queue.capacity() < 1_000, "{}", table.queue.capacity());
     }
@@ -955,15 +955,9 @@ mod tests {
     #[test]
     fn removal_keeps_every_other_key_findable() {
         let mut table = Table::new(1000, [3, 5]);
-        let keys: Vec<Key> = (0..1000u128)
-            .map(|i| Key::from(Uuid::from_u128(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c))))
-            .collect();
+        let keys: Vec<Key> = (0..1000u128).map(spread).collect();
         for &key in &keys {
-            table.insert(Slot {
-                key,
-                media: 1,
-                ..Slot::default()
-            });
+            table.insert(live(key));
         }
         for (n, &key) in keys.iter().enumerate().step_by(3) {
             let at = table.find(key).unwrap();
