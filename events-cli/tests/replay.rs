@@ -234,3 +234,42 @@ fn a_bad_sink_spec_is_a_usage_error_with_a_suggestion() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("did you mean `ndjson:`"), "{stderr}");
 }
+
+#[test]
+fn an_unusable_ca_file_is_a_usage_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = replay(
+        b"",
+        &[
+            "--sink",
+            "https://127.0.0.1:1/batch",
+            "--ca-file",
+            "no-such-ca.pem",
+        ],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no-such-ca.pem"), "{stderr}");
+}
+
+#[test]
+fn https_without_any_trusted_root_is_a_usage_error_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    // The system store, as rustls-native-certs finds it, made empty: an empty file and
+    // an empty directory.
+    std::fs::write(dir.path().join("empty.pem"), "").unwrap();
+    std::fs::create_dir(dir.path().join("certs")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_webaction"))
+        .args(["replay", "-", "--sink", "https://127.0.0.1:1/batch"])
+        .env("SSL_CERT_FILE", dir.path().join("empty.pem"))
+        .env("SSL_CERT_DIR", dir.path().join("certs"))
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no trusted root certificate"), "{stderr}");
+    assert!(stderr.contains("CA file"), "{stderr}");
+}

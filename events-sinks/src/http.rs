@@ -1,4 +1,6 @@
 use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -6,9 +8,13 @@ use events_core::AnyEvent;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use hyper::{Request, StatusCode, Uri};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
 
 use crate::pipeline::{Attempt, Delivery, Pipeline, Queued, Transport};
 use crate::{DeadLetter, QueueConfig, Sink, SinkError, SinkStats};
@@ -30,8 +36,12 @@ pub enum BodyShape {
 /// Where and how an [`HttpSink`] posts.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// The collector, e.g. `http://127.0.0.1:8080/batch`.
+    /// The collector, e.g. `https://collector.example/batch` or
+    /// `http://127.0.0.1:8080/batch`.
     pub url: String,
+    /// For an `https://` collector: a PEM file of root certificates to trust besides the
+    /// system's (a private CA, or a test one). `None`: the system's alone.
+    pub ca_file: Option<PathBuf>,
     /// The body of each request.
     pub shape: BodyShape,
     /// Batching, queue bound, full-queue policy and retries.
@@ -43,6 +53,7 @@ impl HttpConfig {
     pub fn new(url: impl Into<String>) -> Self {
         HttpConfig {
             url: url.into(),
+            ca_file: None,
             shape: BodyShape::default(),
             queue: QueueConfig::default(),
         }
@@ -62,32 +73,63 @@ impl HttpConfig {
 /// | any other status | dead letter, with the status and the start of the body |
 /// | retries exhausted, or closed past the deadline | dead letter, with the last error |
 ///
-/// Plain `http://` only: this crate builds without a TLS stack. Put a local proxy in
-/// front of an `https://` collector.
+/// `https://` collectors are verified against the system's root certificates (and
+/// [`HttpConfig::ca_file`]'s), over TLS 1.2 or 1.3 (rustls). A certificate the sink does
+/// not trust is a connection error: retried, then dead-lettered with the reason.
 pub struct HttpSink {
     pipeline: Pipeline,
     url: Uri,
 }
 
 impl HttpSink {
-    /// Starts the sink's worker. Fails on a URL that is not `http://host[:port]/path`.
+    /// Starts the sink's worker. Fails on a URL that is not `http[s]://host[:port]/path`,
+    /// and on a [`ca_file`](HttpConfig::ca_file) that cannot be read, holds no
+    /// certificate, or comes with an `http://` URL.
     pub fn new(config: HttpConfig, dead_letter: DeadLetter) -> Result<Self, SinkError> {
         let url: Uri = config
             .url
             .parse()
             .map_err(|error| SinkError::Config(format!("invalid URL `{}`: {error}", config.url)))?;
-        if url.scheme_str() != Some("http") || url.host().is_none() {
-            return Err(SinkError::Config(format!(
-                "`{}`: expected an http://host[:port]/path URL (https is not built in)",
-                config.url
-            )));
-        }
+        let https = match (url.scheme_str(), url.host()) {
+            (Some("https"), Some(_)) => true,
+            (Some("http"), Some(_)) => false,
+            _ => {
+                return Err(SinkError::Config(format!(
+                    "`{}`: expected an http://host[:port]/path or https://host[:port]/path URL",
+                    config.url
+                )))
+            }
+        };
+        let roots = match (https, &config.ca_file) {
+            (true, ca_file) => trusted_roots(&config.url, ca_file.as_deref())?,
+            (false, None) => RootCertStore::empty(),
+            (false, Some(path)) => {
+                return Err(SinkError::Config(format!(
+                    "`{}`: a CA file ({}) only applies to an https:// URL",
+                    config.url,
+                    path.display()
+                )))
+            }
+        };
+        let tls =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|error| SinkError::Config(format!("TLS: {error}")))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(SinkError::Worker)?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
+        let mut tcp = HttpConnector::new();
+        tcp.set_nodelay(true);
+        // The TLS layer above it takes `https://` URLs; this one only connects.
+        tcp.enforce_http(false);
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
@@ -125,8 +167,43 @@ impl fmt::Debug for HttpSink {
     }
 }
 
+/// The system's root certificates, and those of `ca_file`.
+fn trusted_roots(url: &str, ca_file: Option<&Path>) -> Result<RootCertStore, SinkError> {
+    let mut roots = RootCertStore::empty();
+    // A system certificate that cannot be read or parsed is skipped, as other TLS clients
+    // do; if none is left, the check below says so.
+    let system = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(system.certs);
+    if let Some(path) = ca_file {
+        let unreadable = |error: &dyn fmt::Display| {
+            SinkError::Config(format!("CA file {}: {error}", path.display()))
+        };
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|error| unreadable(&error))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| unreadable(&error))?;
+        if certs.is_empty() {
+            return Err(unreadable(&"no PEM certificate in it"));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|error| unreadable(&error))?;
+        }
+    }
+    if roots.is_empty() {
+        let why = system.errors.first().map_or_else(
+            || "the system's store has none".to_owned(),
+            |error| format!("the system's store could not be read ({error})"),
+        );
+        return Err(SinkError::Config(format!(
+            "`{url}`: no trusted root certificate: {why}; give the collector's CA as a PEM \
+             CA file (`HttpConfig::ca_file`, `--ca-file`)"
+        )));
+    }
+    Ok(roots)
+}
+
 struct HttpTransport {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     url: Uri,
     shape: BodyShape,
 }

@@ -32,7 +32,7 @@ impl Output {
 /// | --- | --- |
 /// | `ndjson:-`, `ndjson:PATH` | [`NdjsonSink`] to stdout or a file |
 /// | `datalayer:-`, `datalayer:PATH` | [`DataLayerSink`]; a `.json` path gets a JSON array, anything else NDJSON, unless [`SinkOptions::datalayer_format`] says |
-/// | `http://host:port/path` | [`HttpSink`] |
+/// | `http://host:port/path`, `https://host[:port]/path` | [`HttpSink`] |
 /// | `nats://host:port/<subject-prefix>` | [`NatsSink`] publishing to `<subject-prefix>.<mediaType>.<state>` |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkSpec {
@@ -40,7 +40,7 @@ pub enum SinkSpec {
     Ndjson(Output),
     /// `datalayer:-` or `datalayer:PATH`.
     DataLayer(Output),
-    /// An `http://` URL.
+    /// An `http://` or `https://` URL.
     Http(String),
     /// `nats://host:port/<subject-prefix>`.
     Nats {
@@ -68,16 +68,8 @@ pub enum SpecError {
         /// The whole spec.
         spec: String,
     },
-    /// A kind of sink that exists elsewhere but is not built in.
-    #[error("`{spec}`: {reason}")]
-    Unsupported {
-        /// The whole spec.
-        spec: String,
-        /// Why, and what to do instead.
-        reason: &'static str,
-    },
     /// No sink has that name.
-    #[error("unknown sink `{spec}`{}; expected `ndjson:PATH|-`, `datalayer:PATH|-`, `http://host:port/path` or `nats://host:port/prefix`",
+    #[error("unknown sink `{spec}`{}; expected `ndjson:PATH|-`, `datalayer:PATH|-`, `http[s]://host:port/path` or `nats://host:port/prefix`",
         .suggestion.map(|s| format!(" (did you mean `{s}:`?)")).unwrap_or_default())]
     Unknown {
         /// The whole spec.
@@ -109,14 +101,8 @@ impl FromStr for SinkSpec {
                 path => Ok(SinkSpec::DataLayer(Output::parse(path))),
             };
         }
-        if spec.starts_with("http://") {
+        if spec.starts_with("http://") || spec.starts_with("https://") {
             return Ok(SinkSpec::Http(spec.to_owned()));
-        }
-        if spec.starts_with("https://") {
-            return Err(SpecError::Unsupported {
-                spec: spec.to_owned(),
-                reason: "https is not built in; send to a local TLS-terminating proxy over http://",
-            });
         }
         if let Some(rest) = spec.strip_prefix("nats://") {
             let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
@@ -166,6 +152,8 @@ pub struct SinkOptions {
     pub datalayer_format: Option<DataLayerFormat>,
     /// The HTTP sink's body.
     pub http_shape: BodyShape,
+    /// Root certificates (PEM) an `https://` sink trusts besides the system's.
+    pub http_ca_file: Option<PathBuf>,
     /// Queue, batching and retries of the HTTP and NATS sinks; `None` keeps each sink's
     /// defaults.
     pub queue: Option<QueueConfig>,
@@ -178,6 +166,7 @@ impl SinkOptions {
             dead_letter,
             datalayer_format: None,
             http_shape: BodyShape::default(),
+            http_ca_file: None,
             queue: None,
         }
     }
@@ -197,6 +186,7 @@ pub fn open(spec: &SinkSpec, options: SinkOptions) -> Result<Box<dyn Sink>, Sink
         SinkSpec::Http(url) => {
             let mut config = HttpConfig::new(url.clone());
             config.shape = options.http_shape;
+            config.ca_file = options.http_ca_file;
             if let Some(queue) = options.queue {
                 config.queue = queue;
             }
@@ -236,6 +226,10 @@ mod tests {
                 SinkSpec::Http("http://127.0.0.1:8080/batch".into()),
             ),
             (
+                "https://collector.example/v1/batch",
+                SinkSpec::Http("https://collector.example/v1/batch".into()),
+            ),
+            (
                 "nats://127.0.0.1:4222/webactions",
                 SinkSpec::Nats {
                     url: "nats://127.0.0.1:4222".into(),
@@ -269,10 +263,6 @@ mod tests {
         assert!(matches!(
             error("nats://127.0.0.1:4222"),
             SpecError::MissingSubjectPrefix { .. }
-        ));
-        assert!(matches!(
-            error("https://collector/batch"),
-            SpecError::Unsupported { .. }
         ));
         assert_eq!(
             error("ndjosn:out.ndjson"),

@@ -1,5 +1,5 @@
-//! What the sink tests share: events to send, a real HTTP collector on 127.0.0.1 that
-//! fails on command, and a real nats-server.
+//! What the sink tests share: events to send, a real HTTP (or HTTPS) collector on
+//! 127.0.0.1 that fails on command, and a real nats-server.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::HashMap;
@@ -18,7 +18,11 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
 
 const WEBCHAT_STATES: [&str; 9] = [
     "offered",
@@ -199,9 +203,11 @@ struct Shared {
     seen: Mutex<Seen>,
 }
 
-/// A real HTTP/1.1 server on 127.0.0.1, answering each request as its plan says.
+/// A real HTTP/1.1 server on 127.0.0.1, answering each request as its plan says; over
+/// TLS with the certificate in `tests/fixtures/tls` when started with `start_tls`.
 pub struct Collector {
     pub addr: SocketAddr,
+    tls: bool,
     shared: Arc<Shared>,
     stop: Arc<Notify>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -213,6 +219,32 @@ impl Collector {
     }
 
     pub fn start_on(port: u16, plan: impl FnMut(u64) -> Fault + Send + 'static) -> Collector {
+        Collector::listen(port, None, plan)
+    }
+
+    /// An HTTPS collector, whose certificate `tls_fixture("ca.pem")` signs.
+    pub fn start_tls(plan: impl FnMut(u64) -> Fault + Send + 'static) -> Collector {
+        let certs = CertificateDer::pem_file_iter(tls_fixture("server.pem"))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(tls_fixture("server.key")).unwrap();
+        let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+            tokio_rustls::rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        Collector::listen(0, Some(TlsAcceptor::from(Arc::new(config))), plan)
+    }
+
+    fn listen(
+        port: u16,
+        tls: Option<TlsAcceptor>,
+        plan: impl FnMut(u64) -> Fault + Send + 'static,
+    ) -> Collector {
         let listener = StdListener::bind(("127.0.0.1", port)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -223,6 +255,7 @@ impl Collector {
         });
         let stop = Arc::new(Notify::new());
         let (thread_shared, thread_stop) = (Arc::clone(&shared), Arc::clone(&stop));
+        let (acceptor, tls) = (tls.clone(), tls.is_some());
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -239,12 +272,24 @@ impl Collector {
                     stream.set_zero_linger().unwrap();
                     stream.set_nodelay(true).unwrap();
                     let shared = Arc::clone(&thread_shared);
-                    tokio::spawn(serve(stream, shared));
+                    match &acceptor {
+                        None => drop(tokio::spawn(serve(stream, shared))),
+                        Some(acceptor) => {
+                            let handshake = acceptor.accept(stream);
+                            tokio::spawn(async move {
+                                // A client that refuses the certificate ends here.
+                                if let Ok(stream) = handshake.await {
+                                    serve(stream, shared).await;
+                                }
+                            });
+                        }
+                    }
                 }
             });
         });
         Collector {
             addr,
+            tls,
             shared,
             stop,
             thread: Some(thread),
@@ -252,7 +297,8 @@ impl Collector {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/batch", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/batch", self.addr)
     }
 
     pub fn seen<R>(&self, f: impl FnOnce(&Seen) -> R) -> R {
@@ -282,7 +328,14 @@ impl Drop for Collector {
     }
 }
 
-async fn serve(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+/// A file of `tests/fixtures/tls` (see `make.sh` there).
+pub fn tls_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tls")
+        .join(name)
+}
+
+async fn serve(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static, shared: Arc<Shared>) {
     let reset = Arc::new(Notify::new());
     let service_reset = Arc::clone(&reset);
     let service = hyper::service::service_fn(move |request| {
