@@ -27,7 +27,7 @@ fn contents<'a>(documents: &'a [Document], name: &str) -> &'a str {
 #[test]
 fn the_example_media_type_gets_a_page_a_schema_and_its_place_in_every_shared_document() {
     let out = tempfile::tempdir().unwrap();
-    let paths = docs::write_docs(&registry(), out.path()).unwrap();
+    let paths = docs::write_docs(&registry(), out.path()).unwrap().written;
     let written: Vec<String> = paths
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())

@@ -13,19 +13,29 @@ use crate::CliError;
 /// Arguments of `webaction docs`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The directory to write into; created when missing. Files already there that this
-    /// generation does not produce are left alone.
+    /// The directory to write into; created when missing. The page and schema of a media
+    /// type documented there before and no longer registered are removed; other files are
+    /// left alone.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }
 
-/// Writes the documents and prints the path of each, one per line.
+/// Writes the documents and prints the path of each, one per line; the stale files it
+/// removed go to standard error.
 pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
-    let paths = events_core::docs::write_docs(registry, &args.out)?;
+    let written = events_core::docs::write_docs(registry, &args.out)?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    for path in paths {
+    for path in &written.written {
         writeln!(out, "{}", path.display()).map_err(|e| CliError::io("cannot write", "-", e))?;
+    }
+    let mut stderr = io::stderr().lock();
+    for path in &written.removed {
+        let _ = writeln!(
+            stderr,
+            "removed {} (its media type is no longer registered)",
+            path.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -67,3 +67,33 @@ fn docs_into_a_file_fails_with_status_2_naming_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn docs_removes_the_page_and_schema_of_a_media_type_no_longer_registered() {
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path();
+    // What an earlier generation with one more media type left.
+    std::fs::write(
+        target.join("catalog.json"),
+        r#"{"mediaTypes": [{"page": "poll.md", "schema": "poll.schema.json"}]}"#,
+    )
+    .unwrap();
+    for name in ["poll.md", "poll.schema.json", "README.md"] {
+        std::fs::write(target.join(name), "old").unwrap();
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_webaction"))
+        .args(["docs", "--out"])
+        .arg(target)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for name in ["poll.md", "poll.schema.json"] {
+        assert!(!target.join(name).exists(), "{name}");
+        assert!(
+            stderr.contains(&format!("removed {}", target.join(name).display())),
+            "{stderr}"
+        );
+    }
+    assert!(target.join("README.md").is_file(), "not the generator's");
+}

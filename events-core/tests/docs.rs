@@ -88,7 +88,7 @@ fn generation_is_deterministic_and_writes_what_it_generates() {
 
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("nested/docs");
-    let paths = docs::write_docs(&registry, &target).unwrap();
+    let paths = docs::write_docs(&registry, &target).unwrap().written;
     assert_eq!(paths.len(), first.len());
     for (path, document) in paths.iter().zip(&first) {
         assert_eq!(path, &target.join(&document.file_name));
@@ -619,6 +619,63 @@ fn names_that_cannot_be_generated_are_typed_errors() {
         Err(DocsError::InvalidIdentifier { name, .. }) => assert_eq!(name, "r#Type"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_media_type_no_longer_registered_leaves_no_page_or_schema_behind() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("docs");
+    let first = docs::write_docs(&builtin_and_custom(), &dir).unwrap();
+    assert!(first.removed.is_empty());
+    let custom: Vec<String> = ["md", "schema.json"]
+        .iter()
+        .map(|ext| format!("webMessagingOffer.{ext}"))
+        .collect();
+    for name in &custom {
+        assert!(dir.join(name).is_file(), "{name}");
+    }
+    // Files the generator does not own stay, whatever their names.
+    std::fs::write(dir.join("notes.md"), "mine").unwrap();
+    std::fs::write(out.path().join("outside.md"), "mine too").unwrap();
+
+    let second = docs::write_docs(&Registry::builtin(), &dir).unwrap();
+    let removed: Vec<PathBuf> = custom.iter().map(|name| dir.join(name)).collect();
+    assert_eq!(second.removed, removed);
+    for name in &custom {
+        assert!(!dir.join(name).exists(), "{name} is stale");
+    }
+    assert!(dir.join("notes.md").is_file());
+    for path in &second.written {
+        assert!(path.is_file());
+    }
+    // Nothing left to remove the next time.
+    assert!(docs::write_docs(&Registry::builtin(), &dir)
+        .unwrap()
+        .removed
+        .is_empty());
+
+    // A catalog naming files outside the directory, or files it does not make, removes
+    // nothing: it is data, not a list of orders.
+    let catalog = json!({ "mediaTypes": [
+        { "page": "../outside.md", "schema": "notes.md.bak" },
+        { "page": "notes.txt", "schema": ".hidden.schema.json" },
+    ]});
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    std::fs::write(dir.join(".hidden.schema.json"), "{}").unwrap();
+    std::fs::write(dir.join(docs::CATALOG_FILE), catalog.to_string()).unwrap();
+    assert!(docs::write_docs(&Registry::builtin(), &dir)
+        .unwrap()
+        .removed
+        .is_empty());
+    assert!(out.path().join("outside.md").is_file());
+    assert!(dir.join("notes.txt").is_file());
+    assert!(dir.join(".hidden.schema.json").is_file());
+    // An unreadable catalog removes nothing either.
+    std::fs::write(dir.join(docs::CATALOG_FILE), "not json").unwrap();
+    assert!(docs::write_docs(&Registry::builtin(), &dir)
+        .unwrap()
+        .removed
+        .is_empty());
 }
 
 #[test]

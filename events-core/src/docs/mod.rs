@@ -37,7 +37,7 @@ mod schema;
 mod text;
 mod typescript;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -105,6 +105,25 @@ pub enum DocsError {
         #[source]
         source: io::Error,
     },
+    /// Removing a file an earlier generation wrote, and this one does not, failed.
+    #[error("cannot remove the stale `{}`: {source}", path.display())]
+    Remove {
+        /// The stale file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What [`write_docs`] did to the output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The files written, in the order of [`generate`].
+    pub written: Vec<PathBuf>,
+    /// The pages and schemas of media types that an earlier generation documented in
+    /// this directory (its catalog lists them) and this one does not: removed.
+    pub removed: Vec<PathBuf>,
 }
 
 /// Every document for the media types of `registry`, in a fixed order: per media type (in
@@ -148,25 +167,67 @@ pub fn generate_for(
 }
 
 /// Generates every document for `registry` (see [`generate`]) and writes them into `out`,
-/// creating it when needed. Returns the paths written, in the order of [`generate`].
+/// creating it when needed.
 ///
-/// Files already in `out` that this generation does not produce are left alone.
-pub fn write_docs(registry: &Registry, out: &Path) -> Result<Vec<PathBuf>, DocsError> {
+/// A media type that is no longer registered leaves no page or schema behind: the files
+/// that the catalog already in `out` lists, and that this generation does not produce,
+/// are removed. Nothing else is touched: other files in `out` are left alone, and a
+/// catalog that cannot be read, or that names anything but a plain `.md` or
+/// `.schema.json` file name, removes nothing (the catalog is data; it must not make this
+/// delete outside `out`).
+pub fn write_docs(registry: &Registry, out: &Path) -> Result<Written, DocsError> {
     let documents = generate(registry)?;
+    // Read before the new catalog replaces it.
+    let previous = previously_generated(out);
     std::fs::create_dir_all(out).map_err(|source| DocsError::Write {
         path: out.to_owned(),
         source,
     })?;
-    documents
-        .into_iter()
+    let written = documents
+        .iter()
         .map(|document| {
             let path = out.join(&document.file_name);
-            std::fs::write(&path, document.contents).map_err(|source| DocsError::Write {
+            std::fs::write(&path, &document.contents).map_err(|source| DocsError::Write {
                 path: path.clone(),
                 source,
             })?;
             Ok(path)
         })
+        .collect::<Result<Vec<_>, DocsError>>()?;
+    let produced: BTreeSet<&str> = documents.iter().map(|d| d.file_name.as_str()).collect();
+    let mut removed = Vec::new();
+    for name in previous
+        .iter()
+        .filter(|name| !produced.contains(name.as_str()))
+    {
+        let path = out.join(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed.push(path),
+            // Already gone: nothing stale is left, which is what was asked.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(DocsError::Remove { path, source }),
+        }
+    }
+    Ok(Written { written, removed })
+}
+
+/// The page and schema file names the catalog in `out` lists, if it can be read.
+fn previously_generated(out: &Path) -> BTreeSet<String> {
+    let Ok(text) = std::fs::read(out.join(CATALOG_FILE)) else {
+        return BTreeSet::new();
+    };
+    let Ok(catalog) = serde_json::from_slice::<serde_json::Value>(&text) else {
+        return BTreeSet::new();
+    };
+    let media_types = catalog["mediaTypes"].as_array().into_iter().flatten();
+    media_types
+        .flat_map(|media_type| [&media_type["page"], &media_type["schema"]])
+        .filter_map(serde_json::Value::as_str)
+        .filter(|name| {
+            (name.ends_with(".md") || name.ends_with(".schema.json"))
+                && check_file_name(name).is_ok()
+        })
+        .map(str::to_owned)
         .collect()
 }
 
