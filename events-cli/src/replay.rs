@@ -24,7 +24,8 @@ pub struct Args {
     /// The newline-delimited JSON file to read; `-` or nothing reads standard input.
     pub file: Option<PathBuf>,
     /// Where to: `ndjson:-`, `ndjson:PATH`, `datalayer:PATH` (a `.json` path gets a JSON
-    /// array), `http[s]://host:port/path`, `nats://host:port/<subject-prefix>`.
+    /// array), `http[s]://host:port/path`, `nats://host:port/<subject-prefix>` (`tls://`
+    /// for NATS over TLS).
     #[arg(long, value_name = "SPEC")]
     pub sink: SinkSpec,
     /// Events the sink could not deliver, one JSON object per line with the reason:
@@ -38,8 +39,8 @@ pub struct Args {
     /// The HTTP body: the events as a JSON array, or a `track`-call batch.
     #[arg(long, value_enum, default_value_t = Body::Events)]
     pub body: Body,
-    /// Root certificates (PEM) to trust for an `https://` sink, besides the system's: a
-    /// private CA's, for example.
+    /// Root certificates (PEM) to trust for an `https://` or `tls://` sink, besides the
+    /// system's: a private CA's, for example.
     #[arg(long, value_name = "PATH")]
     pub ca_file: Option<PathBuf>,
     /// The data layer's layout (default: `array` for a `.json` path, else `ndjson`).
@@ -109,7 +110,7 @@ impl Args {
                 Body::Events => BodyShape::Events,
                 Body::Track => BodyShape::TrackBatch,
             },
-            http_ca_file: self.ca_file.clone(),
+            ca_file: self.ca_file.clone(),
             queue: Some(QueueConfig {
                 capacity: self.queue_capacity,
                 batch_size: self.batch_size,

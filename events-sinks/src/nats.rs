@@ -1,4 +1,5 @@
 use std::fmt;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::context::PublishErrorKind;
@@ -45,8 +46,11 @@ impl StreamSetup {
 /// Where and how a [`NatsSink`] publishes.
 #[derive(Debug, Clone)]
 pub struct NatsConfig {
-    /// The server, e.g. `nats://127.0.0.1:4222`.
+    /// The server, e.g. `nats://127.0.0.1:4222`; `tls://host:port` requires TLS, which
+    /// the client also uses whenever the server asks for it.
     pub url: String,
+    /// Root certificates (PEM) to trust for TLS besides the system's: a private CA's.
+    pub ca_file: Option<PathBuf>,
     /// Subjects are `<subject_prefix>.<mediaType>.<state>`.
     pub subject_prefix: String,
     /// The stream to create when none exists; `None` expects one to cover the subjects.
@@ -62,6 +66,7 @@ impl NatsConfig {
         let subject_prefix = subject_prefix.into();
         NatsConfig {
             url: url.into(),
+            ca_file: None,
             stream: Some(StreamSetup::for_prefix(&subject_prefix)),
             subject_prefix,
             queue: QueueConfig {
@@ -110,11 +115,23 @@ impl NatsSink {
             .build()
             .map_err(SinkError::Worker)?;
         let timeout = config.queue.retry.timeout;
+        let mut options = async_nats::ConnectOptions::new()
+            .connection_timeout(timeout)
+            // The sink retries publishes itself; the client keeps reconnecting.
+            .max_reconnects(None);
+        if let Some(ca_file) = &config.ca_file {
+            // async-nats reads the file only when it connects, and then reports a missing
+            // one as a TLS failure: say what is wrong first.
+            if let Err(error) = std::fs::metadata(ca_file) {
+                return Err(SinkError::Config(format!(
+                    "CA file {}: {error}",
+                    ca_file.display()
+                )));
+            }
+            options = options.add_root_certificates(ca_file.clone());
+        }
         let context = runtime.block_on(async {
-            let client = async_nats::ConnectOptions::new()
-                .connection_timeout(timeout)
-                // The sink retries publishes itself; the client keeps reconnecting.
-                .max_reconnects(None)
+            let client = options
                 .connect(config.url.as_str())
                 .await
                 .map_err(|error| nats_error(error.to_string()))?;

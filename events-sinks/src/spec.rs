@@ -34,6 +34,7 @@ impl Output {
 /// | `datalayer:-`, `datalayer:PATH` | [`DataLayerSink`]; a `.json` path gets a JSON array, anything else NDJSON, unless [`SinkOptions::datalayer_format`] says |
 /// | `http://host:port/path`, `https://host[:port]/path` | [`HttpSink`] |
 /// | `nats://host:port/<subject-prefix>` | [`NatsSink`] publishing to `<subject-prefix>.<mediaType>.<state>` |
+/// | `tls://host:port/<subject-prefix>` | the same, TLS required (the NATS clients' scheme) |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkSpec {
     /// `ndjson:-` or `ndjson:PATH`.
@@ -42,9 +43,9 @@ pub enum SinkSpec {
     DataLayer(Output),
     /// An `http://` or `https://` URL.
     Http(String),
-    /// `nats://host:port/<subject-prefix>`.
+    /// `nats://host:port/<subject-prefix>` or `tls://host:port/<subject-prefix>`.
     Nats {
-        /// `nats://host:port`.
+        /// `nats://host:port` or `tls://host:port`.
         url: String,
         /// The prefix of every subject; `/` in the spec's path become `.`.
         subject_prefix: String,
@@ -69,7 +70,7 @@ pub enum SpecError {
         spec: String,
     },
     /// No sink has that name.
-    #[error("unknown sink `{spec}`{}; expected `ndjson:PATH|-`, `datalayer:PATH|-`, `http[s]://host:port/path` or `nats://host:port/prefix`",
+    #[error("unknown sink `{spec}`{}; expected `ndjson:PATH|-`, `datalayer:PATH|-`, `http[s]://host:port/path` or `nats|tls://host:port/prefix`",
         .suggestion.map(|s| format!(" (did you mean `{s}:`?)")).unwrap_or_default())]
     Unknown {
         /// The whole spec.
@@ -104,7 +105,10 @@ impl FromStr for SinkSpec {
         if spec.starts_with("http://") || spec.starts_with("https://") {
             return Ok(SinkSpec::Http(spec.to_owned()));
         }
-        if let Some(rest) = spec.strip_prefix("nats://") {
+        let nats = [("nats://", "nats"), ("tls://", "tls")]
+            .into_iter()
+            .find_map(|(prefix, scheme)| Some((spec.strip_prefix(prefix)?, scheme)));
+        if let Some((rest, scheme)) = nats {
             let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
             let subject_prefix = path.trim_matches('/').replace('/', ".");
             if host.is_empty() || subject_prefix.is_empty() {
@@ -113,7 +117,7 @@ impl FromStr for SinkSpec {
                 });
             }
             return Ok(SinkSpec::Nats {
-                url: format!("nats://{host}"),
+                url: format!("{scheme}://{host}"),
                 subject_prefix,
             });
         }
@@ -152,8 +156,9 @@ pub struct SinkOptions {
     pub datalayer_format: Option<DataLayerFormat>,
     /// The HTTP sink's body.
     pub http_shape: BodyShape,
-    /// Root certificates (PEM) an `https://` sink trusts besides the system's.
-    pub http_ca_file: Option<PathBuf>,
+    /// Root certificates (PEM) an `https://` or `tls://` sink trusts besides the
+    /// system's.
+    pub ca_file: Option<PathBuf>,
     /// Queue, batching and retries of the HTTP and NATS sinks; `None` keeps each sink's
     /// defaults.
     pub queue: Option<QueueConfig>,
@@ -166,7 +171,7 @@ impl SinkOptions {
             dead_letter,
             datalayer_format: None,
             http_shape: BodyShape::default(),
-            http_ca_file: None,
+            ca_file: None,
             queue: None,
         }
     }
@@ -186,7 +191,7 @@ pub fn open(spec: &SinkSpec, options: SinkOptions) -> Result<Box<dyn Sink>, Sink
         SinkSpec::Http(url) => {
             let mut config = HttpConfig::new(url.clone());
             config.shape = options.http_shape;
-            config.ca_file = options.http_ca_file;
+            config.ca_file = options.ca_file;
             if let Some(queue) = options.queue {
                 config.queue = queue;
             }
@@ -197,6 +202,7 @@ pub fn open(spec: &SinkSpec, options: SinkOptions) -> Result<Box<dyn Sink>, Sink
             subject_prefix,
         } => {
             let mut config = NatsConfig::new(url.clone(), subject_prefix.clone());
+            config.ca_file = options.ca_file;
             if let Some(queue) = options.queue {
                 config.queue = queue;
             }
@@ -233,6 +239,13 @@ mod tests {
                 "nats://127.0.0.1:4222/webactions",
                 SinkSpec::Nats {
                     url: "nats://127.0.0.1:4222".into(),
+                    subject_prefix: "webactions".into(),
+                },
+            ),
+            (
+                "tls://nats.example:4222/webactions",
+                SinkSpec::Nats {
+                    url: "tls://nats.example:4222".into(),
                     subject_prefix: "webactions".into(),
                 },
             ),

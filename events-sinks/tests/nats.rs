@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use common::*;
-use events_sinks::{DeadLetter, NatsConfig, NatsSink, QueueConfig, RetryPolicy, Sink};
+use events_sinks::{DeadLetter, NatsConfig, NatsSink, QueueConfig, RetryPolicy, Sink, SinkError};
 use serde_json::Value;
 
 /// One stored message: subject, `Nats-Msg-Id`, payload.
@@ -185,4 +185,47 @@ fn a_server_killed_mid_replay_stores_every_event_exactly_once_or_dead_letters_it
         dead.len(),
         stats.retried
     );
+}
+
+#[test]
+fn over_tls_events_are_acknowledged_and_an_untrusted_server_is_refused() {
+    let Some(bin) =
+        NatsServer::binary("over_tls_events_are_acknowledged_and_an_untrusted_server_is_refused")
+    else {
+        return;
+    };
+    let store = tempfile::tempdir().unwrap();
+    let server = NatsServer::start_tls(bin, store.path());
+    assert!(server.url().starts_with("tls://"));
+    let prefix = unique_prefix("tls");
+
+    let mut config = NatsConfig::new(server.url(), prefix.clone());
+    config.ca_file = Some(tls_fixture("ca.pem"));
+    let dead_letter = DeadLetter::memory();
+    let sink = NatsSink::connect(config, dead_letter.clone()).unwrap();
+    for event in events(50) {
+        sink.send(&*event).unwrap();
+    }
+    // Delivered means acknowledged by JetStream, which only a TLS connection reaches.
+    let stats = sink.close(deadline(30)).unwrap();
+    assert_eq!((stats.delivered, stats.dead_lettered), (50, 0), "{stats:?}");
+    assert!(dead_letter.is_empty());
+
+    // Trusting another CA: the connection is refused, up front, saying why.
+    let mut config = NatsConfig::new(server.url(), prefix.clone());
+    config.ca_file = Some(tls_fixture("other-ca.pem"));
+    match NatsSink::connect(config, DeadLetter::memory()) {
+        Err(SinkError::Nats { reason, .. }) => {
+            assert!(reason.to_lowercase().contains("certificate"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A CA file that is not there is a configuration error naming it.
+    let mut config = NatsConfig::new(server.url(), prefix);
+    config.ca_file = Some(tls_fixture("missing.pem"));
+    match NatsSink::connect(config, DeadLetter::memory()) {
+        Err(SinkError::Config(message)) => assert!(message.contains("missing.pem"), "{message}"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -431,6 +431,8 @@ pub struct NatsServer {
     bin: PathBuf,
     pub port: u16,
     store: PathBuf,
+    /// TLS required, with the certificate in `tests/fixtures/tls`.
+    tls: bool,
     child: Option<Child>,
 }
 
@@ -452,10 +454,20 @@ impl NatsServer {
     }
 
     pub fn start(bin: PathBuf, store: &Path) -> NatsServer {
+        NatsServer::launch(bin, store, false)
+    }
+
+    /// A server that requires TLS, with the certificate `tls_fixture("ca.pem")` signs.
+    pub fn start_tls(bin: PathBuf, store: &Path) -> NatsServer {
+        NatsServer::launch(bin, store, true)
+    }
+
+    fn launch(bin: PathBuf, store: &Path, tls: bool) -> NatsServer {
         let mut server = NatsServer {
             bin,
             port: free_port(),
             store: store.to_owned(),
+            tls,
             child: None,
         };
         server.restart();
@@ -463,7 +475,8 @@ impl NatsServer {
     }
 
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "tls" } else { "nats" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Kills the server (SIGKILL: no goodbye to clients).
@@ -477,7 +490,8 @@ impl NatsServer {
     /// Starts it (again) on the same port and store, and waits until it accepts.
     pub fn restart(&mut self) {
         self.kill();
-        let child = Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        command
             .args([
                 "-js",
                 "-a",
@@ -486,7 +500,15 @@ impl NatsServer {
                 &self.port.to_string(),
                 "-sd",
             ])
-            .arg(&self.store)
+            .arg(&self.store);
+        if self.tls {
+            command
+                .args(["--tls", "--tlscert"])
+                .arg(tls_fixture("server.pem"))
+                .arg("--tlskey")
+                .arg(tls_fixture("server.key"));
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
