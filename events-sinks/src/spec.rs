@@ -80,7 +80,7 @@ pub enum SpecError {
     },
 }
 
-const KINDS: [&str; 4] = ["ndjson", "datalayer", "http", "nats"];
+const KINDS: [&str; 6] = ["ndjson", "datalayer", "http", "https", "nats", "tls"];
 
 impl FromStr for SinkSpec {
     type Err = SpecError;
@@ -282,6 +282,13 @@ mod tests {
             SpecError::Unknown {
                 spec: "ndjosn:out.ndjson".into(),
                 suggestion: Some("ndjson")
+            }
+        );
+        assert_eq!(
+            error("tsl://127.0.0.1:4222/webactions"),
+            SpecError::Unknown {
+                spec: "tsl://127.0.0.1:4222/webactions".into(),
+                suggestion: Some("tls")
             }
         );
         assert!(error("kafka://x")
