@@ -670,6 +670,22 @@ fn a_media_type_no_longer_registered_leaves_no_page_or_schema_behind() {
     assert!(out.path().join("outside.md").is_file());
     assert!(dir.join("notes.txt").is_file());
     assert!(dir.join(".hidden.schema.json").is_file());
+    // A name that differs from a generated one only in case is that file on file systems
+    // that ignore case: never removed. (Here the two are distinct files, so removing it
+    // would show.)
+    std::fs::write(dir.join("WebChat.md"), "old").unwrap();
+    std::fs::write(
+        dir.join(docs::CATALOG_FILE),
+        json!({ "mediaTypes": [{ "page": "WebChat.md", "schema": "WEBCHAT.schema.json" }] })
+            .to_string(),
+    )
+    .unwrap();
+    assert!(docs::write_docs(&Registry::builtin(), &dir)
+        .unwrap()
+        .removed
+        .is_empty());
+    assert!(dir.join("webchat.md").is_file());
+    assert!(dir.join("WebChat.md").is_file());
     // An unreadable catalog removes nothing either.
     std::fs::write(dir.join(docs::CATALOG_FILE), "not json").unwrap();
     assert!(docs::write_docs(&Registry::builtin(), &dir)

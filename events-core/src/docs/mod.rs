@@ -194,11 +194,17 @@ pub fn write_docs(registry: &Registry, out: &Path) -> Result<Written, DocsError>
             Ok(path)
         })
         .collect::<Result<Vec<_>, DocsError>>()?;
-    let produced: BTreeSet<&str> = documents.iter().map(|d| d.file_name.as_str()).collect();
+    // Compared without case: on a file system that ignores it (macOS, Windows), removing
+    // `WebChat.md` after writing `webchat.md` would remove the new page. On one that does
+    // not, a media type renamed only in case keeps its old files; that is the safe side.
+    let produced: BTreeSet<String> = documents
+        .iter()
+        .map(|d| d.file_name.to_lowercase())
+        .collect();
     let mut removed = Vec::new();
     for name in previous
         .iter()
-        .filter(|name| !produced.contains(name.as_str()))
+        .filter(|name| !produced.contains(&name.to_lowercase()))
     {
         let path = out.join(name);
         match std::fs::remove_file(&path) {
