@@ -255,7 +255,7 @@ impl Collector {
         });
         let stop = Arc::new(Notify::new());
         let (thread_shared, thread_stop) = (Arc::clone(&shared), Arc::clone(&stop));
-        let (acceptor, tls) = (tls.clone(), tls.is_some());
+        let (is_tls, acceptor) = (tls.is_some(), tls);
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -289,7 +289,7 @@ impl Collector {
         });
         Collector {
             addr,
-            tls,
+            tls: is_tls,
             shared,
             stop,
             thread: Some(thread),
