@@ -6,6 +6,7 @@ use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::RangedU64ValueParser;
 use events_core::ingest::{
     Discard, ErrorKind, IdleTimeout, IllegalPolicy, Ingest, IngestStats, Outcome,
     DEFAULT_MAX_LINE_BYTES,
@@ -16,6 +17,7 @@ use serde_json::{json, Value};
 
 use crate::dead_letter::DeadLetter;
 use crate::input::{self, is_blank, Line, LineReader};
+use crate::same_file::{self, Named};
 use crate::{progress, CliError};
 
 /// Arguments of `webaction check`.
@@ -36,21 +38,33 @@ pub struct Args {
     pub limits: Limits,
 }
 
-/// Limits shared by the commands that ingest a stream.
+/// Limits shared by the commands that ingest a stream. Each is range-checked when the
+/// command line is parsed: a value the tracker cannot serve is a usage error naming the
+/// option and its range, not a hang or an overflow later.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct Limits {
-    /// Lines longer than this many bytes are rejected as `too_large`.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_BYTES)]
+    /// Lines longer than this many bytes are rejected as `too_large` (the `\r` of a CRLF
+    /// line end does not count).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_BYTES,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_LINE_BYTES))]
     pub max_line_bytes: usize,
     /// The most actions whose lifecycle is tracked at once; beyond it the least recently
     /// seen is forgotten.
-    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    #[arg(long, value_name = "N", default_value_t = 1_000_000,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_ACTIONS))]
     pub max_actions: usize,
     /// Forget an action after this many lines without an event of it (default: never;
     /// the cap still bounds memory).
-    #[arg(long, value_name = "LINES")]
+    #[arg(long, value_name = "LINES",
+        value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(u32::MAX)))]
     pub idle_lines: Option<u32>,
 }
+
+/// The longest line limit accepted: 1 GiB. Lines are held in memory up to the limit.
+const MAX_LINE_BYTES: u64 = 1 << 30;
+
+/// The most actions the tracker can serve.
+const MAX_ACTIONS: u64 = (1 << 31) - 1; // MERGE: TrackerConfig::MAX_ACTIONS
 
 impl Default for Limits {
     fn default() -> Self {
@@ -110,7 +124,7 @@ pub fn check_stream(
                 let rest = match dead_letter.as_deref_mut() {
                     Some(letter) => {
                         letter
-                            .begin(number, kind, &message)
+                            .begin_streamed(number, kind, &message)
                             .map_err(StreamError::Write)?;
                         letter.raw_chunk(&buf).map_err(StreamError::Write)?;
                         let mut write_error = None;
@@ -184,10 +198,12 @@ pub fn summary_text(stats: &IngestStats) -> String {
 
 /// Runs `webaction check`: exit 0 when nothing was rejected, 1 when something was.
 pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
-    if args.limits.max_line_bytes == 0 {
-        return Err(CliError::Usage(
-            "--max-line-bytes must be at least 1".into(),
-        ));
+    let input_path = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
+    if let Some(dead_letter) = &args.dead_letter {
+        same_file::refuse_overlap(
+            &[Named::new("the input", &input_path)],
+            &[Named::new("--dead-letter", dead_letter)],
+        )?;
     }
     let input = input::open(args.file.as_deref())?;
     let mut letter_file = match &args.dead_letter {
@@ -210,13 +226,12 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
         },
     )?;
     bar.finish_and_clear();
-    let mut stdout = io::stdout().lock();
-    let written = if args.json {
-        writeln!(stdout, "{}", summary_json(&stats))
+    let summary = if args.json {
+        format!("{}\n", summary_json(&stats))
     } else {
-        write!(stdout, "{}", summary_text(&stats))
+        summary_text(&stats)
     };
-    written.map_err(|e| CliError::io("cannot write", "-", e))?;
+    crate::write_stdout(summary.as_bytes())?;
     Ok(if stats.rejected == 0 && stats.dropped == 0 {
         ExitCode::SUCCESS
     } else {

@@ -4,9 +4,11 @@
 //! `raw` holds the line byte for byte when it is UTF-8. JSON strings cannot hold other
 //! bytes: for such a line `raw` holds it with each invalid sequence replaced by U+FFFD, and
 //! `raw_base64` holds the exact bytes. A line over the length limit is streamed, never
-//! held whole, and gets a `len` field (its length in bytes).
+//! held whole in memory, and gets a `len` field (its length in bytes); it follows the same
+//! rule, so its exact bytes are kept too.
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, Seek, Write};
 
 use base64::Engine as _;
 
@@ -18,6 +20,9 @@ pub struct DeadLetter<W: Write> {
     carry: Vec<u8>,
     /// Whether the raw text written so far lost bytes to U+FFFD.
     lossy: bool,
+    /// A streamed line's bytes, kept in a temporary file: whether the line is UTF-8 is
+    /// known only at its end, and by then its start is written and gone from memory.
+    spill: Option<File>,
 }
 
 impl<W: Write> DeadLetter<W> {
@@ -27,6 +32,7 @@ impl<W: Write> DeadLetter<W> {
             out,
             carry: Vec::new(),
             lossy: false,
+            spill: None,
         }
     }
 
@@ -43,10 +49,18 @@ impl<W: Write> DeadLetter<W> {
     }
 
     /// Starts a record whose raw text follows in chunks ([`raw_chunk`](Self::raw_chunk)),
-    /// for a line too long to hold; end it with [`end_streamed`](Self::end_streamed).
-    pub fn begin(&mut self, line: u64, kind: &str, error: &str) -> io::Result<()> {
+    /// for a line too long to hold; end it with [`end_streamed`](Self::end_streamed). The
+    /// chunks are also kept in a temporary file, for `raw_base64` should they not be UTF-8.
+    pub fn begin_streamed(&mut self, line: u64, kind: &str, error: &str) -> io::Result<()> {
+        self.begin(line, kind, error)?;
+        self.spill = Some(tempfile::tempfile()?);
+        Ok(())
+    }
+
+    fn begin(&mut self, line: u64, kind: &str, error: &str) -> io::Result<()> {
         self.carry.clear();
         self.lossy = false;
+        self.spill = None;
         write!(self.out, r#"{{"line":{line},"kind":"#)?;
         serde_json::to_writer(&mut self.out, kind)?;
         self.out.write_all(br#","error":"#)?;
@@ -56,6 +70,9 @@ impl<W: Write> DeadLetter<W> {
 
     /// Appends raw bytes to the record's `raw` string, escaped.
     pub fn raw_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        if let Some(spill) = &mut self.spill {
+            spill.write_all(chunk)?;
+        }
         let joined;
         let mut bytes = chunk;
         if !self.carry.is_empty() {
@@ -103,6 +120,18 @@ impl<W: Write> DeadLetter<W> {
     /// Ends a streamed record, with the line's full length.
     pub fn end_streamed(&mut self, len: u64) -> io::Result<()> {
         self.finish_raw()?;
+        if let Some(mut spill) = self.spill.take() {
+            if self.lossy {
+                spill.rewind()?;
+                self.out.write_all(br#","raw_base64":""#)?;
+                let mut encoder = base64::write::EncoderWriter::new(
+                    &mut self.out,
+                    &base64::engine::general_purpose::STANDARD,
+                );
+                io::copy(&mut spill, &mut encoder)?;
+                encoder.finish()?.write_all(b"\"")?;
+            }
+        }
         write!(self.out, r#","len":{len}}}"#)?;
         self.out.write_all(b"\n")
     }
@@ -180,9 +209,26 @@ mod tests {
     }
 
     #[test]
+    fn a_streamed_line_that_is_not_utf8_is_kept_exactly_in_base64() {
+        let mut letter = DeadLetter::new(Vec::new());
+        letter.begin_streamed(3, "too_large", "too long").unwrap();
+        let raw: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 256) as u8).collect();
+        for chunk in raw.chunks(333) {
+            letter.raw_chunk(chunk).unwrap();
+        }
+        letter.end_streamed(raw.len() as u64).unwrap();
+        let value: Value = serde_json::from_slice(&letter.into_inner()).unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(value["raw_base64"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(decoded, raw);
+        assert_eq!(value["len"], 5000);
+    }
+
+    #[test]
     fn streamed_chunks_join_multibyte_characters_cut_at_a_boundary() {
         let mut letter = DeadLetter::new(Vec::new());
-        letter.begin(1, "too_large", "too long").unwrap();
+        letter.begin_streamed(1, "too_large", "too long").unwrap();
         let text = "aé€😀z".as_bytes();
         for chunk in text.chunks(1) {
             letter.raw_chunk(chunk).unwrap();
@@ -191,5 +237,6 @@ mod tests {
         let value: Value = serde_json::from_slice(&letter.into_inner()).unwrap();
         assert_eq!(value["raw"], "aé€😀z");
         assert_eq!(value["len"], text.len());
+        assert!(value.get("raw_base64").is_none());
     }
 }

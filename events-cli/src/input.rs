@@ -3,6 +3,8 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
+#[cfg(unix)]
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use events_core::ingest::{Emit, Ingest};
@@ -29,11 +31,12 @@ impl std::fmt::Debug for Input {
 }
 
 /// Opens `path`, or standard input when it is `None` or `-`. A missing or unreadable file
-/// is a [`CliError::Io`] naming it.
+/// is a [`CliError::Io`] naming it, and so is a closed standard input (`<&-`): reading it
+/// would look like an empty stream, and a pipeline that lost its input must not pass.
 pub fn open(path: Option<&Path>) -> Result<Input, CliError> {
     match path {
-        None => Ok(stdin()),
-        Some(path) if path == Path::new("-") => Ok(stdin()),
+        None => stdin(),
+        Some(path) if path == Path::new("-") => stdin(),
         Some(path) => {
             let file = File::open(path).map_err(|e| CliError::io("cannot open", path, e))?;
             let metadata = file
@@ -55,12 +58,41 @@ pub fn open(path: Option<&Path>) -> Result<Input, CliError> {
     }
 }
 
-fn stdin() -> Input {
-    Input {
-        reader: Box::new(BufReader::with_capacity(1 << 16, io::stdin())),
+fn stdin() -> Result<Input, CliError> {
+    let stdin = io::stdin();
+    if let Err(error) = stdin_is_open(&stdin) {
+        return Err(CliError::io("cannot read", "-", error));
+    }
+    Ok(Input {
+        reader: Box::new(BufReader::with_capacity(1 << 16, stdin)),
         path: PathBuf::from("-"),
         len: None,
+    })
+}
+
+/// A closed descriptor 0 (`<&-`) is not seen as closed: at start-up the standard library
+/// opens `/dev/null` in its place, read-write, so it reads as an empty stream. A shell's
+/// `< /dev/null` opens it read-only, so read-write `/dev/null` on descriptor 0 is taken
+/// for a closed standard input.
+#[cfg(unix)]
+fn stdin_is_open(stdin: &io::Stdin) -> io::Result<()> {
+    use rustix::fs::{fcntl_getfl, OFlags};
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let metadata = File::from(stdin.as_fd().try_clone_to_owned()?).metadata()?;
+    let null = std::fs::metadata("/dev/null")?;
+    let read_write = fcntl_getfl(stdin)? & OFlags::ACCMODE == OFlags::RDWR;
+    if metadata.file_type().is_char_device() && metadata.rdev() == null.rdev() && read_write {
+        return Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "standard input is closed",
+        ));
     }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn stdin_is_open(_: &io::Stdin) -> io::Result<()> {
+    Ok(())
 }
 
 /// One line as [`LineReader::next_line`] read it.
@@ -68,18 +100,28 @@ fn stdin() -> Input {
 pub enum Line {
     /// The whole line is in the buffer, without its `\n` (a `\r` before it is kept).
     Complete,
-    /// The line is longer than the limit: the buffer holds its first `limit + 1` bytes,
-    /// and [`LineReader::drain_rest`] reads the rest.
+    /// The line is longer than the limit: the buffer holds its first bytes (more than
+    /// `limit`, at most `limit + 2`), and [`LineReader::drain_rest`] reads the rest.
     TooLarge,
 }
 
+/// The UTF-8 byte order mark. RFC 8259 (§8.1) lets a parser ignore one at the start of a
+/// text, and editors on Windows write it; at the start of the stream it is skipped.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Splits a stream into lines on `\n`, numbering them from 1 (blank lines included).
+///
+/// The length limit counts a line's content: the `\r` of a CRLF line end does not count,
+/// so that the same events pass the same limit whichever line ends a file has.
 #[derive(Debug)]
 pub struct LineReader<R> {
     reader: R,
     limit: usize,
     number: u64,
     bytes: u64,
+    /// The last too-large line ended within what was read (its `\n` is consumed), so
+    /// [`drain_rest`](Self::drain_rest) has nothing to read.
+    rest_consumed: bool,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -90,6 +132,7 @@ impl<R: BufRead> LineReader<R> {
             limit,
             number: 0,
             bytes: 0,
+            rest_consumed: false,
         }
     }
 
@@ -106,7 +149,11 @@ impl<R: BufRead> LineReader<R> {
     /// Reads the next line into `buf` (cleared first); `None` at the end of input.
     pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Line>> {
         buf.clear();
+        self.rest_consumed = false;
         let mut started = false;
+        if self.number == 0 && self.bytes == 0 {
+            started = self.skip_bom(buf)?;
+        }
         loop {
             let available = match self.reader.fill_buf() {
                 Ok(available) => available,
@@ -118,12 +165,14 @@ impl<R: BufRead> LineReader<R> {
                     return Ok(None);
                 }
                 self.number += 1;
-                return Ok(Some(Line::Complete));
+                return Ok(Some(self.judge(buf)));
             }
             started = true;
             let newline = available.iter().position(|&b| b == b'\n');
             let content = newline.unwrap_or(available.len());
-            let room = self.limit + 1 - buf.len();
+            // Room for the limit, a `\r` that may end the line, and one byte more to tell
+            // that the line is too long.
+            let room = self.limit + 2 - buf.len();
             if content >= room {
                 buf.extend_from_slice(&available[..room]);
                 self.reader.consume(room);
@@ -137,14 +186,52 @@ impl<R: BufRead> LineReader<R> {
             self.bytes += used as u64;
             if newline.is_some() {
                 self.number += 1;
-                return Ok(Some(Line::Complete));
+                return Ok(Some(self.judge(buf)));
             }
         }
+    }
+
+    /// Whether a whole line in `buf` fits the limit, its CRLF `\r` not counted.
+    fn judge(&mut self, buf: &[u8]) -> Line {
+        let content = buf.strip_suffix(b"\r").unwrap_or(buf);
+        if content.len() > self.limit {
+            self.rest_consumed = true;
+            Line::TooLarge
+        } else {
+            Line::Complete
+        }
+    }
+
+    /// Consumes a byte order mark at the start of the stream. Bytes that only begin like
+    /// one are the start of the first line: they go to `buf`, and `true` says so.
+    fn skip_bom(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+        let mut matched = 0;
+        while matched < BOM.len() {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.first() != Some(&BOM[matched]) {
+                break;
+            }
+            self.reader.consume(1);
+            self.bytes += 1;
+            matched += 1;
+        }
+        if matched == BOM.len() {
+            return Ok(false);
+        }
+        buf.extend_from_slice(&BOM[..matched]);
+        Ok(matched > 0)
     }
 
     /// After [`Line::TooLarge`]: passes the rest of the line to `each` chunk by chunk,
     /// consuming its `\n`; returns how many bytes the rest held.
     pub fn drain_rest(&mut self, mut each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<u64> {
+        if std::mem::take(&mut self.rest_consumed) {
+            return Ok(0);
+        }
         let mut total = 0;
         loop {
             let available = match self.reader.fill_buf() {

@@ -5,7 +5,7 @@
 //! Exit status: 0 on success (for `check`: nothing rejected), 1 when `check` rejected
 //! something, 2 for usage and I/O errors.
 
-use std::io;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -19,6 +19,7 @@ pub mod input;
 pub mod progress;
 pub mod replay;
 pub mod report;
+pub mod same_file;
 pub mod simulate;
 
 /// Simulate, check and report newline-delimited JSON streams of web-action lifecycle
@@ -64,6 +65,20 @@ pub enum CliError {
     /// The arguments are valid for clap but not together or not in range.
     #[error("{0}")]
     Usage(String),
+    /// An output names the same file as an input or another output: writing it would
+    /// destroy what is read, or mix two outputs in one file.
+    #[error("{second_role} `{}` is the same file as {first_role} `{}`; refusing to write over it",
+        .second.display(), .first.display())]
+    SameFile {
+        /// How the command line named the file met first (`input`, `--dead-letter`, ...).
+        first_role: &'static str,
+        /// Its path as given.
+        first: PathBuf,
+        /// How the command line named the output that is the same file.
+        second_role: &'static str,
+        /// Its path as given.
+        second: PathBuf,
+    },
     /// Documentation could not be generated or written.
     #[error(transparent)]
     Docs(#[from] events_core::docs::DocsError),
@@ -78,6 +93,17 @@ impl CliError {
             source,
         }
     }
+}
+
+/// Writes a command's result to standard output and flushes it, so that a failed write
+/// (a closed pipe, a full disk) is an error here rather than lost at exit, where the
+/// standard library ignores it.
+pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| CliError::io("cannot write", "-", e))
 }
 
 /// Parses the process arguments and runs the command with `registry`'s media types.
@@ -96,10 +122,8 @@ pub fn run(cli: Cli, registry: &Registry) -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        // Output closed early (e.g. piped into `head`): not an error worth a message.
-        Err(CliError::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
-            ExitCode::SUCCESS
-        }
+        // A closed pipe is an error like any other failed write: what was not written is
+        // lost, and a pipeline must not read that as success.
         Err(error) => {
             eprintln!("webaction: error: {error}");
             ExitCode::from(2)

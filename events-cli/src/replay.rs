@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use events_core::{Events, Registry};
 use events_sinks::{
-    BodyShape, DataLayerFormat, DeadLetter, Forwarder, FullQueuePolicy, QueueConfig, RetryPolicy,
-    Sink, SinkError, SinkOptions, SinkSpec, SinkStats,
+    BodyShape, DataLayerFormat, DeadLetter, Forwarder, FullQueuePolicy, Output, QueueConfig,
+    RetryPolicy, Sink, SinkError, SinkOptions, SinkSpec, SinkStats,
 };
 
 use crate::check::Limits;
 use crate::input::{self, LineReader};
+use crate::same_file::{self, Named};
 use crate::CliError;
 
 /// Arguments of `webaction replay`.
@@ -179,6 +180,24 @@ pub fn replay_stream(
     })
 }
 
+/// Refuses a sink file or dead letter that is the input, or each other, before either is
+/// opened for writing.
+fn refuse_overlap(args: &Args) -> Result<(), CliError> {
+    let input = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let sink_file = match &args.sink {
+        SinkSpec::Ndjson(output) | SinkSpec::DataLayer(output) => Some(match output {
+            Output::Stdout => PathBuf::from("-"),
+            Output::File(path) => path.clone(),
+        }),
+        _ => None,
+    };
+    let mut outputs = vec![Named::new("--dead-letter", &args.dead_letter)];
+    if let Some(path) = &sink_file {
+        outputs.insert(0, Named::new("--sink", path));
+    }
+    same_file::refuse_overlap(&[Named::new("the input", &input)], &outputs)
+}
+
 /// Why a replay stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -199,6 +218,7 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
             "--batch-size, --queue-capacity and --max-line-bytes must be at least 1".into(),
         ));
     }
+    refuse_overlap(args)?;
     let input = input::open(args.file.as_deref())?;
     let options = args.sink_options();
     let dead_letter = options.dead_letter.clone();

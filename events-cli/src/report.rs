@@ -3,7 +3,7 @@
 //! action map performance report shows them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, BufRead, Write};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -276,11 +276,6 @@ impl Report {
 
 /// Runs `webaction report`.
 pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
-    if args.limits.max_line_bytes == 0 {
-        return Err(CliError::Usage(
-            "--max-line-bytes must be at least 1".into(),
-        ));
-    }
     let input = input::open(args.file.as_deref())?;
     let bar = progress::bar(input.len, "reading");
     let report =
@@ -290,12 +285,11 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
             }
         })?;
     bar.finish_and_clear();
-    let mut stdout = io::stdout().lock();
-    let written = if args.json {
-        writeln!(stdout, "{}", report.to_json())
+    let text = if args.json {
+        format!("{}\n", report.to_json())
     } else {
-        write!(stdout, "{}", report.to_text())
+        report.to_text()
     };
-    written.map_err(|e| CliError::io("cannot write", "-", e))?;
+    crate::write_stdout(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -519,9 +519,16 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
         }
         None => {
             let mut out = BufWriter::new(io::stdout().lock());
-            let summary = simulate(registry, &simulation, &mut out)
-                .and_then(|summary| out.flush().map(|()| summary))
-                .map_err(|e| CliError::io("cannot write", "-", e))?;
+            let written =
+                simulate(registry, &simulation, &mut out).and_then(|s| out.flush().map(|()| s));
+            let summary = match written {
+                Ok(summary) => summary,
+                // `simulate | head`: the reader has what it wanted, and a generated stream
+                // loses nothing by stopping early. Every other command treats a closed
+                // pipe as an error, because there it loses output.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+                Err(e) => return Err(CliError::io("cannot write", "-", e)),
+            };
             (summary, PathBuf::from("-"))
         }
     };

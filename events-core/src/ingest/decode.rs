@@ -71,9 +71,11 @@ impl Decoder {
     }
 
     /// Reads one event. Leading and trailing JSON whitespace (including a `\r` before the
-    /// line end) is allowed; anything else around the object is `malformed_json`.
+    /// line end) is allowed; anything else around the object is `malformed_json`. The
+    /// `\r` of a CRLF line end does not count against the line limit.
     pub fn decode(&self, line: &[u8]) -> Result<Decoded, IngestError> {
-        if line.len() > self.max_line_bytes {
+        let content = line.strip_suffix(b"\r").unwrap_or(line);
+        if content.len() > self.max_line_bytes {
             return Err(IngestError::TooLarge {
                 len: line.len(),
                 max: self.max_line_bytes,
