@@ -2,12 +2,12 @@
 //! reached each state and the conversion rate of each declared step, the way the vendor's
 //! action map performance report shows them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use events_core::ingest::IngestStats;
+use events_core::ingest::{Emit, IngestStats};
 use events_core::{AnyEvent, MediaTypeDescription, Registry, Uuid};
 use indicatif::ProgressBar;
 use serde_json::{json, Map, Value};
@@ -107,17 +107,25 @@ pub struct Report {
     pub maps: BTreeMap<MapKey, MapReport>,
 }
 
-/// Accumulates valid events into a [`Report`].
+/// Accumulates valid events into a [`Report`]. It remembers nothing per action: the state
+/// an action stepped from comes from the ingest tracker ([`Emit::emit_step`]), so memory
+/// is the tracker's (bounded by its cap) plus one entry per action map.
 #[derive(Debug, Default)]
 struct Tally {
     maps: BTreeMap<MapKey, MapReport>,
-    /// The last state of each action not yet ended, to count steps.
-    last: HashMap<Uuid, usize>,
     media_types: Vec<&'static MediaTypeDescription>,
 }
 
-impl Tally {
-    fn add(&mut self, event: &AnyEvent) {
+impl Emit for Tally {
+    fn emit(&mut self, event: &AnyEvent) {
+        self.emit_step(event, None);
+    }
+
+    fn wants_steps(&self) -> bool {
+        true
+    }
+
+    fn emit_step(&mut self, event: &AnyEvent, from: Option<&'static str>) {
         let media = event.media_type();
         let media_index = self
             .media_types
@@ -136,12 +144,8 @@ impl Tally {
         });
         let state = event.state_index();
         entry.reached[state] += 1;
-        let previous = if event.state().kind.ends_lifecycle() {
-            self.last.remove(&event.action_id())
-        } else {
-            self.last.insert(event.action_id(), state)
-        };
-        if let Some(from) = previous {
+        if let Some(from) = from {
+            let from = entry.index(from);
             *entry.steps.entry((from, state)).or_insert(0) += 1;
         }
     }
@@ -155,11 +159,11 @@ pub fn report_stream(
     limits: &Limits,
     progress: &ProgressBar,
 ) -> Result<Report, StreamError> {
-    let mut tally = Tally {
+    let tally = Tally {
         media_types: registry.iter().map(|e| e.description).collect(),
         ..Tally::default()
     };
-    let mut ingest = limits.ingest(registry, |event: &AnyEvent| tally.add(event));
+    let mut ingest = limits.ingest(registry, tally);
     let mut lines = LineReader::new(reader, limits.max_line_bytes);
     let mut buf = Vec::new();
     while let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? {
@@ -169,10 +173,9 @@ pub fn report_stream(
         input::ingest_line(&mut ingest, &mut lines, &buf, line).map_err(StreamError::Read)?;
     }
     let stats = *ingest.stats();
-    drop(ingest);
     Ok(Report {
         stats,
-        maps: tally.maps,
+        maps: ingest.into_emitter().maps,
     })
 }
 

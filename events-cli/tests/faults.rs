@@ -368,8 +368,8 @@ fn report_memory_is_bounded_by_the_tracker_cap_as_check_is() {
     let input = dir.join("endless.ndjson");
     let template = event(A, "offered");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
-    // 400,000 actions that never end, all of one action map.
-    for i in 0..400_000u32 {
+    // 250,000 actions that never end, all of one action map.
+    for i in 0..250_000u32 {
         let id = format!("{i:08x}-5b7a-4c52-9a3e-0d4f1b2a3c4d");
         writeln!(file, "{}", template.replace(A, &id)).unwrap();
     }
@@ -384,7 +384,7 @@ fn report_memory_is_bounded_by_the_tracker_cap_as_check_is() {
     };
     let check = peak("check");
     let report = peak("report");
-    // Remembering 400,000 actions takes over 10 MB however compact; the tracker's cap
+    // Remembering 250,000 actions takes over 10 MB however compact; the tracker's cap
     // (10,000 actions) takes under 1 MB.
     assert!(
         report < check + 4 * 1024,
@@ -401,5 +401,5 @@ fn report_memory_is_bounded_by_the_tracker_cap_as_check_is() {
         .output()
         .unwrap();
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["action_maps"][0]["actions"], 400_000);
+    assert_eq!(report["action_maps"][0]["actions"], 250_000);
 }

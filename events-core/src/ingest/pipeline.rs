@@ -21,6 +21,23 @@ pub trait Emit {
         let _ = illegal;
         self.emit(event);
     }
+
+    /// Whether [`emit_step`](Self::emit_step) needs the state each action was in before
+    /// its event. Finding it costs one more tracker lookup per event, so it is only looked
+    /// up for emitters that say so. Default: no.
+    fn wants_steps(&self) -> bool {
+        false
+    }
+
+    /// Receives a valid event with the state its action was in before it (`None` for an
+    /// action's first event), when [`wants_steps`](Self::wants_steps) says so: what a
+    /// report of the transitions taken needs, without remembering every live action
+    /// itself (the tracker already does, within its cap). By default it goes to
+    /// [`emit`](Self::emit).
+    fn emit_step(&mut self, event: &AnyEvent, from: Option<&'static str>) {
+        let _ = from;
+        self.emit(event);
+    }
 }
 
 impl<F: FnMut(&AnyEvent)> Emit for F {
@@ -338,13 +355,25 @@ impl<E: Emit> Ingest<E> {
         if let Some(enrich) = &mut self.enrich {
             enrich(&mut *event);
         }
+        let wants_steps = self.emit.wants_steps();
+        let from = if wants_steps {
+            self.tracker
+                .state_of(event.action_id())
+                .map(|(_, state)| state)
+        } else {
+            None
+        };
         match self
             .tracker
             .track_state(media_index, event.action_id(), event.state_index(), now)
         {
             Ok(()) => {
                 self.stats.valid += 1;
-                self.emit.emit(&*event);
+                if wants_steps {
+                    self.emit.emit_step(&*event, from);
+                } else {
+                    self.emit.emit(&*event);
+                }
                 Outcome::Emitted
             }
             Err(illegal) => {
