@@ -113,7 +113,7 @@ pub fn check_stream(
     let mut buf = Vec::new();
     while let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? {
         let number = lines.line_number();
-        if number % 4096 == 0 {
+        if number.is_multiple_of(4096) {
             progress.set_position(lines.bytes_read());
         }
         match line {

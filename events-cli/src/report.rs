@@ -167,7 +167,7 @@ pub fn report_stream(
     let mut lines = LineReader::new(reader, limits.max_line_bytes);
     let mut buf = Vec::new();
     while let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? {
-        if lines.line_number() % 4096 == 0 {
+        if lines.line_number().is_multiple_of(4096) {
             progress.set_position(lines.bytes_read());
         }
         input::ingest_line(&mut ingest, &mut lines, &buf, line).map_err(StreamError::Read)?;

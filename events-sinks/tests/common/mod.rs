@@ -68,7 +68,7 @@ pub fn event_json(i: u64) -> Value {
         event["errorCode"] = json!(500);
         event["errorMessage"] = json!("widget failed to render");
     }
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         event["pageUrl"] = json!(format!("https://shop.example/p/{i}"));
     }
     event
