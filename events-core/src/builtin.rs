@@ -6,6 +6,8 @@
 
 use uuid::Uuid;
 
+use crate::registry::Registry;
+
 crate::media_type! {
     /// A proactive chat invitation (`webchat`), and the chat that follows it.
     ///
@@ -65,5 +67,24 @@ crate::media_type! {
             /// it ends the lifecycle without being terminal.
             end Errored = "errored" (requires error_message; verb error),
         }
+    }
+}
+
+/// The built-in media types' registry lives here, beside their declarations, so that the
+/// registry itself depends on no media type.
+impl Registry {
+    /// `webchat` and `contentoffer`.
+    pub fn builtin() -> Self {
+        let mut registry = Registry::empty();
+        registry.register::<WebChat>();
+        registry.register::<ContentOffer>();
+        registry
+    }
+}
+
+impl Default for Registry {
+    /// The same as [`Registry::builtin`].
+    fn default() -> Self {
+        Registry::builtin()
     }
 }

@@ -35,9 +35,9 @@ pub use description::{
 };
 pub use event::{CustomerIdType, EventError, RawEvent, UnknownState};
 pub use media_type::{Event, MediaType};
-pub use registry::{MediaTypeEntry, Registry};
+pub use registry::{IntoTopic, MediaTypeEntry, Registry};
 pub use suggest::closest;
-pub use topic::{IntoTopic, Topic, TopicError};
+pub use topic::{Topic, TopicError};
 pub use uuid::Uuid;
 
 /// Declares a media type: its lifecycle states, which state may follow which, and its

@@ -1,13 +1,14 @@
-//! The media types a program knows at run time, looked up by wire name.
+//! The media types a program knows at run time, looked up by wire name, and topic strings
+//! read against them.
 
 use std::any::TypeId;
 
 use crate::any::AnyEvent;
-use crate::builtin::{ContentOffer, WebChat};
 use crate::description::MediaTypeDescription;
 use crate::event::{EventError, RawEvent};
 use crate::media_type::{Event, MediaType};
 use crate::suggest::closest;
+use crate::topic::{Topic, TopicError};
 
 /// One media type, type-erased: its description and how to finish reading its events.
 #[derive(Clone, Copy)]
@@ -69,14 +70,6 @@ impl Registry {
         }
     }
 
-    /// `webchat` and `contentoffer`.
-    pub fn builtin() -> Self {
-        let mut registry = Registry::empty();
-        registry.register::<WebChat>();
-        registry.register::<ContentOffer>();
-        registry
-    }
-
     /// Adds media type `M`; registering one twice keeps one entry. A different media type
     /// with the same wire name replaces the earlier one.
     pub fn register<M: MediaType>(&mut self) -> &mut Self {
@@ -119,9 +112,99 @@ impl Registry {
     }
 }
 
-impl Default for Registry {
-    /// The same as [`Registry::builtin`].
-    fn default() -> Self {
-        Registry::builtin()
+impl Topic {
+    /// Reads a topic string, `"<mediaType>:<state>"` or `"<mediaType>:all"`, the way the
+    /// JavaScript SDK's `ac('on', topic, callback)` takes it. The media type must be in
+    /// `registry`; the state may be a wire name or an alias (`webchat:timed out`).
+    ///
+    /// ```
+    /// use events_core::{Registry, Topic, TopicError, WebChat};
+    /// let registry = Registry::builtin();
+    /// assert_eq!(Topic::parse(&registry, "webchat:offered")?, WebChat::topic("offered"));
+    /// assert!(Topic::parse(&registry, "webchat:all")?.is_all());
+    ///
+    /// let error = Topic::parse(&registry, "webchat:offred").unwrap_err();
+    /// assert_eq!(error.suggestion(), Some("offered"));
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "unknown state `offred` for media type `webchat` in topic `webchat:offred` \
+    ///      (did you mean `offered`?); expected one of: offered, accepted, rejected, \
+    ///      ignored, timedout, errored, started, engaged, abandoned, all"
+    /// );
+    /// # Ok::<(), TopicError>(())
+    /// ```
+    pub fn parse(registry: &Registry, topic: &str) -> Result<Topic, TopicError> {
+        let Some((media_type, state)) = topic.split_once(':') else {
+            return Err(TopicError::MissingSeparator {
+                topic: topic.to_owned(),
+            });
+        };
+        let Some(entry) = registry.get(media_type) else {
+            return Err(TopicError::UnknownMediaType {
+                topic: topic.to_owned(),
+                media_type: media_type.to_owned(),
+                suggestion: registry.suggest(media_type),
+                expected: registry.iter().map(|e| e.description.wire_name).collect(),
+            });
+        };
+        let description = entry.description;
+        if state == "all" {
+            return Ok(Topic::all(description));
+        }
+        match description.states.iter().position(|s| s.accepts(state)) {
+            Some(index) => Ok(Topic::state(description, index)),
+            None => Err(TopicError::UnknownState {
+                topic: topic.to_owned(),
+                media_type: description.wire_name,
+                state: state.to_owned(),
+                suggestion: closest(
+                    state,
+                    description
+                        .states
+                        .iter()
+                        .flat_map(|s| std::iter::once(s.wire_name).chain(s.aliases.iter().copied()))
+                        .chain(["all"]),
+                ),
+                expected: description.states.iter().map(|s| s.wire_name).collect(),
+            }),
+        }
+    }
+}
+
+/// What `on_topic`, `once_topic`, `off_topic` and `stream` accept as a topic: a string,
+/// checked against a [`Registry`] when subscribing, or a [`Topic`] checked at compile time
+/// (`WebChat::topic("offered")` in a `const`, or [`topic!`](crate::topic!)).
+pub trait IntoTopic {
+    /// The topic, or why the string names none in `registry`.
+    fn into_topic(self, registry: &Registry) -> Result<Topic, TopicError>;
+}
+
+impl IntoTopic for Topic {
+    fn into_topic(self, _: &Registry) -> Result<Topic, TopicError> {
+        Ok(self)
+    }
+}
+
+impl IntoTopic for &Topic {
+    fn into_topic(self, _: &Registry) -> Result<Topic, TopicError> {
+        Ok(*self)
+    }
+}
+
+impl IntoTopic for &str {
+    fn into_topic(self, registry: &Registry) -> Result<Topic, TopicError> {
+        Topic::parse(registry, self)
+    }
+}
+
+impl IntoTopic for &String {
+    fn into_topic(self, registry: &Registry) -> Result<Topic, TopicError> {
+        Topic::parse(registry, self)
+    }
+}
+
+impl IntoTopic for String {
+    fn into_topic(self, registry: &Registry) -> Result<Topic, TopicError> {
+        Topic::parse(registry, &self)
     }
 }

@@ -1,11 +1,10 @@
 //! Topics: `"<mediaType>:<state>"` and `"<mediaType>:all"`, as the JavaScript SDK's
-//! `ac('on', topic, callback)` names them.
+//! `ac('on', topic, callback)` names them. Reading a topic string needs the media types
+//! known at run time, so that lives with the [`Registry`](crate::Registry).
 
 use std::fmt;
 
 use crate::description::{MediaTypeDescription, StateDescription};
-use crate::registry::Registry;
-use crate::suggest::closest;
 
 /// One subscription topic: a media type and one of its states, or all of them.
 ///
@@ -66,101 +65,6 @@ impl Topic {
     pub fn matches(&self, media_type: &MediaTypeDescription, state_index: usize) -> bool {
         self.description.wire_name == media_type.wire_name
             && self.state.is_none_or(|index| index == state_index)
-    }
-
-    /// Reads a topic string, `"<mediaType>:<state>"` or `"<mediaType>:all"`, the way the
-    /// JavaScript SDK's `ac('on', topic, callback)` takes it. The media type must be in
-    /// `registry`; the state may be a wire name or an alias (`webchat:timed out`).
-    ///
-    /// ```
-    /// use events_core::{Registry, Topic, TopicError, WebChat};
-    /// let registry = Registry::builtin();
-    /// assert_eq!(Topic::parse(&registry, "webchat:offered")?, WebChat::topic("offered"));
-    /// assert!(Topic::parse(&registry, "webchat:all")?.is_all());
-    ///
-    /// let error = Topic::parse(&registry, "webchat:offred").unwrap_err();
-    /// assert_eq!(error.suggestion(), Some("offered"));
-    /// assert_eq!(
-    ///     error.to_string(),
-    ///     "unknown state `offred` for media type `webchat` in topic `webchat:offred` \
-    ///      (did you mean `offered`?); expected one of: offered, accepted, rejected, \
-    ///      ignored, timedout, errored, started, engaged, abandoned, all"
-    /// );
-    /// # Ok::<(), TopicError>(())
-    /// ```
-    pub fn parse(registry: &Registry, topic: &str) -> Result<Topic, TopicError> {
-        let Some((media_type, state)) = topic.split_once(':') else {
-            return Err(TopicError::MissingSeparator {
-                topic: topic.to_owned(),
-            });
-        };
-        let Some(entry) = registry.get(media_type) else {
-            return Err(TopicError::UnknownMediaType {
-                topic: topic.to_owned(),
-                media_type: media_type.to_owned(),
-                suggestion: registry.suggest(media_type),
-                expected: registry.iter().map(|e| e.description.wire_name).collect(),
-            });
-        };
-        let description = entry.description;
-        if state == "all" {
-            return Ok(Topic::all(description));
-        }
-        match description.states.iter().position(|s| s.accepts(state)) {
-            Some(index) => Ok(Topic::state(description, index)),
-            None => Err(TopicError::UnknownState {
-                topic: topic.to_owned(),
-                media_type: description.wire_name,
-                state: state.to_owned(),
-                suggestion: closest(
-                    state,
-                    description
-                        .states
-                        .iter()
-                        .flat_map(|s| std::iter::once(s.wire_name).chain(s.aliases.iter().copied()))
-                        .chain(["all"]),
-                ),
-                expected: description.states.iter().map(|s| s.wire_name).collect(),
-            }),
-        }
-    }
-}
-
-/// What `on_topic`, `once_topic`, `off_topic` and `stream` accept as a topic: a string,
-/// checked against a [`Registry`] when subscribing, or a [`Topic`] checked at compile time
-/// (`WebChat::topic("offered")` in a `const`, or [`topic!`](crate::topic!)).
-pub trait IntoTopic {
-    /// The topic, or why the string names none in `registry`.
-    fn into_topic(self, registry: &Registry) -> Result<Topic, TopicError>;
-}
-
-impl IntoTopic for Topic {
-    fn into_topic(self, _: &Registry) -> Result<Topic, TopicError> {
-        Ok(self)
-    }
-}
-
-impl IntoTopic for &Topic {
-    fn into_topic(self, _: &Registry) -> Result<Topic, TopicError> {
-        Ok(*self)
-    }
-}
-
-impl IntoTopic for &str {
-    fn into_topic(self, registry: &Registry) -> Result<Topic, TopicError> {
-        Topic::parse(registry, self)
-    }
-}
-
-impl IntoTopic for &String {
-    fn into_topic(self, registry: &Registry) -> Result<Topic, TopicError> {
-        Topic::parse(registry, self)
-    }
-}
-
-impl IntoTopic for String {
-    fn into_topic(self, registry: &Registry) -> Result<Topic, TopicError> {
-        Topic::parse(registry, &self)
     }
 }
 

@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::any::AnyEvent;
 use crate::media_type::{Event, MediaType};
+use crate::registry::IntoTopic;
 use crate::registry::Registry;
-use crate::topic::{IntoTopic, Topic, TopicError};
+use crate::topic::{Topic, TopicError};
 
 use handler::{Callback, Entry, Erased, Typed};
 use table::Writer;

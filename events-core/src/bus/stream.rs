@@ -10,7 +10,8 @@ use std::task::{Context, Poll, Waker};
 use futures_core::Stream;
 
 use crate::any::AnyEvent;
-use crate::topic::{IntoTopic, TopicError};
+use crate::registry::IntoTopic;
+use crate::topic::TopicError;
 
 use super::handler::Callback;
 use super::{Events, Shared, Subscription};
