@@ -1,7 +1,15 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
-pub use events_core::*;
+// The whole public API, listed so that a reader sees it in one place.
+pub use events_core::{
+    closest, content_offer, docs, ingest, topic, web_chat, ActionIds, AnyEvent, ContentOffer,
+    ContentOfferAction, ContentOfferEvent, CustomerIdType, DynEvent, Event, EventError,
+    EventStream, Events, FieldDescription, HandlerPanic, IntoTopic, JsonType, Lagged, MediaType,
+    MediaTypeDescription, MediaTypeEntry, RawEvent, Registry, StateDescription, StateKind,
+    Subscription, SubscriptionGuard, Topic, TopicError, UnknownState, Uuid, WebChat, WebChatAction,
+    WebChatEvent, DOCUMENTED_FIELDS,
+};
 
 /// What generated code needs; not public API.
 #[doc(hidden)]
