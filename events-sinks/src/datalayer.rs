@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::fmt;
 use std::io::Write;
 use std::sync::Mutex;
@@ -34,8 +35,14 @@ impl DataLayerFormat {
 /// Writes each event as a tag manager's data-layer object: `event` names what happened,
 /// `"<mediaType>_<state>"` (e.g. `webchat_offered`), followed by every field of the event.
 ///
-/// `event` is the data layer's own key. An event that carries a field of that name
-/// (enrichment, say) keeps it as `_event`, so nothing is dropped.
+/// `event` is the data layer's own key. An event field whose name could collide with it
+/// is escaped with one more leading underscore ([`datalayer_field_name`]): `event` is
+/// written `_event`, `_event` is written `__event`, and so on for every name matching
+/// `^_*event$`; every other name is written as is. The mapping is injective, so no field
+/// is ever dropped or overwritten, and [`original_field_name`] reverses it. (Nesting the
+/// event under a key of its own would also avoid collisions, but tag-manager triggers
+/// and variables read top-level keys, and the common case, no such field, would then
+/// pay for the rare one.)
 pub struct DataLayerSink {
     out: Mutex<Out>,
     format: DataLayerFormat,
@@ -69,14 +76,11 @@ impl DataLayerSink {
         out.push(b'_');
         out.extend_from_slice(event.state_name().as_bytes());
         out.extend_from_slice(b"\",");
-        if event.extra().contains_key("event") {
+        if event.extra().keys().any(|name| escaped(name)) {
             let fields: serde_json::Map<String, serde_json::Value> = match event.to_json() {
                 serde_json::Value::Object(fields) => fields
                     .into_iter()
-                    .map(|(name, value)| match &*name {
-                        "event" => ("_event".to_owned(), value),
-                        _ => (name, value),
-                    })
+                    .map(|(name, value)| (datalayer_field_name(&name).into_owned(), value))
                     .collect(),
                 _ => unreachable!("an event serializes to an object"),
             };
@@ -93,10 +97,48 @@ impl DataLayerSink {
     }
 }
 
+/// Whether an event field named `name` needs escaping: `^_*event$`.
+fn escaped(name: &str) -> bool {
+    name.trim_start_matches('_') == "event"
+}
+
+/// The name an event field gets in a data-layer object: one more leading underscore for
+/// a name matching `^_*event$` (`event` → `_event`, `_event` → `__event`), so that it
+/// never collides with the data layer's own `event` key nor with another field; any
+/// other name unchanged. [`original_field_name`] is its inverse.
+///
+/// ```
+/// use events_sinks::{datalayer_field_name, original_field_name};
+///
+/// assert_eq!(datalayer_field_name("event"), "_event");
+/// assert_eq!(datalayer_field_name("_event"), "__event");
+/// assert_eq!(datalayer_field_name("pageUrl"), "pageUrl");
+/// assert_eq!(original_field_name("__event").as_deref(), Some("_event"));
+/// assert_eq!(original_field_name("event"), None);
+/// ```
+pub fn datalayer_field_name(name: &str) -> Cow<'_, str> {
+    if escaped(name) {
+        Cow::Owned(format!("_{name}"))
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+/// The event field a data-layer object's key `name` holds: the inverse of
+/// [`datalayer_field_name`]. `None` for `event` itself, the data layer's own key (the
+/// `"<mediaType>_<state>"` name), which holds no field of the event.
+pub fn original_field_name(name: &str) -> Option<Cow<'_, str>> {
+    match name.strip_prefix('_') {
+        _ if name == "event" => None,
+        Some(rest) if escaped(rest) => Some(Cow::Borrowed(rest)),
+        _ => Some(Cow::Borrowed(name)),
+    }
+}
+
 impl Sink for DataLayerSink {
     fn send(&self, event: &AnyEvent) -> Result<(), SinkError> {
         let mut out = lock(&self.out);
-        let first = self.counters.snapshot().delivered == 0;
+        let first = out.taken() == 0;
         out.line.clear();
         if self.format == DataLayerFormat::Array {
             out.line
@@ -106,13 +148,11 @@ impl Sink for DataLayerSink {
         if self.format == DataLayerFormat::Ndjson {
             out.line.push(b'\n');
         }
-        out.write_line()?;
-        Counters::add(&self.counters.delivered, 1);
-        Ok(())
+        out.write_line(&self.counters)
     }
 
     fn flush(&self, _deadline: Instant) -> Result<(), SinkError> {
-        lock(&self.out).flush()
+        lock(&self.out).flush(&self.counters)
     }
 
     fn close(&self, _deadline: Instant) -> Result<SinkStats, SinkError> {
@@ -122,10 +162,10 @@ impl Sink for DataLayerSink {
         }
         out.closed = true;
         if self.format == DataLayerFormat::Array {
-            let empty = self.counters.snapshot().delivered == 0;
-            out.write_raw(if empty { b"[]\n" } else { b"\n]\n" })?;
+            let empty = out.taken() == 0;
+            out.write_raw(if empty { b"[]\n" } else { b"\n]\n" });
         }
-        out.flush()?;
+        out.flush(&self.counters)?;
         Ok(self.stats())
     }
 

@@ -35,6 +35,7 @@ pub struct Forwarder {
     sink: Arc<dyn Sink>,
     dead_letter: DeadLetter,
     refused: AtomicU64,
+    lost: AtomicU64,
     error: Mutex<Option<SinkError>>,
 }
 
@@ -45,6 +46,7 @@ impl Forwarder {
             sink,
             dead_letter,
             refused: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
             error: Mutex::new(None),
         })
     }
@@ -68,8 +70,12 @@ impl Forwarder {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 error
             }
-            // Neither the sink nor the dead letter took it: that is the error to report.
-            Err(dead) => dead,
+            // Neither the sink nor the dead letter took it: that is the error to report,
+            // and the event is lost.
+            Err(dead) => {
+                self.lost.fetch_add(1, Ordering::Relaxed);
+                dead
+            }
         };
         lock(&self.error).get_or_insert(kept);
     }
@@ -77,6 +83,11 @@ impl Forwarder {
     /// Events the sink refused (and the dead letter took).
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Events the sink refused and the dead letter could not take either.
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
     }
 
     /// Whether a refusal happened and has not been taken.

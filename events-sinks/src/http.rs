@@ -153,6 +153,9 @@ impl Sink for HttpSink {
     fn close(&self, deadline: Instant) -> Result<SinkStats, SinkError> {
         self.pipeline.close(deadline)
     }
+    fn shut_down(&self, deadline: Instant) {
+        self.pipeline.shut_down(deadline)
+    }
     fn stats(&self) -> SinkStats {
         self.pipeline.stats()
     }

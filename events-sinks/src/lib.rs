@@ -47,7 +47,7 @@ use std::time::Instant;
 
 use events_core::AnyEvent;
 
-pub use datalayer::{DataLayerFormat, DataLayerSink};
+pub use datalayer::{datalayer_field_name, original_field_name, DataLayerFormat, DataLayerSink};
 pub use dead_letter::{DeadLetter, DeadLetterReason};
 pub use forward::Forwarder;
 pub use http::{BodyShape, HttpConfig, HttpSink};
@@ -77,6 +77,20 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
     /// (queued or in flight) into the dead letter, and stops. Later sends fail with
     /// [`SinkError::Closed`]. Returns the final counts.
     fn close(&self, deadline: Instant) -> Result<SinkStats, SinkError>;
+
+    /// Starts shutting down without waiting, from any thread (a signal handler's, say):
+    /// the sink stops taking events, and a [`send`](Self::send) blocked on a full queue
+    /// returns at once. That send, and every later one, puts its event in the dead letter
+    /// with reason `shutdown` and returns `Ok`. Pending deliveries get until `deadline`,
+    /// then go to the dead letter with reason `shutdown` too; [`close`](Self::close)
+    /// waits for that and returns the counts. Calling it again with an earlier deadline
+    /// shortens the wait (a second Ctrl-C: dead-letter what is pending now).
+    ///
+    /// The default does nothing: a sink that writes synchronously has nothing pending
+    /// and never blocks a send for room.
+    fn shut_down(&self, deadline: Instant) {
+        let _ = deadline;
+    }
 
     /// The counts so far.
     fn stats(&self) -> SinkStats;

@@ -1,6 +1,6 @@
 use std::fmt;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -14,8 +14,10 @@ use crate::{idempotency_key, Output, Sink, SinkError, SinkStats};
 /// Writes each event as one line of JSON, exactly as it came in plus any enrichment:
 /// unknown fields included, in their order.
 ///
-/// Writes go through a buffer; [`flush`](Sink::flush) and [`close`](Sink::close) push it
-/// out, and report a failure to do so.
+/// Writes go through a 64 KiB buffer; [`flush`](Sink::flush) and [`close`](Sink::close)
+/// push it out, and report a failure to do so. An event counts as delivered once its
+/// whole line is written; when a write fails, the events the buffer still held count as
+/// [`lost`](SinkStats::lost) and the error names the target.
 pub struct NdjsonSink {
     out: Mutex<Out>,
     counters: Counters,
@@ -59,19 +61,17 @@ impl Sink for NdjsonSink {
         out.line.clear();
         write_event(&mut out.line, event)?;
         out.line.push(b'\n');
-        out.write_line()?;
-        Counters::add(&self.counters.delivered, 1);
-        Ok(())
+        out.write_line(&self.counters)
     }
 
     fn flush(&self, _deadline: Instant) -> Result<(), SinkError> {
-        lock(&self.out).flush()
+        lock(&self.out).flush(&self.counters)
     }
 
     fn close(&self, _deadline: Instant) -> Result<SinkStats, SinkError> {
         let mut out = lock(&self.out);
         out.closed = true;
-        out.flush()?;
+        out.flush(&self.counters)?;
         drop(out);
         Ok(self.stats())
     }
@@ -98,9 +98,21 @@ pub(crate) fn write_event(out: &mut Vec<u8>, event: &AnyEvent) -> Result<(), Sin
     })
 }
 
-/// A buffered writer that names its target in errors and refuses writes once closed.
+/// How many bytes [`Out`] holds before writing them out.
+const BUFFER: usize = 64 * 1024;
+
+/// A buffered writer that names its target in errors, refuses writes once closed, and
+/// knows which events its buffer holds: an event counts as delivered once the writer has
+/// taken all of its bytes, and as lost when a write fails before that (a closed pipe, a
+/// full disk), so that a failure never hides what it cost.
 pub(crate) struct Out {
-    writer: BufWriter<Box<dyn Write + Send>>,
+    writer: Box<dyn Write + Send>,
+    /// Bytes not yet written.
+    buffer: Vec<u8>,
+    /// Where each buffered event's bytes end in `buffer`.
+    ends: Vec<usize>,
+    /// Events taken so far.
+    taken: u64,
     pub(crate) line: Vec<u8>,
     pub(crate) target: String,
     pub(crate) closed: bool,
@@ -109,7 +121,10 @@ pub(crate) struct Out {
 impl Out {
     pub(crate) fn new(writer: Box<dyn Write + Send>, target: String) -> Self {
         Out {
-            writer: BufWriter::with_capacity(64 * 1024, writer),
+            writer,
+            buffer: Vec::with_capacity(BUFFER),
+            ends: Vec::new(),
+            taken: 0,
             line: Vec::with_capacity(1024),
             target,
             closed: false,
@@ -131,36 +146,72 @@ impl Out {
         }
     }
 
-    /// Writes `self.line`.
-    pub(crate) fn write_line(&mut self) -> Result<(), SinkError> {
+    /// Events taken so far (delivered, buffered or lost).
+    pub(crate) fn taken(&self) -> u64 {
+        self.taken
+    }
+
+    /// Takes `self.line` as one event's bytes. When the buffer is full it is written out
+    /// first; if that fails, this event is not taken (the caller still holds it) and the
+    /// buffered ones count as lost.
+    pub(crate) fn write_line(&mut self, counters: &Counters) -> Result<(), SinkError> {
         if self.closed {
             return Err(SinkError::Closed);
         }
-        let Out {
-            writer,
-            line,
-            target,
-            ..
-        } = self;
-        writer.write_all(line).map_err(|source| SinkError::Io {
-            target: target.clone(),
-            source,
-        })
+        if !self.buffer.is_empty() && self.buffer.len() + self.line.len() > BUFFER {
+            self.write_out(counters)?;
+        }
+        self.buffer.extend_from_slice(&self.line);
+        self.ends.push(self.buffer.len());
+        self.taken += 1;
+        Ok(())
     }
 
-    pub(crate) fn write_raw(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
-        self.writer
-            .write_all(bytes)
-            .map_err(|source| SinkError::Io {
-                target: self.target.clone(),
-                source,
-            })
+    /// Bytes that belong to no event (a JSON array's brackets).
+    pub(crate) fn write_raw(&mut self, bytes: &[u8]) {
+        self.buffer.extend_from_slice(bytes);
     }
 
-    pub(crate) fn flush(&mut self) -> Result<(), SinkError> {
-        self.writer.flush().map_err(|source| SinkError::Io {
+    /// Writes the buffer out and flushes the writer.
+    pub(crate) fn flush(&mut self, counters: &Counters) -> Result<(), SinkError> {
+        self.write_out(counters)?;
+        self.writer.flush().map_err(|source| self.error(source))
+    }
+
+    /// Writes the whole buffer, counting each event whose bytes all went out as delivered
+    /// and, on a failure, every other buffered event as lost. The buffer is empty after.
+    fn write_out(&mut self, counters: &Counters) -> Result<(), SinkError> {
+        let mut written = 0;
+        let mut failure = None;
+        while written < self.buffer.len() {
+            match self.writer.write(&self.buffer[written..]) {
+                Ok(0) => {
+                    failure = Some(std::io::Error::from(std::io::ErrorKind::WriteZero));
+                    break;
+                }
+                Ok(n) => written += n,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    failure = Some(error);
+                    break;
+                }
+            }
+        }
+        let delivered = self.ends.partition_point(|&end| end <= written);
+        Counters::add(&counters.delivered, delivered);
+        Counters::add(&counters.lost, self.ends.len() - delivered);
+        self.buffer.clear();
+        self.ends.clear();
+        match failure {
+            None => Ok(()),
+            Some(source) => Err(self.error(source)),
+        }
+    }
+
+    fn error(&self, source: std::io::Error) -> SinkError {
+        SinkError::Io {
             target: self.target.clone(),
             source,
-        })
+        }
     }
 }

@@ -159,6 +159,8 @@ struct State {
     peak_bytes: usize,
     flushing: usize,
     closed: bool,
+    /// Shut down by [`Pipeline::shut_down`]: sends dead-letter their event (`shutdown`).
+    interrupted: bool,
 }
 
 impl Pipeline {
@@ -200,6 +202,11 @@ impl Pipeline {
         let shared = &*self.shared;
         let mut state = lock(&shared.state);
         loop {
+            if state.interrupted {
+                drop(state);
+                let reason = DeadLetterReason::Shutdown { last_error: None };
+                return shared.dead_letter_one(&reason, &queued);
+            }
             if state.closed {
                 return Err(SinkError::Closed);
             }
@@ -218,11 +225,7 @@ impl Pipeline {
                     let reason = DeadLetterReason::QueueFull {
                         capacity: shared.config.capacity,
                     };
-                    shared
-                        .dead_letter
-                        .write(shared.name, &reason, &queued.key, &queued.json)?;
-                    Counters::add(&shared.counters.dead_lettered, 1);
-                    return Ok(());
+                    return shared.dead_letter_one(&reason, &queued);
                 }
             }
         }
@@ -267,16 +270,13 @@ impl Pipeline {
         result.and_then(|()| shared.dead_letter.check())
     }
 
+    pub(crate) fn shut_down(&self, deadline: Instant) {
+        self.shared.begin_close(deadline, true);
+    }
+
     pub(crate) fn close(&self, deadline: Instant) -> Result<SinkStats, SinkError> {
         let shared = &*self.shared;
-        {
-            let mut state = lock(&shared.state);
-            state.closed = true;
-        }
-        // Producers blocked on a full queue must learn that it closed.
-        shared.resolved.notify_all();
-        shared.closing.send_replace(Some(deadline));
-        shared.work.notify_one();
+        shared.begin_close(deadline, false);
         if let Some(worker) = lock(&self.worker).take() {
             if worker.join().is_err() {
                 return Err(SinkError::Worker(std::io::Error::other(
@@ -326,6 +326,31 @@ enum Next {
 }
 
 impl Shared {
+    /// Closes the queue (and with `interrupt`, makes sends dead-letter); the deadline
+    /// only ever moves earlier, so a close after a shutdown keeps the shutdown's.
+    fn begin_close(&self, deadline: Instant, interrupt: bool) {
+        {
+            let mut state = lock(&self.state);
+            state.closed = true;
+            state.interrupted |= interrupt;
+        }
+        // Producers blocked on a full queue must learn that it closed.
+        self.resolved.notify_all();
+        self.closing.send_modify(|current| {
+            *current = Some(current.map_or(deadline, |current| current.min(deadline)));
+        });
+        self.work.notify_one();
+    }
+
+    /// Dead-letters one event a send could not queue; an error if even that failed (the
+    /// caller still holds the event).
+    fn dead_letter_one(&self, reason: &DeadLetterReason, queued: &Queued) -> Result<(), SinkError> {
+        self.dead_letter
+            .write(self.name, reason, &queued.key, &queued.json)?;
+        Counters::add(&self.counters.dead_lettered, 1);
+        Ok(())
+    }
+
     fn next(&self) -> Next {
         let mut state = lock(&self.state);
         let deadline = *self.closing.borrow();
@@ -369,14 +394,12 @@ impl Shared {
         }
         let records = events.iter().map(|q| (&*q.key, &q.json[..]));
         // A failed write is remembered by the dead letter and reported by flush and
-        // close; the worker has no caller to return it to.
-        if self
-            .dead_letter
-            .write_all(self.name, reason, records)
-            .is_ok()
-        {
-            Counters::add(&self.counters.dead_lettered, events.len());
-        }
+        // close; the worker has no caller to return it to, so the events count as lost.
+        let counter = match self.dead_letter.write_all(self.name, reason, records) {
+            Ok(()) => &self.counters.dead_lettered,
+            Err(_) => &self.counters.lost,
+        };
+        Counters::add(counter, events.len());
         self.resolve(events);
     }
 }
@@ -504,9 +527,7 @@ async fn deliver<T: Transport>(
             return;
         }
         batch = again;
-        let wait = policy
-            .backoff(retries, &mut rng)
-            .max(retry_after.unwrap_or_default());
+        let wait = policy.wait(retries, retry_after, &mut rng);
         tracing::debug!(sink = shared.name, events = batch.len(), ?wait, error = ?last_error, "retrying");
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
@@ -515,17 +536,21 @@ async fn deliver<T: Transport>(
     }
 }
 
-/// Completes once the sink is closing and its deadline has passed.
+/// Completes once the sink is closing and its deadline has passed; a deadline moved
+/// earlier (a second signal) is noticed while waiting.
 async fn deadline_passes(mut closing: watch::Receiver<Option<Instant>>) {
     loop {
         let deadline = *closing.borrow_and_update();
-        match deadline {
-            Some(deadline) => {
-                tokio::time::sleep_until(deadline.into()).await;
-                return;
+        let passes = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+                None => std::future::pending().await,
             }
-            None => {
-                if closing.changed().await.is_err() {
+        };
+        tokio::select! {
+            () = passes => return,
+            changed = closing.changed() => {
+                if changed.is_err() {
                     std::future::pending::<()>().await;
                 }
             }

@@ -5,18 +5,25 @@ use std::time::Duration;
 /// The n-th retry waits a random time in `[b/2, b]` where
 /// `b = min(initial * 2^(n-1), max)` ("equal jitter": senders that failed together do
 /// not retry together, and the wait still grows). A receiver's `Retry-After` replaces
-/// the computed wait when it is longer.
+/// the computed wait when it is longer, up to [`max_retry_after`](Self::max_retry_after):
+/// a collector saying "come back in an hour" (or in `u64::MAX` seconds) must not stall a
+/// replay for that long. A capped wait still counts as a retry, and the retry limit still
+/// applies.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     /// The first retry's upper bound.
     pub initial_backoff: Duration,
-    /// No wait is longer than this (except a longer `Retry-After`).
+    /// No computed wait is longer than this (a longer `Retry-After` is obeyed up to
+    /// [`max_retry_after`](Self::max_retry_after)).
     pub max_backoff: Duration,
     /// Retries after the first attempt before an event goes to the dead letter; `None`
     /// retries until the sink is closed and its deadline passes.
     pub max_retries: Option<u32>,
     /// One attempt's time limit: connecting, sending, and reading the answer.
     pub timeout: Duration,
+    /// The longest wait a receiver's `Retry-After` can impose; a longer one waits this
+    /// long, then retries. Default: 60 s.
+    pub max_retry_after: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -26,6 +33,7 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(10),
             max_retries: Some(8),
             timeout: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(60),
         }
     }
 }
@@ -41,6 +49,19 @@ impl RetryPolicy {
         let half = ceiling / 2;
         let jitter = rng.u64(0..=half.as_nanos().min(u64::MAX as u128) as u64);
         half + Duration::from_nanos(jitter)
+    }
+
+    /// The wait before retry number `retry` when the receiver asked for `retry_after`:
+    /// the longer of the backoff and the request, the request capped at
+    /// [`max_retry_after`](Self::max_retry_after).
+    pub fn wait(
+        &self,
+        retry: u32,
+        retry_after: Option<Duration>,
+        rng: &mut fastrand::Rng,
+    ) -> Duration {
+        let asked = retry_after.unwrap_or_default().min(self.max_retry_after);
+        self.backoff(retry, rng).max(asked)
     }
 
     /// Whether retry number `retry` may happen.
@@ -75,6 +96,24 @@ mod tests {
                 assert!(wait >= ceiling / 2 && wait <= ceiling, "{retry}: {wait:?}");
             }
         }
+    }
+
+    #[test]
+    fn retry_after_is_obeyed_up_to_the_cap() {
+        let policy = RetryPolicy {
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(10),
+            max_retry_after: Duration::from_secs(60),
+            ..RetryPolicy::default()
+        };
+        let mut rng = fastrand::Rng::with_seed(7);
+        let wait = |after: Option<u64>, rng: &mut fastrand::Rng| {
+            policy.wait(1, after.map(Duration::from_secs), rng)
+        };
+        assert!(wait(None, &mut rng) <= Duration::from_millis(10));
+        assert_eq!(wait(Some(3), &mut rng), Duration::from_secs(3));
+        assert_eq!(wait(Some(3600), &mut rng), Duration::from_secs(60));
+        assert_eq!(wait(Some(u64::MAX), &mut rng), Duration::from_secs(60));
     }
 
     #[test]

@@ -69,6 +69,20 @@ pub enum SpecError {
         /// The whole spec.
         spec: String,
     },
+    /// A collector or server URL without a host: `http://:80/x`.
+    #[error("`{spec}`: the URL has no host")]
+    MissingHost {
+        /// The whole spec.
+        spec: String,
+    },
+    /// A port that is not a number in 1..=65535: `http://127.0.0.1:99999/x`.
+    #[error("`{spec}`: port `{port}` is not a number in 1..=65535")]
+    InvalidPort {
+        /// The whole spec.
+        spec: String,
+        /// The port as written.
+        port: String,
+    },
     /// No sink has that name.
     #[error("unknown sink `{spec}`{}; expected `ndjson:PATH|-`, `datalayer:PATH|-`, `http[s]://host:port/path` or `nats|tls://host:port/prefix`",
         .suggestion.map(|s| format!(" (did you mean `{s}:`?)")).unwrap_or_default())]
@@ -102,7 +116,12 @@ impl FromStr for SinkSpec {
                 path => Ok(SinkSpec::DataLayer(Output::parse(path))),
             };
         }
-        if spec.starts_with("http://") || spec.starts_with("https://") {
+        if let Some(rest) = spec
+            .strip_prefix("http://")
+            .or_else(|| spec.strip_prefix("https://"))
+        {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+            check_authority(spec, authority)?;
             return Ok(SinkSpec::Http(spec.to_owned()));
         }
         let nats = [("nats://", "nats"), ("tls://", "tls")]
@@ -110,6 +129,7 @@ impl FromStr for SinkSpec {
             .find_map(|(prefix, scheme)| Some((spec.strip_prefix(prefix)?, scheme)));
         if let Some((rest, scheme)) = nats {
             let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+            check_authority(spec, host)?;
             let subject_prefix = path.trim_matches('/').replace('/', ".");
             if host.is_empty() || subject_prefix.is_empty() {
                 return Err(SpecError::MissingSubjectPrefix {
@@ -126,6 +146,37 @@ impl FromStr for SinkSpec {
             spec: spec.to_owned(),
             suggestion: events_core::closest(kind, KINDS),
         })
+    }
+}
+
+/// Checks the `[user@]host[:port]` of a URL: a host, and a port in 1..=65535 if any, so
+/// that an impossible URL is refused when parsed rather than after a retry cycle.
+fn check_authority(spec: &str, authority: &str) -> Result<(), SpecError> {
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, rest)| rest);
+    // An IPv6 literal is bracketed, and its colons are not the port's.
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((address, rest)) => (address, rest.strip_prefix(':')),
+            None => (v6, None),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        },
+    };
+    if host.is_empty() {
+        return Err(SpecError::MissingHost {
+            spec: spec.to_owned(),
+        });
+    }
+    match port {
+        Some(port) if !matches!(port.parse::<u16>(), Ok(1..)) => Err(SpecError::InvalidPort {
+            spec: spec.to_owned(),
+            port: port.to_owned(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -291,6 +342,37 @@ mod tests {
                 suggestion: Some("tls")
             }
         );
+        for (text, port) in [
+            ("http://127.0.0.1:99999/x", "99999"),
+            ("http://127.0.0.1:0/x", "0"),
+            ("https://collector.example:/x", ""),
+            ("http://[::1]:65536/x", "65536"),
+            ("nats://127.0.0.1:70000/webactions", "70000"),
+        ] {
+            assert_eq!(
+                error(text),
+                SpecError::InvalidPort {
+                    spec: text.into(),
+                    port: port.into()
+                }
+            );
+        }
+        for text in [
+            "http://:80/x",
+            "https:///x",
+            "http://user@:80/x",
+            "tls://:4222/p",
+        ] {
+            assert_eq!(error(text), SpecError::MissingHost { spec: text.into() });
+        }
+        for text in [
+            "http://[::1]:8080/x",
+            "https://user:secret@collector.example/x",
+            "http://127.0.0.1:65535?key=1",
+            "nats://localhost/webactions",
+        ] {
+            assert!(text.parse::<SinkSpec>().is_ok(), "{text}");
+        }
         assert!(error("kafka://x")
             .to_string()
             .contains("expected `ndjson:PATH|-`"));

@@ -15,6 +15,11 @@ pub struct SinkStats {
     pub retried: u64,
     /// Events written to the dead letter.
     pub dead_lettered: u64,
+    /// Events the sink took and then could neither deliver nor dead-letter: written into
+    /// a buffer whose write then failed (a closed pipe, a full disk), or refused by a
+    /// dead letter that could not be written either. Never silent: the write's error is
+    /// returned too.
+    pub lost: u64,
     /// Events accepted and not yet resolved, now.
     pub queued: usize,
     /// Their bytes, now.
@@ -26,13 +31,18 @@ pub struct SinkStats {
 }
 
 impl fmt::Display for SinkStats {
-    /// The replay command's final line: `delivered N, retried N, dead-lettered N`.
+    /// The replay command's final line: `delivered N, retried N, dead-lettered N`, and
+    /// `, lost N` when something was lost.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "delivered {}, retried {}, dead-lettered {}",
             self.delivered, self.retried, self.dead_lettered
-        )
+        )?;
+        if self.lost > 0 {
+            write!(f, ", lost {}", self.lost)?;
+        }
+        Ok(())
     }
 }
 
@@ -42,6 +52,7 @@ pub(crate) struct Counters {
     pub(crate) delivered: AtomicU64,
     pub(crate) retried: AtomicU64,
     pub(crate) dead_lettered: AtomicU64,
+    pub(crate) lost: AtomicU64,
 }
 
 impl Counters {
@@ -54,6 +65,7 @@ impl Counters {
             delivered: self.delivered.load(Ordering::Relaxed),
             retried: self.retried.load(Ordering::Relaxed),
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            lost: self.lost.load(Ordering::Relaxed),
             ..SinkStats::default()
         }
     }

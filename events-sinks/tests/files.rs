@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use events_core::AnyEvent;
 use events_sinks::{
-    open, DataLayerFormat, DataLayerSink, DeadLetter, NdjsonSink, Output, Sink, SinkError,
-    SinkOptions, SinkSpec,
+    datalayer_field_name, open, original_field_name, DataLayerFormat, DataLayerSink, DeadLetter,
+    NdjsonSink, Output, Sink, SinkError, SinkOptions, SinkSpec,
 };
 use serde_json::{json, Value};
 
@@ -113,6 +113,67 @@ fn an_events_own_event_field_is_kept_as_underscore_event() {
         object.as_object().unwrap().len(),
         event_json(0).as_object().unwrap().len() + 2
     );
+}
+
+#[test]
+fn event_fields_named_like_the_data_layers_key_are_escaped_never_lost() {
+    let mut own = event(0);
+    own.extra_mut().insert("event".into(), json!("shown"));
+    own.extra_mut().insert("_event".into(), json!("widget"));
+    own.extra_mut().insert("__event".into(), json!(3));
+    let mut out = Vec::new();
+    DataLayerSink::write_object(&mut out, &*own as &AnyEvent).unwrap();
+    let object: Value = serde_json::from_slice(&out).unwrap();
+    let object = object.as_object().unwrap();
+    assert_eq!(object["event"], "webchat_offered");
+    assert_eq!(object["_event"], "shown");
+    assert_eq!(object["__event"], "widget");
+    assert_eq!(object["___event"], 3);
+    assert_eq!(object.len(), event_json(0).as_object().unwrap().len() + 4);
+    // Decoding every name gives the event's fields back, the data layer's own key aside.
+    let decoded: serde_json::Map<String, Value> = object
+        .iter()
+        .filter_map(|(name, value)| Some((original_field_name(name)?.into_owned(), value.clone())))
+        .collect();
+    assert_eq!(Value::Object(decoded), own.to_json());
+}
+
+proptest::proptest! {
+    #[test]
+    fn data_layer_field_names_round_trip_and_never_collide(
+        name in "_{0,4}(event|even|events|Event|x)?_{0,2}",
+        other in "_{0,4}(event|even|events|Event|x)?_{0,2}",
+    ) {
+        let written = datalayer_field_name(&name);
+        proptest::prop_assert_ne!(&*written, "event");
+        let original = original_field_name(&written);
+        proptest::prop_assert_eq!(original.as_deref(), Some(&*name));
+        if name != other {
+            proptest::prop_assert_ne!(written, datalayer_field_name(&other));
+        }
+    }
+}
+
+#[test]
+fn a_write_failure_counts_what_the_buffer_held_as_lost() {
+    let sink = NdjsonSink::to_writer(FullDisk(Arc::new(Mutex::new(10_000))));
+    let mut sent = 0;
+    let mut refused = 0;
+    for i in 0..1_000 {
+        match sink.send(&*event(i)) {
+            Ok(()) => sent += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(sink.flush(deadline(1)).is_err() || refused > 0);
+    let stats = sink.stats();
+    assert!(stats.lost > 0, "{stats:?}");
+    assert!(stats.delivered * 200 < 10_000, "{stats:?}");
+    // Every event the sink took is delivered or lost; the refused ones are the caller's.
+    assert_eq!(stats.delivered + stats.lost, sent, "{stats:?}");
+    assert!(stats
+        .to_string()
+        .ends_with(&format!(", lost {}", stats.lost)));
 }
 
 /// A writer that fails once `budget` bytes are written: a full disk.

@@ -18,6 +18,7 @@ fn quick_retries() -> RetryPolicy {
         max_backoff: Duration::from_millis(20),
         max_retries: Some(5),
         timeout: Duration::from_millis(500),
+        max_retry_after: Duration::from_secs(60),
     }
 }
 
@@ -149,6 +150,27 @@ fn retry_after_is_honoured() {
             "retried after {waited:?}"
         );
     });
+}
+
+#[test]
+fn a_retry_after_longer_than_the_cap_waits_only_the_cap_and_counts_as_a_retry() {
+    // An hour, and the largest number a header can say: neither may block the sink or
+    // overflow a deadline.
+    for seconds in [3600, u64::MAX] {
+        let collector = Collector::start(move |request| match request {
+            0 | 1 => Fault::TooManyRequests(seconds),
+            _ => Fault::Ok,
+        });
+        let mut config = http_config(&collector, 10);
+        config.queue.retry.max_retry_after = Duration::from_secs(1);
+        let sink = HttpSink::new(config, DeadLetter::memory()).unwrap();
+        send_all(&sink, 10);
+        sink.flush(deadline(20))
+            .unwrap_or_else(|error| panic!("Retry-After {seconds}: {error}"));
+        let stats = sink.close(deadline(1)).unwrap();
+        assert_eq!((stats.delivered, stats.retried), (10, 20), "{seconds}");
+        assert_eq!(collector.seen(|seen| seen.count("429")), 2);
+    }
 }
 
 #[test]
