@@ -20,6 +20,7 @@ pub mod progress;
 pub mod replay;
 pub mod report;
 pub mod same_file;
+pub mod shutdown;
 pub mod simulate;
 
 /// Simulate, check and report newline-delimited JSON streams of web-action lifecycle

@@ -1,6 +1,12 @@
 //! `webaction replay`: reads newline-delimited JSON events through ingest and forwards
 //! every accepted event to one sink (NDJSON, data layer, HTTP collector, NATS JetStream),
-//! then says how many were delivered, retried and dead-lettered.
+//! then says how many were read, accepted, delivered, retried and dead-lettered.
+//!
+//! SIGTERM or SIGINT stops it early ([`crate::shutdown`]): it stops reading, gives
+//! in-flight deliveries `--shutdown-timeout`, dead-letters everything still pending with
+//! reason `shutdown`, prints the counts and exits with status
+//! [`EXIT_INTERRUPTED`](crate::shutdown::EXIT_INTERRUPTED) (3). A second signal
+//! dead-letters what is in flight at once.
 
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
@@ -17,6 +23,7 @@ use events_sinks::{
 use crate::check::Limits;
 use crate::input::{self, LineReader};
 use crate::same_file::{self, Named};
+use crate::shutdown::{Interrupt, Shutdown, EXIT_INTERRUPTED};
 use crate::CliError;
 
 /// Arguments of `webaction replay`.
@@ -47,25 +54,35 @@ pub struct Args {
     /// The data layer's layout (default: `array` for a `.json` path, else `ndjson`).
     #[arg(long, value_enum)]
     pub datalayer_format: Option<Layout>,
-    /// Events per HTTP request or per group of NATS publishes.
-    #[arg(long, value_name = "N", default_value_t = 500)]
+    /// Events per HTTP request or per group of NATS publishes (at least 1).
+    #[arg(long, value_name = "N", default_value_t = 500,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub batch_size: usize,
-    /// Events queued or in flight at most (HTTP, NATS): the memory bound.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    /// Events queued or in flight at most (HTTP, NATS): the memory bound (at least 1).
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub queue_capacity: usize,
     /// When the queue is full: wait for room, or write the event to the dead letter.
     #[arg(long, value_enum, default_value_t = OnFull::Block)]
     pub on_full: OnFull,
-    /// Retries of a failed delivery before the event goes to the dead letter.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    /// Retries of a failed delivery before the event goes to the dead letter (0 to 1000).
+    #[arg(long, value_name = "N", default_value_t = 8,
+        value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub max_retries: u32,
-    /// One attempt's time limit, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    /// One attempt's time limit, in milliseconds (1 to 3600000, an hour).
+    #[arg(long, value_name = "MS", default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub timeout_ms: u64,
-    /// At the end, how long to wait for pending deliveries before dead-lettering them, in
-    /// seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    /// At the end, or after SIGTERM/SIGINT, how long to wait for pending deliveries
+    /// before dead-lettering them, in seconds (0 to 86400, a day).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub shutdown_timeout: u64,
+    /// The longest wait a collector's `Retry-After` can impose, in seconds (0 to 86400); a
+    /// longer one waits this long, and the retry counts against `--max-retries`.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub max_retry_after: u64,
     /// Line length and tracking limits.
     #[command(flatten)]
     pub limits: Limits,
@@ -122,6 +139,7 @@ impl Args {
                 retry: RetryPolicy {
                     max_retries: Some(self.max_retries),
                     timeout: Duration::from_millis(self.timeout_ms),
+                    max_retry_after: Duration::from_secs(self.max_retry_after),
                     ..RetryPolicy::default()
                 },
                 ..QueueConfig::default()
@@ -130,54 +148,111 @@ impl Args {
     }
 }
 
-/// What a replay did.
+/// What a replay did. Every accepted event is delivered, dead-lettered or lost:
+/// `accepted == sink.delivered + sink.dead_lettered + sink.lost` once the sink is closed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReplayStats {
+    /// Lines read (blank lines aside).
+    pub read: u64,
     /// Lines that were events and were handed to the sink.
     pub accepted: u64,
     /// Lines ingest rejected (not events, or breaking their lifecycle); `webaction check`
     /// says why.
     pub rejected: u64,
-    /// The sink's counts, plus events it refused at once (dead-lettered here).
+    /// The sink's counts, plus events it refused at once (dead-lettered here, or lost
+    /// when the dead letter failed too).
     pub sink: SinkStats,
+    /// The signal that stopped the replay early, if one did.
+    pub interrupted: Option<Interrupt>,
 }
 
-/// Replays every line of `reader` into `sink`, then closes it (waiting up to `shutdown`
-/// for pending deliveries). Ingest emits each accepted event on a bus; the sink is fed by
-/// a [`Forwarder`] subscribed to it, like any other subscriber. Events the sink refuses go
-/// to `dead_letter`, and the first refusal stops the replay.
+/// Replays every line of `reader` into `sink`, then closes it (waiting up to
+/// `shutdown_timeout` for pending deliveries): [`replay_stream_until`] with no signal to
+/// stop it.
 pub fn replay_stream(
     reader: impl BufRead,
     registry: &Registry,
     limits: &Limits,
     sink: Arc<dyn Sink>,
     dead_letter: &DeadLetter,
-    shutdown: Duration,
+    shutdown_timeout: Duration,
 ) -> Result<ReplayStats, ReplayError> {
+    let never = Shutdown::manual();
+    replay_stream_until(
+        reader,
+        registry,
+        limits,
+        sink,
+        dead_letter,
+        shutdown_timeout,
+        &never,
+    )
+}
+
+/// Replays every line of `reader` into `sink`, then closes it (waiting up to
+/// `shutdown_timeout` for pending deliveries). Ingest emits each accepted event on a bus;
+/// the sink is fed by a [`Forwarder`] subscribed to it, like any other subscriber. Events
+/// the sink refuses go to `dead_letter`, and the first refusal stops the replay.
+///
+/// Once `interrupt` is requested (a signal), reading stops at the next line and the sink
+/// is [shut down](Sink::shut_down) with `shutdown_timeout`: a send blocked on a full
+/// queue returns, and everything pending goes to the dead letter with reason `shutdown`.
+/// A repeated signal shuts it down with no time left.
+pub fn replay_stream_until(
+    reader: impl BufRead,
+    registry: &Registry,
+    limits: &Limits,
+    sink: Arc<dyn Sink>,
+    dead_letter: &DeadLetter,
+    shutdown_timeout: Duration,
+    interrupt: &Shutdown,
+) -> Result<ReplayStats, ReplayError> {
+    let waker = Arc::clone(&sink);
+    interrupt.on_signal(move |signal| {
+        let grace = if signal.repeated {
+            Duration::ZERO
+        } else {
+            shutdown_timeout
+        };
+        waker.shut_down(Instant::now() + grace);
+    });
+    // A signal that came before the hook was in place must still wake the sink.
+    if interrupt.requested() {
+        sink.shut_down(Instant::now() + shutdown_timeout);
+    }
     let events = Events::new();
     let forwarder = Forwarder::new(Arc::clone(&sink), dead_letter.clone());
     let _subscription = forwarder.subscribe(&events);
     let mut ingest = limits.ingest(registry, &events);
     let mut lines = LineReader::new(reader, limits.max_line_bytes);
     let mut buf = Vec::new();
-    while let Some(line) = lines.next_line(&mut buf).map_err(ReplayError::Read)? {
+    while !interrupt.requested() {
+        let Some(line) = lines.next_line(&mut buf).map_err(ReplayError::Read)? else {
+            break;
+        };
         input::ingest_line(&mut ingest, &mut lines, &buf, line).map_err(ReplayError::Read)?;
         if forwarder.failed() {
             break;
         }
     }
     let ingested = *ingest.stats();
-    let closed = sink.close(Instant::now() + shutdown);
-    if let Some(error) = forwarder.take_error() {
-        return Err(ReplayError::Sink(error));
-    }
-    let mut stats = closed.map_err(ReplayError::Sink)?;
-    stats.dead_lettered += forwarder.refused();
-    Ok(ReplayStats {
+    let closed = sink.close(Instant::now() + shutdown_timeout);
+    let mut stats = ReplayStats {
+        read: ingested.events,
         accepted: ingested.valid,
         rejected: ingested.rejected,
-        sink: stats,
-    })
+        sink: match &closed {
+            Ok(stats) => *stats,
+            Err(_) => sink.stats(),
+        },
+        interrupted: interrupt.interrupt(),
+    };
+    stats.sink.dead_lettered += forwarder.refused();
+    stats.sink.lost += forwarder.lost();
+    match forwarder.take_error().map_or(closed.err(), Some) {
+        Some(error) => Err(ReplayError::Sink { error, stats }),
+        None => Ok(stats),
+    }
 }
 
 /// Refuses a sink file or dead letter that is the input, or each other, before either is
@@ -204,49 +279,87 @@ pub enum ReplayError {
     /// Reading the input failed.
     #[error("read: {0}")]
     Read(#[source] io::Error),
-    /// The sink failed for good (e.g. its file cannot be written).
-    #[error(transparent)]
-    Sink(SinkError),
+    /// The sink failed for good (e.g. its file cannot be written); `stats` says what had
+    /// happened by then, lost events included.
+    #[error("{error}")]
+    Sink {
+        /// What failed.
+        error: SinkError,
+        /// The counts when it stopped.
+        stats: ReplayStats,
+    },
 }
 
-/// Runs `webaction replay`: exit 0 when every event was delivered, 1 when some went to
-/// the dead letter, 2 on errors. The counts go to standard error, so that `ndjson:-`
-/// keeps standard output for the events.
+/// Runs `webaction replay`. Exit status: 0 when every event was delivered, 1 when some
+/// went to the dead letter, 2 on usage and I/O errors (a sink or dead letter that cannot
+/// be written: the message names it, and the counts, `lost` included, are printed
+/// first), 3 ([`EXIT_INTERRUPTED`]) when SIGTERM or SIGINT stopped it early with every
+/// event read accounted for in the counts. An I/O error wins over an interruption. The
+/// counts go to standard error, so that `ndjson:-` keeps standard output for the events.
+/// The dead letter is checked for writing before the first line is read.
 pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
-    if args.batch_size == 0 || args.queue_capacity == 0 || args.limits.max_line_bytes == 0 {
+    if args.limits.max_line_bytes == 0 {
         return Err(CliError::Usage(
-            "--batch-size, --queue-capacity and --max-line-bytes must be at least 1".into(),
+            "--max-line-bytes must be at least 1".into(),
         ));
     }
     refuse_overlap(args)?;
     let input = input::open(args.file.as_deref())?;
     let options = args.sink_options();
     let dead_letter = options.dead_letter.clone();
+    dead_letter.ensure_writable().map_err(|source| {
+        CliError::io("cannot write the dead letter", &args.dead_letter, source)
+    })?;
+    let interrupt = Shutdown::install().unwrap_or_else(|error| {
+        eprintln!("webaction: warning: cannot catch SIGTERM and SIGINT ({error}); a signal will stop the replay without counts");
+        Shutdown::manual()
+    });
     let sink: Arc<dyn Sink> = events_sinks::open(&args.sink, options)
         .map_err(|error| CliError::Usage(format!("--sink {}: {error}", args.sink)))?
         .into();
     let shutdown = Duration::from_secs(args.shutdown_timeout);
-    let result = replay_stream(
+    let result = replay_stream_until(
         input.reader,
         registry,
         &args.limits,
         sink,
         &dead_letter,
         shutdown,
+        &interrupt,
     );
     let stats = match result {
         Ok(stats) => stats,
         Err(ReplayError::Read(source)) => {
             return Err(CliError::io("cannot read", input.path, source))
         }
-        Err(ReplayError::Sink(SinkError::Io { target, source })) => {
-            return Err(CliError::io("cannot write", target, source))
-        }
-        Err(ReplayError::Sink(error)) => {
-            return Err(CliError::Usage(format!("--sink {}: {error}", args.sink)))
+        Err(ReplayError::Sink { error, stats }) => {
+            print_counts(args, &stats);
+            return Err(match error {
+                SinkError::Io { target, source } => CliError::io("cannot write", target, source),
+                error => CliError::Usage(format!("--sink {}: {error}", args.sink)),
+            });
         }
     };
+    print_counts(args, &stats);
+    Ok(if stats.interrupted.is_some() {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if stats.sink.dead_lettered > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The summary on standard error; its last line is the sink's counts.
+fn print_counts(args: &Args, stats: &ReplayStats) {
     let mut stderr = io::stderr().lock();
+    if let Some(interrupt) = stats.interrupted {
+        let _ = writeln!(
+            stderr,
+            "interrupted by {}: stopped early; every event read is accounted for below",
+            interrupt.name()
+        );
+    }
     if stats.rejected > 0 {
         let _ = writeln!(
             stderr,
@@ -254,13 +367,13 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
             stats.rejected
         );
     }
+    let _ = writeln!(
+        stderr,
+        "read {} line(s): {} accepted, {} rejected",
+        stats.read, stats.accepted, stats.rejected
+    );
     if stats.sink.dead_lettered > 0 {
         let _ = writeln!(stderr, "dead letter: {}", args.dead_letter.display());
     }
     let _ = writeln!(stderr, "{}", stats.sink);
-    Ok(if stats.sink.dead_lettered > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
 }

@@ -268,6 +268,28 @@ impl DeadLetter {
         Ok(())
     }
 
+    /// Checks now that the file can be written, so that a run fails before it reads
+    /// anything rather than at its first undeliverable event. It never truncates: an
+    /// existing file is opened for appending and left as it is; a missing one is created
+    /// and removed again, so that a run that dead-letters nothing still leaves nothing
+    /// behind. A disk that fills later is only found by the write. Always `Ok` for a
+    /// memory dead letter.
+    pub fn ensure_writable(&self) -> std::io::Result<()> {
+        let Some(path) = self.path() else {
+            return Ok(());
+        };
+        match OpenOptions::new().append(true).create_new(true).open(&path) {
+            Ok(created) => {
+                drop(created);
+                std::fs::remove_file(&path)
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                OpenOptions::new().append(true).open(&path).map(drop)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
     /// Fails if any record could not be written since the dead letter was made.
     pub fn check(&self) -> Result<(), SinkError> {
         let failures = self.inner.failures.load(Ordering::Relaxed);

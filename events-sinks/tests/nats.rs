@@ -129,6 +129,7 @@ fn a_server_killed_mid_replay_stores_every_event_exactly_once_or_dead_letters_it
             max_backoff: Duration::from_millis(500),
             max_retries: None,
             timeout: Duration::from_secs(1),
+            max_retry_after: Duration::from_secs(60),
         },
         ..QueueConfig::default()
     };

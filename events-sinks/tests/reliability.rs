@@ -57,6 +57,7 @@ fn a_receiver_failing_30_percent_and_stalling_5_percent_gets_every_event_exactly
                 max_backoff: Duration::from_millis(50),
                 max_retries: None,
                 timeout: Duration::from_millis(150),
+                max_retry_after: Duration::from_secs(60),
             },
         },
         ..HttpConfig::new(collector.url())
@@ -126,6 +127,7 @@ fn down_config(
                 max_backoff: Duration::from_millis(4 * backoff_ms),
                 max_retries,
                 timeout: Duration::from_secs(2),
+                max_retry_after: Duration::from_secs(60),
             },
         },
         ..HttpConfig::new(format!("http://127.0.0.1:{port}/batch"))
