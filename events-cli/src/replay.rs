@@ -209,9 +209,21 @@ pub fn replay_stream_until(
 ) -> Result<ReplayStats, ReplayError> {
     let waker = Arc::clone(&sink);
     interrupt.on_signal(move |signal| {
+        // Said at once, from the signal thread: the summary comes only once the sink is
+        // closed, which may take the whole timeout.
         let grace = if signal.repeated {
+            eprintln!(
+                "webaction: {} again: dead-lettering what is in flight",
+                signal.name()
+            );
             Duration::ZERO
         } else {
+            eprintln!(
+                "webaction: {}: stopping; waiting up to {} s for deliveries in flight (a \
+                 second signal dead-letters them at once)",
+                signal.name(),
+                shutdown_timeout.as_secs()
+            );
             shutdown_timeout
         };
         waker.shut_down(Instant::now() + grace);

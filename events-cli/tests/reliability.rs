@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use events_cli::simulate::{simulate, Simulation};
@@ -72,14 +72,15 @@ fn run_within(input: &[u8], args: &[&str], dir: &Path, limit: Duration) -> Outpu
 
 type Reader = std::thread::JoinHandle<Vec<u8>>;
 
+fn read_all(mut from: impl Read + Send + 'static) -> Reader {
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = from.read_to_end(&mut all);
+        all
+    })
+}
+
 fn drain(child: &mut Child) -> (Reader, Reader) {
-    fn read_all(mut from: impl Read + Send + 'static) -> Reader {
-        std::thread::spawn(move || {
-            let mut all = Vec::new();
-            let _ = from.read_to_end(&mut all);
-            all
-        })
-    }
     (
         read_all(child.stdout.take().unwrap()),
         read_all(child.stderr.take().unwrap()),
@@ -165,6 +166,15 @@ fn silent_collector() -> (String, Arc<AtomicUsize>) {
     (url, requests)
 }
 
+/// Waits (up to 30 s) until what stderr said so far contains `text`.
+fn wait_for_stderr(seen: &Mutex<Vec<u8>>, text: &str) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(&seen.lock().unwrap()).contains(text) {
+        assert!(Instant::now() < until, "stderr never said {text:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn signal(child: &Child, name: &str) {
     let status = Command::new("kill")
         .arg(format!("-{name}"))
@@ -174,8 +184,10 @@ fn signal(child: &Child, name: &str) {
     assert!(status.success());
 }
 
-/// The replay of the issue: a collector that hangs, a small queue that fills, SIGTERM.
-fn interrupted_replay(signal_name: &str) {
+/// The replay of the issue: a collector that hangs, a small queue that fills, SIGTERM;
+/// `again`: a second signal while it waits `--shutdown-timeout` (then 10 minutes) for the
+/// batches in flight.
+fn interrupted_replay(signal_name: &str, again: bool) {
     let (input, events) = stream(206);
     assert!(events >= 450, "{events}");
     let (url, requests) = silent_collector();
@@ -192,7 +204,7 @@ fn interrupted_replay(signal_name: &str) {
             "--timeout-ms",
             "600000",
             "--shutdown-timeout",
-            "1",
+            if again { "600" } else { "1" },
             "--dead-letter",
             "dead.ndjson",
         ],
@@ -209,13 +221,30 @@ fn interrupted_replay(signal_name: &str) {
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
     });
-    let (_stdout, stderr) = drain(&mut child);
+    let _stdout = read_all(child.stdout.take().unwrap());
+    let stderr_seen = Arc::new(Mutex::new(Vec::new()));
+    let stderr = {
+        let mut from = child.stderr.take().unwrap();
+        let seen = Arc::clone(&stderr_seen);
+        std::thread::spawn(move || {
+            let mut buf = [0; 1024];
+            while let Ok(n @ 1..) = from.read(&mut buf) {
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+            seen.lock().unwrap().clone()
+        })
+    };
     let until = Instant::now() + Duration::from_secs(30);
     while requests.load(Ordering::SeqCst) == 0 {
         assert!(Instant::now() < until, "the collector got no request");
         std::thread::sleep(Duration::from_millis(10));
     }
     signal(&child, signal_name);
+    if again {
+        // The first signal's line says the replay is stopping; then the second one.
+        wait_for_stderr(&stderr_seen, "stopping");
+        signal(&child, signal_name);
+    }
     let status = wait_within(&mut child, Duration::from_secs(60));
     writer.join().unwrap();
     let stderr = stderr.join().unwrap();
@@ -235,12 +264,17 @@ fn interrupted_replay(signal_name: &str) {
 
 #[test]
 fn sigterm_dead_letters_every_queued_and_blocked_event_and_exits_3() {
-    interrupted_replay("TERM");
+    interrupted_replay("TERM", false);
+}
+
+#[test]
+fn a_second_signal_dead_letters_the_batches_in_flight_at_once() {
+    interrupted_replay("TERM", true);
 }
 
 #[test]
 fn sigint_does_the_same() {
-    interrupted_replay("INT");
+    interrupted_replay("INT", false);
 }
 
 #[test]

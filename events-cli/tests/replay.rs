@@ -100,6 +100,15 @@ fn datalayer_json_is_an_array_of_named_objects() {
 
 /// A bare HTTP/1.1 server: answers every request with `status`, keeps the bodies.
 fn server(status: u16) -> (String, Arc<Mutex<Vec<Value>>>) {
+    server_with(move |_| (status, ""))
+}
+
+/// A bare HTTP/1.1 server answering request `n` (from 0) with `plan(n)`: a status and
+/// header lines (each ending in `\r\n`); keeps the bodies of every request.
+fn server_with(
+    plan: impl Fn(usize) -> (u16, &'static str) + Send + Sync + 'static,
+) -> (String, Arc<Mutex<Vec<Value>>>) {
+    let plan = Arc::new(plan);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/batch", listener.local_addr().unwrap());
     let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -108,6 +117,7 @@ fn server(status: u16) -> (String, Arc<Mutex<Vec<Value>>>) {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
             let kept = Arc::clone(&kept);
+            let plan = Arc::clone(&plan);
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut writer = stream;
@@ -129,12 +139,14 @@ fn server(status: u16) -> (String, Arc<Mutex<Vec<Value>>>) {
                     }
                     let mut body = vec![0; length];
                     reader.read_exact(&mut body).unwrap();
-                    kept.lock()
-                        .unwrap()
-                        .push(serde_json::from_slice(&body).unwrap());
+                    let (status, headers) = {
+                        let mut kept = kept.lock().unwrap();
+                        kept.push(serde_json::from_slice(&body).unwrap());
+                        plan(kept.len() - 1)
+                    };
                     let answer = if status == 200 { "{}" } else { "bad batch" };
                     let response = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\n\r\n{answer}",
+                        "HTTP/1.1 {status} X\r\n{headers}content-length: {}\r\n\r\n{answer}",
                         answer.len()
                     );
                     if writer.write_all(response.as_bytes()).is_err() {
@@ -200,6 +212,50 @@ fn a_refusing_collector_fills_the_dead_letter_and_the_exit_status_says_so() {
     assert!(dead
         .iter()
         .all(|r| r["reason"] == "rejected" && r["status"] == 400 && r["body"] == "bad batch"));
+}
+
+#[test]
+fn max_retry_after_caps_a_collectors_retry_after() {
+    // An hour, then the largest number the header can hold: with the cap, the replay
+    // retries after a second and delivers once the collector accepts.
+    let (url, bodies) = server_with(|request| match request {
+        0 => (429, "retry-after: 3600\r\n"),
+        1 => (429, "retry-after: 18446744073709551615\r\n"),
+        _ => (200, ""),
+    });
+    let (input, events) = stream(20);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_webaction"))
+        .args(["replay", "-", "--sink", &url, "--max-retry-after", "1"])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    // A bound that only catches the hang (an hour's wait), not a measurement.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > until {
+            child.kill().unwrap();
+            panic!("the replay obeyed Retry-After: 3600");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        last_line(&output),
+        format!(
+            "delivered {events}, retried {}, dead-lettered 0",
+            2 * events
+        )
+    );
+    assert_eq!(bodies.lock().unwrap().len(), 3);
 }
 
 #[test]

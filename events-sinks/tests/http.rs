@@ -295,6 +295,45 @@ fn close_waits_for_in_flight_batches_then_dead_letters_what_is_left() {
 }
 
 #[test]
+fn shut_down_wakes_a_send_blocked_on_a_full_queue_and_dead_letters_it_as_shutdown() {
+    // A collector that stalls far past the test: the queue fills and the producer blocks.
+    let collector = Collector::start(|_| Fault::Stall(Duration::from_secs(600)));
+    let dead_letter = DeadLetter::memory();
+    let mut config = http_config(&collector, 5);
+    config.queue.capacity = 10;
+    config.queue.max_in_flight = 1;
+    config.queue.max_batch_age = Duration::from_millis(1);
+    config.queue.retry.timeout = Duration::from_secs(600);
+    let sink = std::sync::Arc::new(HttpSink::new(config, dead_letter.clone()).unwrap());
+    let producer = {
+        let sink = std::sync::Arc::clone(&sink);
+        std::thread::spawn(move || {
+            for event in events(50) {
+                sink.send(&*event).unwrap();
+            }
+        })
+    };
+    wait_until(|| sink.stats().queued == 10 && collector.seen(|s| !s.requests.is_empty()));
+    sink.shut_down(Instant::now() + Duration::from_millis(100));
+    // Every send returned Ok: the blocked one and the later ones were dead-lettered.
+    producer.join().unwrap();
+    let stats = sink.close(deadline(10)).unwrap();
+    assert_eq!(
+        (stats.delivered, stats.dead_lettered, stats.queued),
+        (0, 50, 0)
+    );
+    assert!(dead_letter
+        .records()
+        .iter()
+        .all(|r| r.contains("\"reason\":\"shutdown\"")));
+    // A second call with an earlier deadline is allowed, and later sends still go to the
+    // dead letter rather than failing.
+    sink.shut_down(Instant::now());
+    sink.send(&*event(50)).unwrap();
+    assert_eq!(dead_letter.len(), 51);
+}
+
+#[test]
 fn flush_sends_partial_batches_and_reports_a_missed_deadline() {
     let collector = Collector::start(|_| Fault::Ok);
     let sink = HttpSink::new(http_config(&collector, 500), DeadLetter::memory()).unwrap();
