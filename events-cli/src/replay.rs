@@ -4,9 +4,8 @@
 //!
 //! SIGTERM or SIGINT stops it early ([`crate::shutdown`]): it stops reading, gives
 //! in-flight deliveries `--shutdown-timeout`, dead-letters everything still pending with
-//! reason `shutdown`, prints the counts and exits with status
-//! [`EXIT_INTERRUPTED`](crate::shutdown::EXIT_INTERRUPTED) (3). A second signal
-//! dead-letters what is in flight at once.
+//! reason `shutdown`, prints the counts and exits with status [`EXIT_INTERRUPTED`] (3).
+//! A second signal dead-letters what is in flight at once.
 
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
@@ -262,7 +261,10 @@ pub fn replay_stream_until(
     stats.sink.dead_lettered += forwarder.refused();
     stats.sink.lost += forwarder.lost();
     match forwarder.take_error().map_or(closed.err(), Some) {
-        Some(error) => Err(ReplayError::Sink { error, stats }),
+        Some(error) => Err(ReplayError::Sink {
+            error,
+            stats: Box::new(stats),
+        }),
         None => Ok(stats),
     }
 }
@@ -297,8 +299,8 @@ pub enum ReplayError {
     Sink {
         /// What failed.
         error: SinkError,
-        /// The counts when it stopped.
-        stats: ReplayStats,
+        /// The counts when it stopped (boxed: the error stays small).
+        stats: Box<ReplayStats>,
     },
 }
 

@@ -136,7 +136,7 @@ impl Shutdown {
 
     /// Runs `hook` on the signal thread for every signal from now on: the way to wake
     /// something blocked (a sink's send waiting for room). A hook must not block for
-    /// long; later signals wait for it.
+    /// long (later signals wait for it), and must not call `on_signal` itself.
     pub fn on_signal(&self, hook: impl Fn(Interrupt) + Send + Sync + 'static) {
         self.hooks().push(Box::new(hook));
     }

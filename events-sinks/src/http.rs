@@ -69,7 +69,7 @@ impl HttpConfig {
 /// | answer | what happens |
 /// | --- | --- |
 /// | 2xx | delivered |
-/// | connection error, timeout, 408, 429, 5xx | retried with backoff; `Retry-After` honoured |
+/// | connection error, timeout, 408, 429, 5xx | retried with backoff; `Retry-After` honoured up to [`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after) |
 /// | any other status | dead letter, with the status and the start of the body |
 /// | retries exhausted, or closed past the deadline | dead letter, with the last error |
 ///

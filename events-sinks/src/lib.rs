@@ -5,15 +5,18 @@
 //! - [`DataLayerSink`]: objects shaped for a tag manager's data layer,
 //!   `{"event": "webchat_offered", ...the event's fields}`, as NDJSON or a JSON array.
 //! - [`HttpSink`]: batches to a collector URL, by size and age, with retries (exponential
-//!   backoff with jitter, `Retry-After` honoured), a bounded queue whose full-queue policy
-//!   the caller picks, and a [`DeadLetter`] for what the collector refuses.
+//!   backoff with jitter, `Retry-After` honoured up to [`RetryPolicy::max_retry_after`]), a
+//!   bounded queue whose full-queue policy the caller picks, and a [`DeadLetter`] for what
+//!   the collector refuses.
 //! - [`NatsSink`]: JetStream publishes to `<prefix>.<mediaType>.<state>`, each with the
 //!   event's [idempotency key](idempotency_key) as `Nats-Msg-Id`, acknowledged one by one.
 //!
 //! Every sink implements [`Sink`], and a [`Forwarder`] feeds one from the bus
 //! ([`events_core::Events`]) like any other subscription. The rule they share: an event handed to
 //! [`Sink::send`] is delivered, or written to the dead letter with the reason, or the
-//! call returns an error. Nothing is dropped silently.
+//! call returns an error. Nothing is dropped silently: when even the dead letter cannot be
+//! written, or a buffered write fails, the events count as [`SinkStats::lost`] and the
+//! error is reported.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
