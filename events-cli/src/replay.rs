@@ -312,11 +312,6 @@ pub enum ReplayError {
 /// counts go to standard error, so that `ndjson:-` keeps standard output for the events.
 /// The dead letter is checked for writing before the first line is read.
 pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
-    if args.limits.max_line_bytes == 0 {
-        return Err(CliError::Usage(
-            "--max-line-bytes must be at least 1".into(),
-        ));
-    }
     refuse_overlap(args)?;
     let input = input::open(args.file.as_deref())?;
     let options = args.sink_options();
