@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use events_cli::check::Limits;
+use events_cli::input::Limits;
 use events_cli::replay::replay_stream;
 use events_cli::simulate::{simulate, Simulation};
 use events_sinks::{DeadLetter, HttpConfig, HttpSink, NdjsonSink, QueueConfig};

@@ -6,18 +6,15 @@ use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::builder::RangedU64ValueParser;
-use events_core::ingest::{
-    Discard, ErrorKind, IdleTimeout, IllegalPolicy, Ingest, IngestStats, Outcome,
-    DEFAULT_MAX_LINE_BYTES,
-};
+use events_core::ingest::{Discard, ErrorKind, IngestStats, Outcome};
 use events_core::Registry;
 use indicatif::ProgressBar;
 use serde_json::{json, Value};
 
 use crate::dead_letter::DeadLetter;
-use crate::input::{self, is_blank, Line, LineReader};
+use crate::input::{self, is_blank, Limits, Line, LineReader, StreamError};
 use crate::same_file::{self, Named};
+use crate::shutdown::{Shutdown, EXIT_INTERRUPTED};
 use crate::{progress, CliError};
 
 /// Arguments of `webaction check`.
@@ -38,80 +35,24 @@ pub struct Args {
     pub limits: Limits,
 }
 
-/// Limits shared by the commands that ingest a stream. Each is range-checked when the
-/// command line is parsed: a value the tracker cannot serve is a usage error naming the
-/// option and its range, not a hang or an overflow later.
-#[derive(Debug, Clone, Copy, clap::Args)]
-pub struct Limits {
-    /// Lines longer than this many bytes are rejected as `too_large` (the `\r` of a CRLF
-    /// line end does not count).
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_BYTES,
-        value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_LINE_BYTES))]
-    pub max_line_bytes: usize,
-    /// The most actions whose lifecycle is tracked at once; beyond it the least recently
-    /// seen is forgotten.
-    #[arg(long, value_name = "N", default_value_t = 1_000_000,
-        value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_ACTIONS))]
-    pub max_actions: usize,
-    /// Forget an action after this many lines without an event of it (default: never;
-    /// the cap still bounds memory).
-    #[arg(long, value_name = "LINES",
-        value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(u32::MAX)))]
-    pub idle_lines: Option<u32>,
-}
-
-/// The longest line limit accepted: 1 GiB. Lines are held in memory up to the limit.
-const MAX_LINE_BYTES: u64 = 1 << 30;
-
-/// The most actions the tracker can serve.
-const MAX_ACTIONS: u64 = (1 << 31) - 1; // MERGE: TrackerConfig::MAX_ACTIONS
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
-            max_actions: 1_000_000,
-            idle_lines: None,
-        }
-    }
-}
-
-impl Limits {
-    /// An ingest pipeline with these limits, quarantining illegal transitions. Idleness is
-    /// counted in lines, so that a file gives the same result however fast it is read.
-    pub fn ingest<E: events_core::ingest::Emit>(&self, registry: &Registry, emit: E) -> Ingest<E> {
-        Ingest::builder(registry.clone())
-            .max_line_bytes(self.max_line_bytes)
-            .max_actions(self.max_actions)
-            .idle_timeout(self.idle_lines.map(IdleTimeout::Events))
-            .illegal(IllegalPolicy::Quarantine)
-            .build(emit)
-    }
-}
-
-/// A read or a write failed while streaming.
-#[derive(Debug, thiserror::Error)]
-pub enum StreamError {
-    /// Reading the input failed.
-    #[error("read: {0}")]
-    Read(#[source] io::Error),
-    /// Writing the dead letter failed.
-    #[error("write: {0}")]
-    Write(#[source] io::Error),
-}
-
-/// Checks every line of `reader`; rejected lines go to `dead_letter` when given.
+/// Checks every line of `reader`; rejected lines go to `dead_letter` when given. Once
+/// `shutdown` is requested (a signal), reading stops at the next line; the counts and the
+/// dead letter then cover every line read.
 pub fn check_stream(
     reader: impl BufRead,
     registry: &Registry,
     limits: &Limits,
     mut dead_letter: Option<&mut DeadLetter<&mut dyn Write>>,
     progress: &ProgressBar,
+    shutdown: &Shutdown,
 ) -> Result<IngestStats, StreamError> {
     let mut ingest = limits.ingest(registry, Discard);
     let mut lines = LineReader::new(reader, limits.max_line_bytes);
     let mut buf = Vec::new();
-    while let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? {
+    while !shutdown.requested() {
+        let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? else {
+            break;
+        };
         let number = lines.line_number();
         if number.is_multiple_of(4096) {
             progress.set_position(lines.bytes_read());
@@ -216,15 +157,22 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
         .as_mut()
         .map(|file| DeadLetter::new(file as &mut dyn Write));
     let bar = progress::bar(input.len, "checking");
-    let stats = check_stream(input.reader, registry, &args.limits, letter.as_mut(), &bar).map_err(
-        |error| match error {
-            StreamError::Read(e) => CliError::io("cannot read", &input.path, e),
-            StreamError::Write(e) => {
-                let path = args.dead_letter.clone().unwrap_or_default();
-                CliError::io("cannot write", path, e)
-            }
-        },
-    )?;
+    let shutdown = crate::shutdown::install_or_warn();
+    let stats = check_stream(
+        input.reader,
+        registry,
+        &args.limits,
+        letter.as_mut(),
+        &bar,
+        &shutdown,
+    )
+    .map_err(|error| match error {
+        StreamError::Read(e) => CliError::io("cannot read", &input.path, e),
+        StreamError::Write(e) => {
+            let path = args.dead_letter.clone().unwrap_or_default();
+            CliError::io("cannot write", path, e)
+        }
+    })?;
     bar.finish_and_clear();
     let summary = if args.json {
         format!("{}\n", summary_json(&stats))
@@ -232,6 +180,15 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
         summary_text(&stats)
     };
     crate::write_stdout(summary.as_bytes())?;
+    if let Some(interrupt) = shutdown.interrupt() {
+        eprintln!(
+            "webaction: interrupted by {}: stopped after line {}; the counts and the dead \
+             letter cover every line read",
+            interrupt.name(),
+            stats.events
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
     Ok(if stats.rejected == 0 && stats.dropped == 0 {
         ExitCode::SUCCESS
     } else {

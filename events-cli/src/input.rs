@@ -7,7 +7,9 @@ use std::io::{self, BufRead, BufReader};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use events_core::ingest::{Emit, Ingest};
+use clap::builder::RangedU64ValueParser;
+use events_core::ingest::{Emit, IdleTimeout, IllegalPolicy, Ingest, DEFAULT_MAX_LINE_BYTES};
+use events_core::Registry;
 
 use crate::CliError;
 
@@ -93,6 +95,68 @@ fn stdin_is_open(stdin: &io::Stdin) -> io::Result<()> {
 #[cfg(not(unix))]
 fn stdin_is_open(_: &io::Stdin) -> io::Result<()> {
     Ok(())
+}
+
+/// Limits shared by the commands that ingest a stream. Each is range-checked when the
+/// command line is parsed: a value the tracker cannot serve is a usage error naming the
+/// option and its range, not a hang or an overflow later.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Limits {
+    /// Lines longer than this many bytes are rejected as `too_large` (the `\r` of a CRLF
+    /// line end does not count).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_BYTES,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_LINE_BYTES))]
+    pub max_line_bytes: usize,
+    /// The most actions whose lifecycle is tracked at once; beyond it the least recently
+    /// seen is forgotten.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_ACTIONS))]
+    pub max_actions: usize,
+    /// Forget an action after this many lines without an event of it (default: never;
+    /// the cap still bounds memory).
+    #[arg(long, value_name = "LINES",
+        value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(u32::MAX)))]
+    pub idle_lines: Option<u32>,
+}
+
+/// The longest line limit accepted: 1 GiB. Lines are held in memory up to the limit.
+const MAX_LINE_BYTES: u64 = 1 << 30;
+
+/// The most actions the tracker can serve.
+const MAX_ACTIONS: u64 = (1 << 31) - 1; // MERGE: TrackerConfig::MAX_ACTIONS
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_actions: 1_000_000,
+            idle_lines: None,
+        }
+    }
+}
+
+impl Limits {
+    /// An ingest pipeline with these limits, quarantining illegal transitions. Idleness is
+    /// counted in lines, so that a file gives the same result however fast it is read.
+    pub fn ingest<E: events_core::ingest::Emit>(&self, registry: &Registry, emit: E) -> Ingest<E> {
+        Ingest::builder(registry.clone())
+            .max_line_bytes(self.max_line_bytes)
+            .max_actions(self.max_actions)
+            .idle_timeout(self.idle_lines.map(IdleTimeout::Events))
+            .illegal(IllegalPolicy::Quarantine)
+            .build(emit)
+    }
+}
+
+/// A read or a write failed while streaming.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// Reading the input failed.
+    #[error("read: {0}")]
+    Read(#[source] io::Error),
+    /// Writing the dead letter failed.
+    #[error("write: {0}")]
+    Write(#[source] io::Error),
 }
 
 /// One line as [`LineReader::next_line`] read it.

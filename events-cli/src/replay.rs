@@ -19,7 +19,7 @@ use events_sinks::{
     RetryPolicy, Sink, SinkError, SinkOptions, SinkSpec, SinkStats,
 };
 
-use crate::check::Limits;
+use crate::input::Limits;
 use crate::input::{self, LineReader};
 use crate::same_file::{self, Named};
 use crate::shutdown::{Interrupt, Shutdown, EXIT_INTERRUPTED};
@@ -319,10 +319,7 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
     dead_letter.ensure_writable().map_err(|source| {
         CliError::io("cannot write the dead letter", &args.dead_letter, source)
     })?;
-    let interrupt = Shutdown::install().unwrap_or_else(|error| {
-        eprintln!("webaction: warning: cannot catch SIGTERM and SIGINT ({error}); a signal will stop the replay without counts");
-        Shutdown::manual()
-    });
+    let interrupt = crate::shutdown::install_or_warn();
     let sink: Arc<dyn Sink> = events_sinks::open(&args.sink, options)
         .map_err(|error| CliError::Usage(format!("--sink {}: {error}", args.sink)))?
         .into();

@@ -12,8 +12,7 @@ use events_core::{AnyEvent, MediaTypeDescription, Registry, Uuid};
 use indicatif::ProgressBar;
 use serde_json::{json, Map, Value};
 
-use crate::check::{Limits, StreamError};
-use crate::input::{self, LineReader};
+use crate::input::{self, Limits, LineReader, StreamError};
 use crate::{progress, CliError};
 
 /// Arguments of `webaction report`.

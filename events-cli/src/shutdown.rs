@@ -42,6 +42,19 @@ use signal_hook::iterator::{Handle, Signals};
 /// dead-lettered with reason `shutdown`, ...).
 pub const EXIT_INTERRUPTED: u8 = 3;
 
+/// [`Shutdown::install`], or when signals cannot be caught, a warning on standard error
+/// and [`Shutdown::manual`]: the command still runs, but a signal then stops it the
+/// default way, without counts.
+pub fn install_or_warn() -> Shutdown {
+    Shutdown::install().unwrap_or_else(|error| {
+        eprintln!(
+            "webaction: warning: cannot catch SIGTERM and SIGINT ({error}); a signal will \
+             stop the command without counts"
+        );
+        Shutdown::manual()
+    })
+}
+
 /// One signal, as the hooks see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Interrupt {

@@ -403,3 +403,82 @@ fn report_memory_is_bounded_by_the_tracker_cap_as_check_is() {
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["action_maps"][0]["actions"], 250_000);
 }
+
+/// Writes a valid line and a broken one; the pipe stays open, as a live producer's would,
+/// so only a signal can end the run.
+fn write_pair(input: &mut std::process::ChildStdin, written: &mut u64) {
+    let id = format!("{:08x}-5b7a-4c52-9a3e-0d4f1b2a3c4d", *written);
+    writeln!(input, "{}\n{{broken {written}", event(&id, "offered")).unwrap();
+    input.flush().unwrap();
+    *written += 2;
+}
+
+#[test]
+fn sigterm_stops_check_with_its_counts_and_dead_letter_written_and_exit_3() {
+    let dir = temp_dir("check_sigterm");
+    let letters = dir.join("dead.ndjson");
+    let mut child = webaction()
+        .args([
+            "check",
+            "-",
+            "--json",
+            "--dead-letter",
+            letters.to_str().unwrap(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let mut written = 0u64;
+    for _ in 0..50 {
+        write_pair(&mut input, &mut written);
+    }
+    // Give it time to install its handler; a signal that came first would kill it, and
+    // the status below would say so.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    // A read blocked on a silent pipe returns with the next line; keep the producer
+    // going until the command stops (bounded: 500 more pairs at most).
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(written < 1100, "check did not stop after SIGTERM");
+        write_pair(&mut input, &mut written);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let mut errors = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut errors)
+        .unwrap();
+    assert_eq!(status.code(), Some(3), "{status}: {errors}");
+    assert!(errors.contains("interrupted by SIGTERM"), "{errors}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    let events = summary["events"].as_u64().unwrap();
+    assert!(
+        events >= 100 && events < written,
+        "{summary}, {written} written"
+    );
+    let records = std::fs::read_to_string(&letters).unwrap();
+    assert_eq!(
+        records.lines().count() as u64,
+        summary["rejected"].as_u64().unwrap(),
+        "every rejected line read is in the dead letter"
+    );
+}

@@ -1,7 +1,9 @@
 //! `simulate` writes what `check` accepts: fully valid without an invalid rate, and with
 //! one, exactly the injected defects are rejected, kind by kind.
 
-use events_cli::check::{check_stream, summary_json, Limits};
+use events_cli::check::{check_stream, summary_json};
+use events_cli::input::Limits;
+use events_cli::shutdown::Shutdown;
 use events_cli::simulate::{simulate, Simulation};
 use events_core::Registry;
 use indicatif::ProgressBar;
@@ -20,6 +22,7 @@ fn check(stream: &[u8]) -> events_core::ingest::IngestStats {
         &Limits::default(),
         None,
         &ProgressBar::hidden(),
+        &Shutdown::manual(),
     )
     .unwrap()
 }
