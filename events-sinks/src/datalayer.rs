@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use events_core::AnyEvent;
 
-use crate::dead_letter::lock;
+use crate::lock;
 use crate::ndjson::{write_event, Out};
 use crate::stats::Counters;
 use crate::{Output, Sink, SinkError, SinkStats};

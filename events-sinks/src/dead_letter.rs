@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use events_core::AnyEvent;
 use serde_json::json;
 
-use crate::{idempotency_key, SinkError};
+use crate::{idempotency_key, lock, SinkError};
 
 /// Why an event went to the dead letter. Written with it, so the file says what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,12 +314,4 @@ impl DeadLetter {
 
 fn open_append(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
-}
-
-/// A poisoned lock here only means another thread panicked mid-write; the data (a file
-/// handle, counters) is still usable, and losing dead letters over it would be worse.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

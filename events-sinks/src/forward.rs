@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use events_core::{AnyEvent, Events, Subscription};
 
-use crate::dead_letter::lock;
+use crate::lock;
 use crate::{DeadLetter, DeadLetterReason, Sink, SinkError};
 
 /// Feeds a sink from the bus: a subscription like any other, which hands each event to

@@ -1,10 +1,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use events_core::AnyEvent;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use hyper::{Request, StatusCode, Uri};
@@ -16,8 +15,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
-use crate::pipeline::{Attempt, Delivery, Pipeline, Queued, Transport};
-use crate::{DeadLetter, QueueConfig, Sink, SinkError, SinkStats};
+use crate::pipeline::{Attempt, Delivery, Pipeline, Pipelined, Queued, Transport};
+use crate::{DeadLetter, QueueConfig, Sink, SinkError};
 
 /// The JSON body of one batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -143,21 +142,9 @@ impl HttpSink {
     }
 }
 
-impl Sink for HttpSink {
-    fn send(&self, event: &AnyEvent) -> Result<(), SinkError> {
-        self.pipeline.send(event)
-    }
-    fn flush(&self, deadline: Instant) -> Result<(), SinkError> {
-        self.pipeline.flush(deadline)
-    }
-    fn close(&self, deadline: Instant) -> Result<SinkStats, SinkError> {
-        self.pipeline.close(deadline)
-    }
-    fn shut_down(&self, deadline: Instant) {
-        self.pipeline.shut_down(deadline)
-    }
-    fn stats(&self) -> SinkStats {
-        self.pipeline.stats()
+impl Pipelined for HttpSink {
+    fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
     }
 }
 

@@ -46,6 +46,7 @@ mod retry;
 mod spec;
 mod stats;
 
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use events_core::AnyEvent;
@@ -97,6 +98,15 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
 
     /// The counts so far.
     fn stats(&self) -> SinkStats;
+}
+
+/// Locks a sink's shared state. A poisoned lock only means another thread panicked
+/// mid-write; the data (a file handle, counters) is still usable, and losing events or
+/// dead letters over it would be worse.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The key a receiver uses to drop duplicates of one event: `"<actionId>:<state>"`.

@@ -1,15 +1,14 @@
 use std::fmt;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
 use async_nats::jetstream::{self, Context};
-use events_core::AnyEvent;
 
-use crate::pipeline::{Attempt, Delivery, Pipeline, Queued, Transport};
-use crate::{DeadLetter, QueueConfig, Sink, SinkError, SinkStats};
+use crate::pipeline::{Attempt, Delivery, Pipeline, Pipelined, Queued, Transport};
+use crate::{DeadLetter, QueueConfig, Sink, SinkError};
 
 /// The JetStream stream a [`NatsSink`] makes sure exists before publishing.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,21 +165,9 @@ impl NatsSink {
     }
 }
 
-impl Sink for NatsSink {
-    fn send(&self, event: &AnyEvent) -> Result<(), SinkError> {
-        self.pipeline.send(event)
-    }
-    fn flush(&self, deadline: Instant) -> Result<(), SinkError> {
-        self.pipeline.flush(deadline)
-    }
-    fn close(&self, deadline: Instant) -> Result<SinkStats, SinkError> {
-        self.pipeline.close(deadline)
-    }
-    fn shut_down(&self, deadline: Instant) {
-        self.pipeline.shut_down(deadline)
-    }
-    fn stats(&self) -> SinkStats {
-        self.pipeline.stats()
+impl Pipelined for NatsSink {
+    fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
     }
 }
 

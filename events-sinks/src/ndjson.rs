@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use events_core::AnyEvent;
 
-use crate::dead_letter::lock;
+use crate::lock;
 use crate::stats::Counters;
 use crate::{idempotency_key, Output, Sink, SinkError, SinkStats};
 

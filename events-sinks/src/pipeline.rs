@@ -13,10 +13,12 @@ use events_core::{AnyEvent, Uuid};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::dead_letter::lock;
+use crate::lock;
 use crate::ndjson::write_event;
 use crate::stats::Counters;
-use crate::{idempotency_key, DeadLetter, DeadLetterReason, RetryPolicy, SinkError, SinkStats};
+use crate::{
+    idempotency_key, DeadLetter, DeadLetterReason, RetryPolicy, Sink, SinkError, SinkStats,
+};
 
 /// What [`Sink::send`](crate::Sink::send) does when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -126,6 +128,31 @@ pub(crate) trait Transport: Send + Sync + 'static {
     /// One attempt at `batch`, bounded by `timeout`.
     fn deliver(&self, batch: &[Queued], timeout: Duration)
         -> impl Future<Output = Delivery> + Send;
+}
+
+/// A sink whose events go through a [`Pipeline`] (a bounded queue, batches, retries):
+/// the HTTP and NATS sinks. [`Sink`] is implemented once for all of them, below.
+pub(crate) trait Pipelined: Send + Sync + std::fmt::Debug {
+    /// The sink's pipeline.
+    fn pipeline(&self) -> &Pipeline;
+}
+
+impl<P: Pipelined> Sink for P {
+    fn send(&self, event: &AnyEvent) -> Result<(), SinkError> {
+        self.pipeline().send(event)
+    }
+    fn flush(&self, deadline: Instant) -> Result<(), SinkError> {
+        self.pipeline().flush(deadline)
+    }
+    fn close(&self, deadline: Instant) -> Result<SinkStats, SinkError> {
+        self.pipeline().close(deadline)
+    }
+    fn shut_down(&self, deadline: Instant) {
+        self.pipeline().shut_down(deadline)
+    }
+    fn stats(&self) -> SinkStats {
+        self.pipeline().stats()
+    }
 }
 
 /// The producer side, owned by a sink.
