@@ -482,3 +482,37 @@ fn sigterm_stops_check_with_its_counts_and_dead_letter_written_and_exit_3() {
         "every rejected line read is in the dead letter"
     );
 }
+
+/// A build without the network sinks refuses their specs up front, naming the feature.
+#[test]
+#[cfg(not(all(feature = "http", feature = "tls", feature = "nats")))]
+fn a_sink_left_out_of_the_build_is_refused_naming_its_feature() {
+    for (spec, feature, present) in [
+        (
+            "http://127.0.0.1:8080/batch",
+            "http",
+            cfg!(feature = "http"),
+        ),
+        (
+            "https://collector.example/batch",
+            "tls",
+            cfg!(feature = "tls"),
+        ),
+        (
+            "nats://127.0.0.1:4222/webactions",
+            "nats",
+            cfg!(feature = "nats"),
+        ),
+    ] {
+        if present {
+            continue;
+        }
+        let output = run(&["replay", "-", "--sink", spec], b"");
+        assert_eq!(output.status.code(), Some(2), "{spec}: {output:?}");
+        let message = stderr(&output);
+        assert!(
+            message.contains(&format!("the `{feature}` Cargo feature")),
+            "{message}"
+        );
+    }
+}

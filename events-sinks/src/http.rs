@@ -1,5 +1,8 @@
 use std::fmt;
-use std::path::{Path, PathBuf};
+#[cfg(feature = "tls")]
+use std::path::Path;
+use std::path::PathBuf;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -7,30 +10,20 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use hyper::{Request, StatusCode, Uri};
+#[cfg(feature = "tls")]
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+#[cfg(feature = "tls")]
 use rustls::pki_types::pem::PemObject;
+#[cfg(feature = "tls")]
 use rustls::pki_types::CertificateDer;
+#[cfg(feature = "tls")]
 use rustls::{ClientConfig, RootCertStore};
 
 use crate::pipeline::{Attempt, Delivery, Pipeline, Pipelined, Queued, Transport};
-use crate::{DeadLetter, QueueConfig, Sink, SinkError};
-
-/// The JSON body of one batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BodyShape {
-    /// The events as they are, in a JSON array: `[{"actionId":...}, ...]`. A receiver
-    /// drops duplicates by `actionId` + `actionState`.
-    #[default]
-    Events,
-    /// An analytics platform's batch of `track` calls (Segment's batch API shape):
-    /// `{"batch":[{"type":"track","messageId":"<actionId>:<state>",
-    /// "anonymousId":"<customerId>","event":"Web Action Offered","properties":{...}}]}`,
-    /// with every field of the event as `properties`.
-    TrackBatch,
-}
+use crate::{BodyShape, DeadLetter, QueueConfig, Sink, SinkError};
 
 /// Where and how an [`HttpSink`] posts.
 #[derive(Debug, Clone)]
@@ -99,36 +92,11 @@ impl HttpSink {
                 )))
             }
         };
-        let roots = match (https, &config.ca_file) {
-            (true, ca_file) => trusted_roots(&config.url, ca_file.as_deref())?,
-            (false, None) => RootCertStore::empty(),
-            (false, Some(path)) => {
-                return Err(SinkError::Config(format!(
-                    "`{}`: a CA file ({}) only applies to an https:// URL",
-                    config.url,
-                    path.display()
-                )))
-            }
-        };
-        let tls =
-            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .map_err(|error| SinkError::Config(format!("TLS: {error}")))?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
+        let connector = connector(&config, https)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(SinkError::Worker)?;
-        let mut tcp = HttpConnector::new();
-        tcp.set_nodelay(true);
-        // The TLS layer above it takes `https://` URLs; this one only connects.
-        tcp.enforce_http(false);
-        let connector = HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
@@ -157,7 +125,61 @@ impl fmt::Debug for HttpSink {
     }
 }
 
+/// What connects to the collector: TCP, with TLS on top when the `tls` feature is on.
+#[cfg(feature = "tls")]
+type Connector = HttpsConnector<HttpConnector>;
+#[cfg(not(feature = "tls"))]
+type Connector = HttpConnector;
+
+/// A TCP connector for the pool (TLS layered on it when built with `tls`).
+fn tcp() -> HttpConnector {
+    let mut tcp = HttpConnector::new();
+    tcp.set_nodelay(true);
+    tcp
+}
+
+#[cfg(feature = "tls")]
+fn connector(config: &HttpConfig, https: bool) -> Result<Connector, SinkError> {
+    let roots = match (https, &config.ca_file) {
+        (true, ca_file) => trusted_roots(&config.url, ca_file.as_deref())?,
+        (false, None) => RootCertStore::empty(),
+        (false, Some(path)) => {
+            return Err(SinkError::Config(format!(
+                "`{}`: a CA file ({}) only applies to an https:// URL",
+                config.url,
+                path.display()
+            )))
+        }
+    };
+    let tls =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|error| SinkError::Config(format!("TLS: {error}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let mut tcp = tcp();
+    // The TLS layer above it takes `https://` URLs; this one only connects.
+    tcp.enforce_http(false);
+    Ok(HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp))
+}
+
+#[cfg(not(feature = "tls"))]
+fn connector(config: &HttpConfig, https: bool) -> Result<Connector, SinkError> {
+    if https || config.ca_file.is_some() {
+        return Err(SinkError::Config(format!(
+            "`{}`: https:// and CA files need the `tls` feature of events-sinks",
+            config.url
+        )));
+    }
+    Ok(tcp())
+}
+
 /// The system's root certificates, and those of `ca_file`.
+#[cfg(feature = "tls")]
 fn trusted_roots(url: &str, ca_file: Option<&Path>) -> Result<RootCertStore, SinkError> {
     let mut roots = RootCertStore::empty();
     // A system certificate that cannot be read or parsed is skipped, as other TLS clients
@@ -193,7 +215,7 @@ fn trusted_roots(url: &str, ca_file: Option<&Path>) -> Result<RootCertStore, Sin
 }
 
 struct HttpTransport {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
     url: Uri,
     shape: BodyShape,
 }

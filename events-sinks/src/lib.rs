@@ -11,6 +11,13 @@
 //! - [`NatsSink`]: JetStream publishes to `<prefix>.<mediaType>.<state>`, each with the
 //!   event's [idempotency key](idempotency_key) as `Nats-Msg-Id`, acknowledged one by one.
 //!
+//! Cargo features, all on by default: `http` (the HTTP sink: hyper and tokio), `tls`
+//! (`https://` collectors: rustls with ring and the system's root certificates; implies
+//! `http`), `nats` (the NATS JetStream sink: async-nats, with its own TLS for `tls://`).
+//! Without them the crate is the file sinks and the dead letter, on serde_json alone; a
+//! spec naming a sink left out is refused with [`SpecError::NotCompiled`], naming the
+//! feature.
+//!
 //! Every sink implements [`Sink`], and a [`Forwarder`] feeds one from the bus
 //! ([`events_core::Events`]) like any other subscription. The rule they share: an event handed to
 //! [`Sink::send`] is delivered, or written to the dead letter with the reason, or the
@@ -38,10 +45,14 @@
 mod datalayer;
 mod dead_letter;
 mod forward;
+#[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "nats")]
 mod nats;
 mod ndjson;
+#[cfg(any(feature = "http", feature = "nats"))]
 mod pipeline;
+mod queue;
 mod retry;
 mod spec;
 mod stats;
@@ -54,12 +65,14 @@ use events_core::AnyEvent;
 pub use datalayer::{datalayer_field_name, original_field_name, DataLayerFormat, DataLayerSink};
 pub use dead_letter::{DeadLetter, DeadLetterReason};
 pub use forward::Forwarder;
-pub use http::{BodyShape, HttpConfig, HttpSink};
+#[cfg(feature = "http")]
+pub use http::{HttpConfig, HttpSink};
+#[cfg(feature = "nats")]
 pub use nats::{NatsConfig, NatsSink, StreamSetup};
 pub use ndjson::NdjsonSink;
-pub use pipeline::{FullQueuePolicy, QueueConfig};
+pub use queue::{FullQueuePolicy, QueueConfig};
 pub use retry::RetryPolicy;
-pub use spec::{open, Output, SinkOptions, SinkSpec, SpecError};
+pub use spec::{open, BodyShape, Output, SinkOptions, SinkSpec, SpecError};
 pub use stats::SinkStats;
 
 /// Where events go: a file, a collector, a broker.

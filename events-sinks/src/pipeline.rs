@@ -15,58 +15,14 @@ use tokio::task::JoinSet;
 
 use crate::lock;
 use crate::ndjson::write_event;
+use crate::queue::{FullQueuePolicy, QueueConfig};
 use crate::stats::Counters;
-use crate::{
-    idempotency_key, DeadLetter, DeadLetterReason, RetryPolicy, Sink, SinkError, SinkStats,
-};
+use crate::{idempotency_key, DeadLetter, DeadLetterReason, Sink, SinkError, SinkStats};
 
-/// What [`Sink::send`](crate::Sink::send) does when the queue is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FullQueuePolicy {
-    /// Wait until the sink has room: the producer slows to the receiver's pace, and
-    /// nothing is given up while the receiver is down.
-    #[default]
-    Block,
-    /// Write the event to the dead letter (reason `queue_full`) and return at once: the
-    /// producer never waits, and the dead letter keeps what the receiver could not take.
-    Spill,
-}
-
-/// The queue and batching of a sink that delivers in the background.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueueConfig {
-    /// Events accepted and not yet delivered or dead-lettered, in flight included: the
-    /// memory bound. At this many, [`full_queue`](Self::full_queue) applies.
-    pub capacity: usize,
-    /// Events per batch (per HTTP request; per group of JetStream publishes).
-    pub batch_size: usize,
-    /// A batch smaller than `batch_size` goes out once its oldest event is this old.
-    pub max_batch_age: Duration,
-    /// Batches being delivered (or waiting to retry) at once. Above 1, batches can land
-    /// out of order (a retried batch lands after later ones); receivers order by their own
-    /// means or set 1.
-    pub max_in_flight: usize,
-    /// What a send does when the queue is full.
-    pub full_queue: FullQueuePolicy,
-    /// When and how often to retry.
-    pub retry: RetryPolicy,
-}
-
-impl Default for QueueConfig {
-    fn default() -> Self {
-        QueueConfig {
-            capacity: 10_000,
-            batch_size: 500,
-            max_batch_age: Duration::from_millis(500),
-            max_in_flight: 4,
-            full_queue: FullQueuePolicy::Block,
-            retry: RetryPolicy::default(),
-        }
-    }
-}
-
-/// One event, ready to send: its JSON, key and what subjects and shapes need.
+/// One event, ready to send: its JSON, key and what subjects and shapes need. Each
+/// transport reads what it needs, so a build with one of them leaves some fields unread.
 #[derive(Debug)]
+#[cfg_attr(not(all(feature = "http", feature = "nats")), allow(dead_code))]
 pub(crate) struct Queued {
     pub(crate) key: Box<str>,
     pub(crate) json: Bytes,
@@ -96,8 +52,10 @@ impl Queued {
     }
 }
 
-/// The outcome of one attempt to deliver one event.
+/// The outcome of one attempt to deliver one event. `Refused` and per-event outcomes are
+/// the NATS sink's; `Rejected` the HTTP sink's.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(all(feature = "http", feature = "nats")), allow(dead_code))]
 pub(crate) enum Attempt {
     Delivered,
     Retry {
@@ -115,6 +73,7 @@ pub(crate) enum Attempt {
 
 /// The outcome of one attempt to deliver a batch: one for all, or one per event.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
 pub(crate) enum Delivery {
     Batch(Attempt),
     PerEvent(Vec<Attempt>),

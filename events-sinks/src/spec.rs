@@ -2,10 +2,25 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::{
-    BodyShape, DataLayerFormat, DataLayerSink, DeadLetter, HttpConfig, HttpSink, NatsConfig,
-    NatsSink, NdjsonSink, QueueConfig, Sink, SinkError,
-};
+use crate::{DataLayerFormat, DataLayerSink, DeadLetter, NdjsonSink, QueueConfig, Sink, SinkError};
+#[cfg(feature = "http")]
+use crate::{HttpConfig, HttpSink};
+#[cfg(feature = "nats")]
+use crate::{NatsConfig, NatsSink};
+
+/// The JSON body of one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyShape {
+    /// The events as they are, in a JSON array: `[{"actionId":...}, ...]`. A receiver
+    /// drops duplicates by `actionId` + `actionState`.
+    #[default]
+    Events,
+    /// An analytics platform's batch of `track` calls (Segment's batch API shape):
+    /// `{"batch":[{"type":"track","messageId":"<actionId>:<state>",
+    /// "anonymousId":"<customerId>","event":"Web Action Offered","properties":{...}}]}`,
+    /// with every field of the event as `properties`.
+    TrackBatch,
+}
 
 /// Standard output or a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +98,16 @@ pub enum SpecError {
         /// The port as written.
         port: String,
     },
+    /// The sink the spec names was left out of this build.
+    #[error("`{spec}`: this build has no {sink} sink; it comes with the `{feature}` Cargo feature of events-sinks (and events-cli)")]
+    NotCompiled {
+        /// The whole spec.
+        spec: String,
+        /// `HTTP`, `HTTPS` or `NATS`.
+        sink: &'static str,
+        /// The feature that brings it.
+        feature: &'static str,
+    },
     /// No sink has that name.
     #[error("unknown sink `{spec}`{}; expected `ndjson:PATH|-`, `datalayer:PATH|-`, `http[s]://host:port/path` or `nats|tls://host:port/prefix`",
         .suggestion.map(|s| format!(" (did you mean `{s}:`?)")).unwrap_or_default())]
@@ -122,6 +147,15 @@ impl FromStr for SinkSpec {
         {
             let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
             check_authority(spec, authority)?;
+            let https = spec.starts_with("https://");
+            if !cfg!(feature = "http") || (https && !cfg!(feature = "tls")) {
+                return Err(SpecError::NotCompiled {
+                    spec: spec.to_owned(),
+                    sink: if https { "HTTPS" } else { "HTTP" },
+                    // `tls` brings `http` with it.
+                    feature: if https { "tls" } else { "http" },
+                });
+            }
             return Ok(SinkSpec::Http(spec.to_owned()));
         }
         let nats = [("nats://", "nats"), ("tls://", "tls")]
@@ -134,6 +168,13 @@ impl FromStr for SinkSpec {
             if host.is_empty() || subject_prefix.is_empty() {
                 return Err(SpecError::MissingSubjectPrefix {
                     spec: spec.to_owned(),
+                });
+            }
+            if !cfg!(feature = "nats") {
+                return Err(SpecError::NotCompiled {
+                    spec: spec.to_owned(),
+                    sink: "NATS",
+                    feature: "nats",
                 });
             }
             return Ok(SinkSpec::Nats {
@@ -239,6 +280,7 @@ pub fn open(spec: &SinkSpec, options: SinkOptions) -> Result<Box<dyn Sink>, Sink
             });
             Box::new(DataLayerSink::open(output, format)?)
         }
+        #[cfg(feature = "http")]
         SinkSpec::Http(url) => {
             let mut config = HttpConfig::new(url.clone());
             config.shape = options.http_shape;
@@ -248,6 +290,7 @@ pub fn open(spec: &SinkSpec, options: SinkOptions) -> Result<Box<dyn Sink>, Sink
             }
             Box::new(HttpSink::new(config, options.dead_letter)?)
         }
+        #[cfg(feature = "nats")]
         SinkSpec::Nats {
             url,
             subject_prefix,
@@ -259,10 +302,18 @@ pub fn open(spec: &SinkSpec, options: SinkOptions) -> Result<Box<dyn Sink>, Sink
             }
             Box::new(NatsSink::connect(config, options.dead_letter)?)
         }
+        // Parsing refuses these specs in a build without their sink.
+        #[allow(unreachable_patterns)]
+        other => {
+            return Err(SinkError::Config(format!(
+                "`{other}`: this build has no such sink"
+            )))
+        }
     })
 }
 
-#[cfg(test)]
+// The specs below name every sink, so they need every one compiled in.
+#[cfg(all(test, feature = "http", feature = "tls", feature = "nats"))]
 mod tests {
     use super::*;
 
