@@ -129,3 +129,30 @@ fn end_state_steps_take_their_required_fields() {
     assert_eq!(errored.error_message.as_deref(), Some("messenger failed"));
     assert!(WebMessagingOffer::Errored.is_end() && !WebMessagingOffer::Errored.is_terminal());
 }
+
+#[test]
+fn declared_uuid_fields_take_only_the_hyphenated_form() {
+    let ids = ActionIds::new(Uuid::new_v4(), 1, Uuid::new_v4(), Uuid::new_v4());
+    let conversed = WebMessagingOffer::offer(ids, Uuid::new_v4())
+        .accept()
+        .conversed(Uuid::new_v4());
+    let event = serde_json::to_value(&conversed).unwrap();
+    let braced = "{6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a3c4d}";
+    let simple = "6f1c2d7e5b7a4c529a3e0d4f1b2a3c4d";
+    for field in ["actionId", "deploymentId", "conversationId"] {
+        for text in [braced, simple] {
+            let mut event = event.clone();
+            event[field] = text.into();
+            let error = WebMessagingOfferEvent::from_json_slice(event.to_string().as_bytes())
+                .unwrap()
+                .unwrap_err();
+            assert_eq!(error.kind(), "invalid_field");
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "invalid field `{field}`: `{text}` is not a hyphenated UUID (8-4-4-4-12 hex digits)"
+                )
+            );
+        }
+    }
+}

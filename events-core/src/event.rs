@@ -1,6 +1,7 @@
 //! The event side of a media type: the documented fields every event carries, the fast
 //! parser that reads them, and the errors that name what is wrong.
 
+use std::any::TypeId;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -12,8 +13,11 @@ use uuid::Uuid;
 use crate::description::MediaTypeDescription;
 use crate::suggest::closest;
 
+mod number;
 #[cfg(test)]
 mod tests;
+
+use number::ParsedNumber;
 
 /// The kind of customer id an event carries (`customerIdType`).
 ///
@@ -219,16 +223,47 @@ impl<'a> RawEvent<'a> {
 
     /// Takes a media type's own field out of [`rest`](Self::rest) and converts it.
     /// `Ok(None)` when absent.
-    pub fn take_field<T: de::DeserializeOwned>(
+    ///
+    /// A field of type [`Uuid`] or `Option<Uuid>` follows the rule of the documented UUID
+    /// fields: the hyphenated form only, with the same errors.
+    pub fn take_field<T: de::DeserializeOwned + 'static>(
         &mut self,
         wire_name: &'static str,
     ) -> Result<Option<T>, EventError> {
-        match self.rest.shift_remove(wire_name) {
-            None => Ok(None),
-            Some(value) => T::deserialize(value)
-                .map(Some)
-                .map_err(|error| EventError::invalid(wire_name, error)),
+        let Some(value) = self.rest.shift_remove(wire_name) else {
+            return Ok(None);
+        };
+        // Decided by the type itself rather than by how a declaration spells it, so that an
+        // alias or a re-export of `Uuid` gets the same rule. `null` is an absent
+        // `Option<Uuid>`, as serde reads it.
+        let uuid = TypeId::of::<T>() == TypeId::of::<Uuid>();
+        let optional_uuid = TypeId::of::<T>() == TypeId::of::<Option<Uuid>>() && !value.is_null();
+        if uuid || optional_uuid {
+            match &value {
+                Value::String(text) => hyphenated_uuid(wire_name, text)?,
+                _ => return Err(not_a_uuid_string(wire_name)),
+            };
         }
+        declared_value(value)
+            .map(Some)
+            .map_err(|error| EventError::invalid(wire_name, error))
+    }
+}
+
+/// A declared field's JSON as its type. A number is read as serde_json's parser reads it
+/// without `arbitrary_precision` (see [`ParsedNumber`]), but for a field declared as JSON,
+/// which keeps the number's text as an unknown field does.
+fn declared_value<T: de::DeserializeOwned + 'static>(value: Value) -> serde_json::Result<T> {
+    let is = |other: TypeId| TypeId::of::<T>() == other;
+    let json = is(TypeId::of::<Value>())
+        || is(TypeId::of::<Option<Value>>())
+        || is(TypeId::of::<serde_json::Number>());
+    match value {
+        Value::Number(number) if !json => match ParsedNumber::new(&number) {
+            Some(number) => T::deserialize(number),
+            None => Err(de::Error::custom("number out of range")),
+        },
+        other => T::deserialize(other),
     }
 }
 
@@ -415,9 +450,16 @@ impl<'de> Visitor<'de> for ScalarSeed {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(Scalar::Array)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Scalar::Object)
+    // With `arbitrary_precision`, serde_json hands a number that is not an integer of
+    // `u64` or `i64` (a fraction, an exponent, `-0`, more digits) to `visit_map`, as a map
+    // only `Value` tells from an object. Every such number was an `f64` before.
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let value = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(if value.is_number() {
+            Scalar::Float
+        } else {
+            Scalar::Object
+        })
     }
 }
 
@@ -436,22 +478,31 @@ fn as_str<'de>(key: Key, value: Scalar<'de>) -> Result<Cow<'de, str>, EventError
 }
 
 fn as_uuid(key: Key, value: Scalar<'_>) -> Result<Uuid, EventError> {
-    let text = as_str(key, value)
-        .map_err(|_| EventError::invalid(key.wire_name(), "expected a UUID string"))?;
-    // Only the hyphenated form the vendor sends (and the generated JSON Schema's
-    // `format: uuid` means): `Uuid::parse_str` alone would also take braces, `urn:uuid:`
-    // and 32 bare hex digits, which would make the schema and the reader disagree.
+    match value {
+        Scalar::Str(text) => hyphenated_uuid(key.wire_name(), &text),
+        _ => Err(not_a_uuid_string(key.wire_name())),
+    }
+}
+
+fn not_a_uuid_string(field: &str) -> EventError {
+    EventError::invalid(field, "expected a UUID string")
+}
+
+/// The one rule for the text of every UUID field, documented or declared.
+///
+/// Only the hyphenated form the vendor sends (and the generated JSON Schema's
+/// `format: uuid` means): `Uuid::parse_str` alone would also take braces, `urn:uuid:`
+/// and 32 bare hex digits, which would make the schema and the reader disagree. Either
+/// case of hex digit is taken, as `Uuid::parse_str` takes it; output is lowercase.
+fn hyphenated_uuid(field: &str, text: &str) -> Result<Uuid, EventError> {
     if text.len() != 36 {
         return Err(EventError::invalid(
-            key.wire_name(),
+            field,
             format_args!("`{text}` is not a hyphenated UUID (8-4-4-4-12 hex digits)"),
         ));
     }
-    Uuid::parse_str(&text).map_err(|error| {
-        EventError::invalid(
-            key.wire_name(),
-            format_args!("`{text}` is not a UUID: {error}"),
-        )
+    Uuid::parse_str(text).map_err(|error| {
+        EventError::invalid(field, format_args!("`{text}` is not a UUID: {error}"))
     })
 }
 

@@ -489,3 +489,39 @@ fn mutated_events_reach_both_parses() {
         "fast {fast}, tolerant only {tolerant_only}, errors {errors}"
     );
 }
+
+/// Unknown fields with numbers an `f64` would change, at every depth, compact.
+const UNUSUAL_NUMBERS: &str = concat!(
+    r#"{"beyondU64":18446744073709551616,"digits30":123456789012345678901234567890,"#,
+    r#""negativeZero":-0,"exponent":1e2,"exponentUpper":1E+2,"tenth":0.10,"#,
+    r#""tiny":-1.5e-300,"nested":[1e2,-0,{"deep":[0.10,-1.5e-300]},"#,
+    r#"{"n":18446744073709551616}],"object":{"a":{"b":1E+2},"c":-0}}"#
+);
+
+#[test]
+fn both_parses_keep_the_number_text_of_unknown_fields() {
+    let unknown = UNUSUAL_NUMBERS.strip_prefix('{').unwrap();
+    let plain = assemble(&base_fields(), &[]);
+    let plain = format!(
+        "{},{unknown}",
+        std::str::from_utf8(&plain[..plain.len() - 1]).unwrap()
+    );
+    // An escape in a documented string makes the fast parse give the line up.
+    let escaped = plain.replacen("chat server", "chat\\nserver", 1);
+    // serde_json's `arbitrary_precision` keeps every digit, sign and trailing zero, but
+    // writes an exponent as `e` with its sign.
+    let kept = UNUSUAL_NUMBERS
+        .replace("1e2", "1e+2")
+        .replace("1E+2", "1e+2");
+    assert!(fast_parse(plain.as_bytes()).is_some(), "{plain}");
+    assert!(fast_parse(escaped.as_bytes()).is_none(), "{escaped}");
+    for line in [&plain, &escaped] {
+        let rest = RawEvent::from_slice_tolerant(line.as_bytes())
+            .unwrap()
+            .unwrap()
+            .rest;
+        assert_eq!(serde_json::to_string(&rest).unwrap(), kept);
+        let rest = RawEvent::from_slice(line.as_bytes()).unwrap().unwrap().rest;
+        assert_eq!(serde_json::to_string(&rest).unwrap(), kept);
+    }
+}
