@@ -201,8 +201,9 @@ impl IngestBuilder {
         self
     }
 
-    /// How many ended actions are remembered to name the end state of a late event
-    /// (default 65,536).
+    /// How many ended actions are remembered to name the end state of a late event and
+    /// refuse a replayed one (default 65,536): all of them up to that count, then the oldest
+    /// are forgotten first.
     pub fn remember_ended(mut self, count: usize) -> Self {
         self.tracker.remember_ended = count;
         self

@@ -26,8 +26,15 @@
 //! touched action is given a second chance: re-queued at the back, bit cleared. This is
 //! the CLOCK approximation of least-recently-seen order.
 //!
-//! Ended actions leave the live table for a fixed-size direct-mapped cache (20 bytes a
-//! slot, one access per lookup), which only serves to name the end state of a late event.
+//! Ended actions leave the live table for a memory of the last `remember_ended` of them,
+//! which refuses a late or replayed event of an ended action and names the state it ended
+//! in. It is exact, whatever the hash seed: a FIFO ring of entries in the order the actions
+//! ended (20 bytes each), plus an index of ring positions keyed with the same hash as the
+//! live table (open addressing, at most 2/3 full: 6 bytes per entry), whose entries carry
+//! tag bits of the hash so that looking up a live action, most lookups, rarely reads the
+//! ring. Past capacity the oldest ended action is forgotten first, and counted
+//! ([`TrackerStats::ended_forgotten`]). A direct-mapped cache was smaller, but collisions
+//! made it forget ended actions long before it was full, and replays were accepted.
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
@@ -54,9 +61,11 @@ pub struct TrackerConfig {
     pub idle_timeout: Option<u32>,
     /// How many ended actions are remembered, so that an event after the end is reported
     /// with the state it ended in (and a repeated initial event is refused rather than
-    /// starting the action again). The memory is a direct-mapped cache (one slot per hash,
-    /// 20 bytes each): a newly ended action takes the place of the one in its slot, so
-    /// fewer may be remembered when the cache is nearly full. Default: 65,536.
+    /// starting the action again). The memory is exact: as long as fewer actions than this
+    /// have ended, every one of them is remembered; past it, the oldest ended ones are
+    /// forgotten first (FIFO), each counted in [`TrackerStats::ended_forgotten`]. It grows
+    /// with use up to 26 bytes per remembered action, then keeps its size. Default:
+    /// 65,536.
     pub remember_ended: usize,
 }
 
@@ -79,7 +88,7 @@ pub struct TrackerStats {
     pub expired: u64,
     /// Actions evicted because the cap was reached.
     pub evicted: u64,
-    /// Ended actions forgotten to make room for a newly ended one.
+    /// Ended actions forgotten to make room for a newly ended one, the oldest first.
     pub ended_forgotten: u64,
 }
 
@@ -110,7 +119,7 @@ pub struct TrackerStats {
 pub struct Tracker {
     media_types: Vec<&'static MediaTypeDescription>,
     live: Table,
-    ended: EndedCache,
+    ended: EndedMemory,
     config: TrackerConfig,
     /// No idle action is due before this tick; saves a look at the queue per event.
     next_expiry: u32,
@@ -140,7 +149,7 @@ impl Tracker {
         Tracker {
             media_types,
             live: Table::new(config.max_actions, seed),
-            ended: EndedCache::new(config.remember_ended, seed),
+            ended: EndedMemory::new(config.remember_ended, seed),
             config,
             next_expiry: 0,
             stats: TrackerStats::default(),
@@ -375,7 +384,7 @@ impl Tracker {
 
     /// How many ended actions are remembered.
     pub fn ended_len(&self) -> usize {
-        self.ended.len
+        self.ended.len()
     }
 
     /// The heap memory the tracker holds, in bytes: both tables and their queues, counted
@@ -789,9 +798,19 @@ fn saturate(shift: usize) -> u8 {
 
 /// Where `key`'s probe sequence starts in a table of `len` slots.
 fn home(key: Key, seed: [u64; 2], len: usize) -> usize {
+    reduce(hash(key, seed), len)
+}
+
+/// The tracker's one hash function: seeded, so that ids chosen by a sender cannot be made
+/// to collide.
+fn hash(key: Key, seed: [u64; 2]) -> u64 {
     let (lo, hi) = key.halves();
-    let hash = folded_multiply(lo ^ seed[0], hi ^ seed[1]);
-    // Maps the hash onto any table size, not only powers of two (Lemire's reduction).
+    folded_multiply(lo ^ seed[0], hi ^ seed[1])
+}
+
+/// Maps a hash onto any table size, not only powers of two (Lemire's reduction). It reads
+/// the high bits of the hash, which leaves the low ones free for a tag.
+fn reduce(hash: u64, len: usize) -> usize {
     ((u128::from(hash) * len as u128) >> 64) as usize
 }
 
@@ -799,72 +818,184 @@ fn home(key: Key, seed: [u64; 2], len: usize) -> usize {
 #[derive(Debug, Clone, Copy, Default)]
 struct Ended {
     key: Key,
-    /// The media type's index plus one; 0 marks an empty slot.
+    /// The media type's index plus one.
     media: u8,
     state: u8,
 }
 
-/// Ended actions, one slot per hash: a lookup or an insert is one access, and memory is
-/// fixed. Exact recall is not needed here, only a better error for late events.
+/// The ended actions, the last `capacity` of them exactly: a FIFO ring of entries in the
+/// order they ended, and an open-addressing index into it (linear probing, at most 2/3
+/// full, backward-shift removal) keyed with the live table's hash. Once the ring is full,
+/// a newly ended action takes the place of the oldest.
+///
+/// An index entry is a ring position plus one (0: empty) with tag bits of the hash above
+/// it, so that a lookup of a live action, which is most lookups, reads the ring only when
+/// a tag matches. Both grow with use up to the capacity, then keep their size.
 #[derive(Debug, Clone)]
-struct EndedCache {
-    slots: Vec<Ended>,
+struct EndedMemory {
+    ring: Vec<Ended>,
+    /// Where the next ended action goes once the ring is full: its oldest entry.
+    oldest: usize,
+    index: Vec<u32>,
     capacity: usize,
-    len: usize,
+    /// How many low bits of an index entry hold the position; the tag takes the rest.
+    position_bits: u32,
     seed: [u64; 2],
 }
 
-impl EndedCache {
+impl EndedMemory {
     fn new(capacity: usize, seed: [u64; 2]) -> Self {
-        EndedCache {
-            slots: Vec::new(),
+        EndedMemory {
+            ring: Vec::new(),
+            oldest: 0,
+            index: Vec::new(),
             capacity,
-            len: 0,
-            // A different hash than the live table's, so that keys crowded there are not
-            // crowded here too.
-            seed: [seed[1].rotate_left(17), seed[0].rotate_left(29)],
+            // Positions plus one go up to `capacity`; at most 31 bits, so a tag bit is left.
+            position_bits: usize::BITS - capacity.leading_zeros(),
+            seed,
         }
     }
 
-    fn index(&self, key: Key) -> usize {
-        let (lo, hi) = key.halves();
-        let hash = folded_multiply(lo ^ self.seed[0], hi ^ self.seed[1]);
-        ((u128::from(hash) * self.slots.len() as u128) >> 64) as usize
+    fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    fn tag(&self, hash: u64) -> u32 {
+        (hash as u32) << self.position_bits
+    }
+
+    fn position(&self, entry: u32) -> usize {
+        (entry & !(u32::MAX << self.position_bits)) as usize - 1
+    }
+
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.index.len() {
+            0
+        } else {
+            i + 1
+        }
+    }
+
+    /// Walks the probe sequence of `hash` to the first entry whose tag matches and whose
+    /// ring position `matches` (`Ok`), or to the first empty slot (`Err`).
+    fn probe(&self, hash: u64, matches: impl Fn(usize) -> bool) -> Result<usize, usize> {
+        let tag = self.tag(hash);
+        let mask = u32::MAX << self.position_bits;
+        let mut i = reduce(hash, self.index.len());
+        // Ends: the index always has more slots than the ring has entries.
+        loop {
+            let entry = self.index[i];
+            if entry == 0 {
+                return Err(i);
+            }
+            if entry & mask == tag && matches(self.position(entry)) {
+                return Ok(i);
+            }
+            i = self.next(i);
+        }
     }
 
     fn get(&self, key: Key) -> Option<Ended> {
-        if self.slots.is_empty() {
+        if self.index.is_empty() {
             return None;
         }
-        let slot = self.slots[self.index(key)];
-        (slot.media != 0 && slot.key == key).then_some(slot)
+        let i = self
+            .probe(hash(key, self.seed), |at| self.ring[at].key == key)
+            .ok()?;
+        Some(self.ring[self.position(self.index[i])])
     }
 
-    /// Remembers `key`; returns whether another ended action was forgotten for it.
+    /// Remembers `key`, which must not be remembered already; returns whether the oldest
+    /// ended action was forgotten for it.
     fn remember(&mut self, key: Key, media: u8, state: u8) -> bool {
         if self.capacity == 0 {
             return false;
         }
-        if self.slots.is_empty() {
-            self.slots = vec![Ended::default(); self.capacity];
-        }
-        let index = self.index(key);
-        let slot = &mut self.slots[index];
-        let forgot = slot.media != 0 && slot.key != key;
-        if slot.media == 0 {
-            self.len += 1;
-        }
-        *slot = Ended { key, media, state };
+        debug_assert!(self.get(key).is_none(), "an action ends once");
+        let ended = Ended { key, media, state };
+        let forgot = self.ring.len() == self.capacity;
+        let position = if forgot {
+            let position = self.oldest;
+            self.forget(position);
+            self.ring[position] = ended;
+            self.oldest = if position + 1 == self.capacity {
+                0
+            } else {
+                position + 1
+            };
+            position
+        } else {
+            if self.ring.len() == self.ring.capacity() {
+                self.grow();
+            }
+            self.ring.push(ended);
+            self.ring.len() - 1
+        };
+        self.index_entry(position);
         forgot
     }
 
+    /// Indexes ring position `position`.
+    fn index_entry(&mut self, position: usize) {
+        let hash = hash(self.ring[position].key, self.seed);
+        let Err(vacant) = self.probe(hash, |_| false) else {
+            unreachable!("nothing matches");
+        };
+        // `position` < `capacity` ≤ 2³¹ − 1: plus one, it fits below the tag.
+        self.index[vacant] = self.tag(hash) | (position as u32 + 1);
+    }
+
+    /// Doubles the ring (up to the capacity) and rebuilds the index for its new size.
+    fn grow(&mut self) {
+        let len = self.ring.len();
+        let target = len.saturating_mul(2).max(64).min(self.capacity);
+        self.ring.reserve_exact(target - len);
+        // At most 2/3 full once the ring is.
+        let slots = target
+            .checked_add(target / 2 + 1)
+            .expect("an index size within usize");
+        self.index = vec![0; slots];
+        for position in 0..len {
+            self.index_entry(position);
+        }
+    }
+
+    /// Removes the index entry of ring position `position`, shifting back the entries
+    /// after it that probed past it, as [`Table::remove`] does.
+    fn forget(&mut self, position: usize) {
+        let hash = hash(self.ring[position].key, self.seed);
+        let Ok(mut i) = self.probe(hash, |at| at == position) else {
+            unreachable!("every ring entry is indexed");
+        };
+        let n = self.index.len();
+        let mut j = i;
+        loop {
+            j = self.next(j);
+            let entry = self.index[j];
+            if entry == 0 {
+                break;
+            }
+            // The entry at `j` may fill the hole at `i` unless its home lies cyclically
+            // in (i, j].
+            let home = home(self.ring[self.position(entry)].key, self.seed, n);
+            if distance(home, j, n) < distance(i, j, n) {
+                continue;
+            }
+            self.index[i] = entry;
+            i = j;
+        }
+        self.index[i] = 0;
+    }
+
     fn memory_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Ended>()
+        self.ring.capacity() * std::mem::size_of::<Ended>()
+            + self.index.capacity() * std::mem::size_of::<u32>()
     }
 
     fn clear(&mut self) {
-        self.slots.fill(Ended::default());
-        self.len = 0;
+        self.ring.clear();
+        self.index.fill(0);
+        self.oldest = 0;
     }
 }
 
@@ -889,6 +1020,23 @@ mod tests {
     /// Distinct keys spread over the hash (small integers would all share one home).
     fn spread(i: u128) -> Key {
         Key::from(Uuid::from_u128(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c)))
+    }
+
+    /// Full, the ended memory holds exactly its capacity in 26 bytes per action (and 4),
+    /// and forgets in the order the actions ended.
+    #[test]
+    fn the_ended_memory_is_exact_in_26_bytes_per_action() {
+        let capacity = 1000;
+        let mut ended = EndedMemory::new(capacity, [3, 5]);
+        let keys: Vec<Key> = (0..2500u128).map(spread).collect();
+        for (n, &key) in keys.iter().enumerate() {
+            assert_eq!(ended.remember(key, 1, 2), n >= capacity);
+        }
+        assert_eq!(ended.len(), capacity);
+        for (n, &key) in keys.iter().enumerate() {
+            assert_eq!(ended.get(key).is_some(), n >= 1500, "key {n}");
+        }
+        assert_eq!(ended.memory_bytes(), 26 * capacity + 4);
     }
 
     #[test]
