@@ -195,7 +195,8 @@ impl IngestBuilder {
         self
     }
 
-    /// The most actions tracked at once (default 1,000,000).
+    /// The most actions tracked at once (default 1,000,000). A value above
+    /// [`TrackerConfig::MAX_ACTIONS`] is clamped to it.
     pub fn max_actions(mut self, max: usize) -> Self {
         self.tracker.max_actions = max;
         self
@@ -203,7 +204,8 @@ impl IngestBuilder {
 
     /// How many ended actions are remembered to name the end state of a late event and
     /// refuse a replayed one (default 65,536): all of them up to that count, then the oldest
-    /// are forgotten first.
+    /// are forgotten first. A value above [`TrackerConfig::MAX_REMEMBER_ENDED`] is clamped
+    /// to it.
     pub fn remember_ended(mut self, count: usize) -> Self {
         self.tracker.remember_ended = count;
         self

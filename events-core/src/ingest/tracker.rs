@@ -50,8 +50,9 @@ use crate::registry::Registry;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrackerConfig {
     /// The most actions tracked at once. When a new action arrives at the cap, the least
-    /// recently seen action (approximately: see the module docs) is evicted. Default:
-    /// 1,000,000.
+    /// recently seen action (approximately: see the module docs) is evicted. At most
+    /// [`MAX_ACTIONS`](Self::MAX_ACTIONS): a tracker clamps a larger value to it.
+    /// Default: 1,000,000.
     pub max_actions: usize,
     /// How many ticks an action may stay idle before it is forgotten, or `None` to keep it
     /// until the cap evicts it. An action idle for `idle_timeout` ticks is forgotten no
@@ -64,9 +65,24 @@ pub struct TrackerConfig {
     /// starting the action again). The memory is exact: as long as fewer actions than this
     /// have ended, every one of them is remembered; past it, the oldest ended ones are
     /// forgotten first (FIFO), each counted in [`TrackerStats::ended_forgotten`]. It grows
-    /// with use up to 26 bytes per remembered action, then keeps its size. Default:
-    /// 65,536.
+    /// with use up to 26 bytes per remembered action, then keeps its size. At most
+    /// [`MAX_REMEMBER_ENDED`](Self::MAX_REMEMBER_ENDED): a tracker clamps a larger value to
+    /// it. Default: 65,536.
     pub remember_ended: usize,
+}
+
+impl TrackerConfig {
+    /// The most actions a tracker can track at once: a larger
+    /// [`max_actions`](Self::max_actions) is clamped to it. 2³¹ − 1.
+    // The live table stores slot homes and queue positions as `u32`: its slot count
+    // (7/5 of the cap, plus one) and the queue's length (at most 3/2 of the live count
+    // plus 64) must both stay below 2³², which 2³¹ − 1 keeps with a margin.
+    pub const MAX_ACTIONS: usize = (1 << 31) - 1;
+    /// The most ended actions a tracker can remember: a larger
+    /// [`remember_ended`](Self::remember_ended) is clamped to it. 2³¹ − 1.
+    // The index of the ended memory stores a ring position plus one in a `u32`, with at
+    // least one bit of the hash above it.
+    pub const MAX_REMEMBER_ENDED: usize = (1 << 31) - 1;
 }
 
 impl Default for TrackerConfig {
@@ -133,12 +149,17 @@ impl Tracker {
         Tracker::with_config(registry, TrackerConfig::default())
     }
 
-    /// A tracker with the given limits.
+    /// A tracker with the given limits; a `max_actions` or `remember_ended` past what a
+    /// tracker can serve ([`TrackerConfig::MAX_ACTIONS`],
+    /// [`TrackerConfig::MAX_REMEMBER_ENDED`]) is clamped to it. Memory is taken as actions
+    /// come, not for the limits up front.
     ///
     /// # Panics
     /// When `registry` holds more than 255 media types, or a media type more than 256
     /// states (a slot stores each in one byte).
-    pub fn with_config(registry: &Registry, config: TrackerConfig) -> Self {
+    pub fn with_config(registry: &Registry, mut config: TrackerConfig) -> Self {
+        config.max_actions = config.max_actions.min(TrackerConfig::MAX_ACTIONS);
+        config.remember_ended = config.remember_ended.min(TrackerConfig::MAX_REMEMBER_ENDED);
         let media_types: Vec<_> = registry.iter().map(|entry| entry.description).collect();
         assert!(media_types.len() < 256, "at most 255 media types");
         assert!(
@@ -156,7 +177,7 @@ impl Tracker {
         }
     }
 
-    /// The limits this tracker was built with.
+    /// The limits this tracker was built with, as clamped.
     pub fn config(&self) -> TrackerConfig {
         self.config
     }
@@ -484,7 +505,15 @@ struct Table {
 
 impl Table {
     fn new(cap: usize, seed: [u64; 2]) -> Self {
-        let max_slots = cap + (cap * 2).div_ceil(5) + 1;
+        debug_assert!(cap <= TrackerConfig::MAX_ACTIONS);
+        // More slots than the cap: one stays empty even at the cap, so probes end.
+        let max_slots = cap
+            .checked_mul(2)
+            .map(|extra| extra.div_ceil(5))
+            .and_then(|extra| cap.checked_add(extra))
+            .and_then(|slots| slots.checked_add(1))
+            .filter(|&slots| u32::try_from(slots).is_ok())
+            .expect("MAX_ACTIONS keeps the slot count within u32");
         Table {
             slots: Vec::new(),
             len: 0,
@@ -537,7 +566,8 @@ impl Table {
     }
 
     fn needs_growth(&self) -> bool {
-        (self.len + 1) * 7 > self.slots.len() * 5 && self.slots.len() < self.max_slots
+        // In u64: with up to 2³¹ slots, `× 7` would overflow a 32-bit usize.
+        (self.len as u64 + 1) * 7 > self.slots.len() as u64 * 5 && self.slots.len() < self.max_slots
     }
 
     /// Inserts a key known to be absent.
@@ -554,6 +584,8 @@ impl Table {
             self.grow();
             vacant = self.find(slot.key).expect_err("key is absent");
         }
+        // Probes end at an empty slot: one must be left after this insert.
+        assert!(self.len + 1 < self.slots.len(), "the table is never full");
         slot.touched = false;
         slot.shift = saturate(distance(self.home(slot.key), vacant, self.slots.len()));
         self.slots[vacant] = slot;
@@ -563,7 +595,12 @@ impl Table {
     }
 
     fn grow(&mut self) {
-        let new_len = (self.slots.len() * 2).max(16).min(self.max_slots);
+        let new_len = self
+            .slots
+            .len()
+            .saturating_mul(2)
+            .max(16)
+            .min(self.max_slots);
         let old = std::mem::replace(&mut self.slots, vec![Slot::default(); new_len]);
         for mut slot in old.into_iter().filter(|s| !s.is_empty()) {
             let at = self.find(slot.key).expect_err("keys are unique");
@@ -573,7 +610,7 @@ impl Table {
         // Every home changed: rewrite the queue, in the same order.
         let current = self.current_records();
         let (seed, len) = (self.seed, self.slots.len());
-        let mut records = VecDeque::with_capacity(current.count * 5 / 4 + 64);
+        let mut records = VecDeque::with_capacity(current.count + current.count / 4 + 64);
         records.resize(current.count, 0);
         for slot in self.slots.iter_mut().filter(|s| !s.is_empty()) {
             records[current.renumber(slot)] = home(slot.key, seed, len) as u32;
@@ -679,7 +716,13 @@ impl Table {
             self.queue.reserve_exact(self.len / 4 + 64);
         }
         self.slots[at].qpos = self.head.wrapping_add(self.queue.len() as u32);
-        let home = (at + self.slots.len() - self.shift(at)) % self.slots.len();
+        let (shift, len) = (self.shift(at), self.slots.len());
+        let home = if shift <= at {
+            at - shift
+        } else {
+            at + (len - shift)
+        };
+        // The slot count fits in u32 (`Table::new`), so does a home.
         self.queue.push_back(home as u32);
     }
 
@@ -714,7 +757,7 @@ impl Table {
     /// (one sequential pass over the queue) and only the slots' positions are renumbered
     /// (one over the slots).
     fn compact_if_needed(&mut self) {
-        if self.queue.len() > self.len * 3 / 2 + 64 {
+        if self.queue.len() > self.len + self.len / 2 + 64 {
             self.compact();
         }
     }
@@ -733,7 +776,7 @@ impl Table {
         }
         self.queue.truncate(kept);
         // Gives back what a burst of stale records made the queue take.
-        self.queue.shrink_to(self.len * 5 / 4 + 64);
+        self.queue.shrink_to(self.len + self.len / 4 + 64);
     }
 
     fn memory_bytes(&self) -> usize {
@@ -788,7 +831,8 @@ fn distance(from: usize, to: usize, len: usize) -> usize {
     if from <= to {
         to - from
     } else {
-        to + len - from
+        // `len - from` first: `to + len` could overflow a 32-bit usize.
+        len - from + to
     }
 }
 
@@ -845,6 +889,7 @@ struct EndedMemory {
 
 impl EndedMemory {
     fn new(capacity: usize, seed: [u64; 2]) -> Self {
+        debug_assert!(capacity <= TrackerConfig::MAX_REMEMBER_ENDED);
         EndedMemory {
             ring: Vec::new(),
             oldest: 0,
@@ -953,7 +998,7 @@ impl EndedMemory {
         // At most 2/3 full once the ring is.
         let slots = target
             .checked_add(target / 2 + 1)
-            .expect("an index size within usize");
+            .expect("MAX_REMEMBER_ENDED keeps the index size in range");
         self.index = vec![0; slots];
         for position in 0..len {
             self.index_entry(position);
@@ -1007,6 +1052,7 @@ fn folded_multiply(a: u64, b: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::WebChat;
 
     /// A live slot for `key`.
     fn live(key: Key) -> Slot {
@@ -1020,6 +1066,40 @@ mod tests {
     /// Distinct keys spread over the hash (small integers would all share one home).
     fn spread(i: u128) -> Key {
         Key::from(Uuid::from_u128(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c)))
+    }
+
+    /// Caps past what the tracker can serve, up to `usize::MAX` and a value whose slot
+    /// count once overflowed into a table of a dozen slots, are clamped: a few thousand
+    /// actions are tracked, ended and remembered without hanging.
+    #[test]
+    fn caps_past_the_limits_are_clamped() {
+        let crafted = 15_811_494_920_322_472_824_u64 as usize;
+        for cap in [usize::MAX, crafted, TrackerConfig::MAX_ACTIONS + 1] {
+            let config = TrackerConfig {
+                max_actions: cap,
+                remember_ended: cap,
+                ..TrackerConfig::default()
+            };
+            let mut tracker = Tracker::with_config(&crate::Registry::builtin(), config);
+            assert_eq!(tracker.config().max_actions, TrackerConfig::MAX_ACTIONS);
+            assert_eq!(
+                tracker.config().remember_ended,
+                TrackerConfig::MAX_REMEMBER_ENDED
+            );
+            let (offered, ignored) = (WebChat::Offered as usize, WebChat::Ignored as usize);
+            for n in 0..5_000u128 {
+                let id = Uuid::from_u128(n.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c));
+                tracker.track_state(0, id, offered, 0).unwrap();
+                if n % 2 == 0 {
+                    tracker.track_state(0, id, ignored, 0).unwrap();
+                }
+            }
+            assert_eq!((tracker.len(), tracker.ended_len()), (2_500, 2_500));
+            assert!(
+                tracker.memory_bytes() < 1 << 20,
+                "grows with use, not with the cap"
+            );
+        }
     }
 
     /// Full, the ended memory holds exactly its capacity in 26 bytes per action (and 4),
