@@ -458,6 +458,70 @@ fn idle_time_can_be_counted_in_lines() {
     assert!(ingest.tracker_stats().expired >= 1);
 }
 
+/// `IdleTimeout::Events(n)`: an action stays known with up to `n` lines between two of
+/// its events, and is forgotten with more.
+#[test]
+fn idle_lines_keep_an_action_through_exactly_that_many_lines() {
+    for n in [1u32, 2, 5] {
+        for between in [0, n - 1, n, n + 1, n + 2] {
+            let mut ingest = Ingest::builder(Registry::builtin())
+                .idle_timeout(Some(IdleTimeout::Events(n)))
+                .build(|_: &AnyEvent| {});
+            assert!(ingest
+                .ingest(&line(&event(1, "webchat", "offered")))
+                .is_valid());
+            for other in 0..between {
+                // Any line counts, an event of another action or not an event at all.
+                if other % 2 == 0 {
+                    let other = line(&event(100 + u128::from(other), "webchat", "offered"));
+                    assert!(ingest.ingest(&other).is_valid());
+                } else {
+                    let _ = ingest.ingest(b"{not an event");
+                }
+            }
+            let outcome = ingest.ingest(&line(&event(1, "webchat", "accepted")));
+            assert_eq!(
+                outcome.is_valid(),
+                between <= n,
+                "idle {n} lines, {between} lines between"
+            );
+            assert_eq!(ingest.tracker_stats().expired > 0, between > n);
+        }
+    }
+}
+
+/// In ticks: an action idle for exactly the timeout is kept, one idle a tick longer is
+/// forgotten, from any first tick (ticks wrap around, and a first tick half the range away
+/// from 0 once kept idle actions forever).
+#[test]
+fn an_action_is_forgotten_only_when_idle_longer_than_the_timeout() {
+    for (timeout, start) in [1u32, 3, 100]
+        .into_iter()
+        .flat_map(|timeout| [0, 1 << 31, u32::MAX - 1].map(|start| (timeout, start)))
+    {
+        for idle in [timeout - 1, timeout, timeout + 1] {
+            let config = TrackerConfig {
+                idle_timeout: Some(timeout),
+                ..TrackerConfig::default()
+            };
+            let mut t = Tracker::with_config(&Registry::builtin(), config);
+            t.track_state(WEBCHAT, Uuid::from_u128(1), WebChat::Offered.index(), start)
+                .unwrap();
+            let result = t.track_state(
+                WEBCHAT,
+                Uuid::from_u128(1),
+                WebChat::Accepted.index(),
+                start.wrapping_add(idle),
+            );
+            assert_eq!(
+                result.is_ok(),
+                idle <= timeout,
+                "timeout {timeout}, idle {idle}"
+            );
+        }
+    }
+}
+
 #[test]
 fn ingest_emits_on_the_bus_to_typed_and_topic_subscribers() {
     use std::sync::{Arc, Mutex};
@@ -587,6 +651,52 @@ proptest! {
         for id in 0..120 {
             let expected = model.live.get(&id).map(|(state, _)| ("webchat", state.as_str()));
             prop_assert_eq!(tracker.state_of(Uuid::from_u128(id)), expected, "action {}", id);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// As long as events keep arriving (here, every 0 to 2 ticks, from any start, wrapping
+    /// around), an action idle for more than the timeout is forgotten, never earlier, and
+    /// by the first event after `2 × timeout + 1` idle ticks.
+    #[test]
+    fn idle_actions_are_forgotten_between_the_timeout_and_twice_it(
+        timeout in 1u32..8,
+        start in any::<u32>(),
+        steps in proptest::collection::vec((0u128..12, 0u32..3), 1..400),
+    ) {
+        let config = TrackerConfig {
+            idle_timeout: Some(timeout),
+            ..TrackerConfig::default()
+        };
+        let mut t = Tracker::with_config(&Registry::builtin(), config);
+        // Never-ending lifecycles: offered → accepted → started, then started again (a
+        // repeated state, refused) until the action is forgotten.
+        let path = [WebChat::Offered, WebChat::Accepted, WebChat::Started];
+        let mut live = std::collections::HashMap::<u128, (usize, u32)>::new();
+        let mut now = start;
+        for (id, ticks) in steps {
+            now = now.wrapping_add(ticks);
+            let at = live.get(&id).map_or(0, |&(at, _)| (at + 1).min(2));
+            let state = path[at].index();
+            if t.track_state(WEBCHAT, Uuid::from_u128(id), state, now).is_ok() {
+                live.insert(id, (at, now));
+            }
+            let mut forgotten = Vec::new();
+            for (&other, &(_, last)) in &live {
+                let idle = now.wrapping_sub(last);
+                if t.state_of(Uuid::from_u128(other)).is_some() {
+                    prop_assert!(idle <= 2 * timeout, "{} idle {} ticks", other, idle);
+                } else {
+                    prop_assert!(idle > timeout, "{} forgotten after {} ticks", other, idle);
+                    forgotten.push(other);
+                }
+            }
+            for other in forgotten {
+                live.remove(&other);
+            }
         }
     }
 }

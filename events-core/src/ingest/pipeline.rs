@@ -85,13 +85,20 @@ pub enum IllegalPolicy {
     Drop,
 }
 
-/// How long an action may stay idle before the tracker forgets it.
+/// How long an action may stay idle before the tracker forgets it. An action idle for
+/// longer is forgotten no earlier than that and, as long as lines keep arriving, by about
+/// twice the timeout ([`TrackerConfig::idle_timeout`] has the exact bound).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdleTimeout {
-    /// Wall-clock time since the action's last accepted event (to the second).
+    /// Wall-clock time since the action's last accepted event, counted in whole seconds
+    /// since ingest started, the timeout rounded up to a second: an action is forgotten
+    /// only once it has been idle strictly longer than the timeout.
     Time(Duration),
     /// Lines ingested since the action's last accepted event: deterministic, for replays
-    /// of files where wall-clock time means nothing.
+    /// of files where wall-clock time means nothing. `Events(n)` keeps an action known
+    /// while at most `n` other lines (of any kind, valid or not) come between two of its
+    /// events: with `Events(1)`, back-to-back events and events one line apart pass, and
+    /// two lines apart the action is forgotten.
     Events(u32),
 }
 
@@ -252,8 +259,12 @@ impl IngestBuilder {
     pub fn build<E: Emit>(self, emit: E) -> Ingest<E> {
         let mut tracker_config = self.tracker;
         tracker_config.idle_timeout = self.idle_timeout.map(|timeout| match timeout {
-            IdleTimeout::Events(events) => events,
-            IdleTimeout::Time(time) => u32::try_from(time.as_secs().max(1)).unwrap_or(u32::MAX),
+            // A tick per line: `n` lines between two events of an action are `n + 1` ticks.
+            IdleTimeout::Events(lines) => lines.saturating_add(1),
+            // Rounded up: the tracker forgets only past the timeout, never before it.
+            IdleTimeout::Time(time) => {
+                u32::try_from(time.as_nanos().div_ceil(1_000_000_000)).unwrap_or(u32::MAX)
+            }
         });
         let clock = match self.idle_timeout {
             Some(IdleTimeout::Time(_)) => Clock::Seconds(Instant::now()),

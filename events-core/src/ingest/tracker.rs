@@ -54,11 +54,15 @@ pub struct TrackerConfig {
     /// [`MAX_ACTIONS`](Self::MAX_ACTIONS): a tracker clamps a larger value to it.
     /// Default: 1,000,000.
     pub max_actions: usize,
-    /// How many ticks an action may stay idle before it is forgotten, or `None` to keep it
-    /// until the cap evicts it. An action idle for `idle_timeout` ticks is forgotten no
-    /// earlier than that and, as long as events keep arriving, before `2 × idle_timeout`.
-    /// What a tick is (an event, a second) is the caller's choice: see
-    /// [`Tracker::track`]. Default: `None`.
+    /// How many ticks an action may stay idle, or `None` to keep it until the cap evicts
+    /// it. An action is idle for `now − last` ticks, `last` being the tick of its last
+    /// accepted event. It is kept while that is at most `idle_timeout`; once it is more,
+    /// the action is forgotten: no earlier than that and, as long as events keep arriving,
+    /// at the latest by the first event at which it has been idle more than
+    /// `2 × idle_timeout` ticks. What a tick is (an event, a second) is the caller's
+    /// choice: see [`Tracker::track_state`]. Timeouts of 2³¹ ticks or more are not
+    /// reliable (ticks wrap around, and are compared within half their range). Default:
+    /// `None`.
     pub idle_timeout: Option<u32>,
     /// How many ended actions are remembered, so that an event after the end is reported
     /// with the state it ended in (and a repeated initial event is refused rather than
@@ -229,7 +233,11 @@ impl Tracker {
         let state = &media.states[state_index];
         let key = Key::from(action_id);
         if let Some(timeout) = self.config.idle_timeout {
-            if now.wrapping_sub(self.next_expiry) as i32 >= 0 {
+            if self.live.len == 0 {
+                // Nothing is due, whatever `next_expiry` says: it may be stale by more than
+                // the half of the tick range its comparison covers.
+                self.next_expiry = now.wrapping_add(timeout).wrapping_add(1);
+            } else if now.wrapping_sub(self.next_expiry) as i32 >= 0 {
                 self.expire(now, timeout);
             }
         }
@@ -375,12 +383,12 @@ impl Tracker {
         }
     }
 
-    /// Forgets the actions idle for `timeout` ticks or more, as far as the queue shows
+    /// Forgets the actions idle for more than `timeout` ticks, as far as the queue shows
     /// them due, and notes when to look again.
     fn expire(&mut self, now: u32, timeout: u32) {
         let (expired, next) = self.live.expire(now, timeout);
         self.stats.expired += expired;
-        self.next_expiry = next.unwrap_or(now.wrapping_add(timeout));
+        self.next_expiry = next.unwrap_or(now.wrapping_add(timeout).wrapping_add(1));
     }
 
     /// The last accepted state of a live action, as `(media type, state)` wire names.
@@ -726,8 +734,9 @@ impl Table {
         self.queue.push_back(home as u32);
     }
 
-    /// Removes the actions idle for `timeout` ticks from the front of the queue; returns
-    /// how many, and the tick at which the new front falls due (`None` when empty).
+    /// Removes the actions idle for more than `timeout` ticks from the front of the queue;
+    /// returns how many, and the tick at which the new front falls due (`None` when
+    /// empty).
     fn expire(&mut self, now: u32, timeout: u32) -> (u64, Option<u32>) {
         let mut expired = 0;
         while let Some(&home) = self.queue.front() {
@@ -736,7 +745,7 @@ impl Table {
                 continue;
             };
             let entry = self.slots[at];
-            if now.wrapping_sub(entry.last_seen) >= timeout {
+            if now.wrapping_sub(entry.last_seen) > timeout {
                 self.pop_front();
                 self.remove(at);
                 expired += 1;
@@ -746,7 +755,8 @@ impl Table {
             } else {
                 // Everything behind an untouched front was queued later, and last seen no
                 // earlier than the front's last sight: nothing behind is due before it.
-                return (expired, Some(entry.last_seen.wrapping_add(timeout)));
+                let due = entry.last_seen.wrapping_add(timeout).wrapping_add(1);
+                return (expired, Some(due));
             }
         }
         (expired, None)
