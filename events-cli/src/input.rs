@@ -8,7 +8,9 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use clap::builder::RangedU64ValueParser;
-use events_core::ingest::{Emit, IdleTimeout, IllegalPolicy, Ingest, DEFAULT_MAX_LINE_BYTES};
+use events_core::ingest::{
+    Emit, IdleTimeout, IllegalPolicy, Ingest, TrackerConfig, DEFAULT_MAX_LINE_BYTES,
+};
 use events_core::Registry;
 
 use crate::CliError;
@@ -112,8 +114,8 @@ pub struct Limits {
     #[arg(long, value_name = "N", default_value_t = 1_000_000,
         value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_ACTIONS))]
     pub max_actions: usize,
-    /// Forget an action after this many lines without an event of it (default: never;
-    /// the cap still bounds memory).
+    /// Forget an action once more than this many lines pass without an event of it
+    /// (default: never; the cap still bounds memory).
     #[arg(long, value_name = "LINES",
         value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(u32::MAX)))]
     pub idle_lines: Option<u32>,
@@ -123,7 +125,7 @@ pub struct Limits {
 const MAX_LINE_BYTES: u64 = 1 << 30;
 
 /// The most actions the tracker can serve.
-const MAX_ACTIONS: u64 = (1 << 31) - 1; // MERGE: TrackerConfig::MAX_ACTIONS
+const MAX_ACTIONS: u64 = TrackerConfig::MAX_ACTIONS as u64;
 
 impl Default for Limits {
     fn default() -> Self {
