@@ -1,6 +1,7 @@
 //! Collects every error of one declaration, each on the token that caused it, so the user
 //! sees all of them in one build (serde_derive's `Ctxt`, darling's `Accumulator`).
 
+use std::collections::HashMap;
 use std::fmt::Display;
 
 use proc_macro2::Span;
@@ -53,8 +54,45 @@ impl Diagnostics {
         )
     }
 
+    /// `other`'s errors after this one's, in their order.
+    pub(crate) fn append(&mut self, other: Diagnostics) {
+        if let Some(errors) = other.errors {
+            self.push(errors);
+        }
+    }
+
     pub(crate) fn into_error(self) -> Option<syn::Error> {
         self.errors
+    }
+}
+
+/// Where each name of one kind (states, flags of one state, ...) was first declared, so a
+/// repeat's error can point back at it.
+#[derive(Default)]
+pub(crate) struct FirstDeclared {
+    spans: HashMap<String, Span>,
+}
+
+impl FirstDeclared {
+    /// Records `name`, declared at `span`. Whether it is the first: a repeat is reported as
+    /// `what` declared twice, with the note on the first.
+    pub(crate) fn record(
+        &mut self,
+        name: &str,
+        span: Span,
+        what: impl Display,
+        diagnostics: &mut Diagnostics,
+    ) -> bool {
+        match self.spans.get(name) {
+            Some(&first) => {
+                diagnostics.duplicate(span, first, what);
+                false
+            }
+            None => {
+                self.spans.insert(name.to_owned(), span);
+                true
+            }
+        }
     }
 }
 

@@ -94,7 +94,7 @@ fn state_enum(model: &Model, krate: &TokenStream) -> TokenStream {
         .states
         .iter()
         .flat_map(|s| std::iter::once(&s.wire_name).chain(&s.aliases))
-        .map(String::as_str)
+        .map(|spelling| spelling.as_str())
         .chain(["all"])
         .collect();
     let topic_suggestions = topic_spellings.iter().map(|spelling| {

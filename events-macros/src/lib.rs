@@ -27,11 +27,38 @@ fn expand_input(input: parse::Input) -> proc_macro2::TokenStream {
     let krate = input.krate.unwrap_or_else(|| quote!(::webaction_events));
     let mut declaration = input.declaration;
     let mut diagnostics = std::mem::take(&mut declaration.diagnostics);
-    let model = model::Model::build(&declaration);
-    validate::validate(&declaration, &model, &mut diagnostics);
+    let model = model::Model::build(&declaration, &mut diagnostics);
+    validate::validate(&model, &mut diagnostics);
     // The types are generated even when the declaration has errors, from what could be
     // resolved, so that code using them reports no follow-on errors.
     let generated = expand::expand(&model, &krate);
     let errors = diagnostics.into_error().map(|e| e.to_compile_error());
     quote!(#errors #generated)
+}
+
+/// Every message a declaration (the part inside `pub Poll = "poll" { ... }`) gets from the
+/// model and validation, in order.
+#[cfg(test)]
+fn messages(body: &str) -> Vec<String> {
+    let source = format!("/// Docs.\npub Poll = \"poll\" {{ {body} }}");
+    let mut declaration: parse::Declaration =
+        syn::parse_str(&source).unwrap_or_else(|e| panic!("{source}: {e}"));
+    let mut diagnostics = std::mem::take(&mut declaration.diagnostics);
+    let model = model::Model::build(&declaration, &mut diagnostics);
+    validate::validate(&model, &mut diagnostics);
+    diagnostics
+        .into_error()
+        .map_or_else(Vec::new, |e| e.into_iter().map(|e| e.to_string()).collect())
+}
+
+/// For each `(body, message)`, that the declaration gets an error containing the message.
+#[cfg(test)]
+fn assert_each_reported(cases: &[(&str, &str)]) {
+    for (body, expected) in cases {
+        let found = messages(body);
+        assert!(
+            found.iter().any(|m| m.contains(expected)),
+            "{body}\nexpected: {expected}\nfound: {found:#?}"
+        );
+    }
 }

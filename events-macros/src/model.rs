@@ -1,18 +1,27 @@
 //! Stage 2: the declaration resolved into what it means: states by index, transitions as
-//! index lists, fields with their wire names and JSON types.
+//! index lists, fields with their wire names and JSON types, every name with its span.
 //!
-//! Building the model never fails. Where the syntax is wrong (a state declared twice, a
-//! transition to an unknown state) the model keeps the first declaration and drops the bad
-//! reference; `validate` reports it. Expansion then still produces every type, so the user
-//! sees the real error and no follow-on ones.
+//! Each declaration rule is decided here, once: what the model cannot use (a state
+//! declared twice, a transition to an unknown state, a field that clashes) it drops and
+//! reports in the same step, into the diagnostics it is given (serde_derive's
+//! `Container::from_ast(cx, ..)`). Building never fails: expansion still produces every
+//! type from what resolved, so the user sees the real error and no follow-on ones.
+//! `validate` then judges the lifecycle graph the model holds.
 
-use std::collections::HashMap;
+mod fields;
+mod states;
 
-use proc_macro2::{Span, TokenStream};
-use quote::quote;
-use syn::{Attribute, Ident, LitStr, Type, Visibility};
+use std::fmt;
+use std::ops::Deref;
 
-use crate::parse::{Declaration, FieldDecl, Flag, StateDecl};
+use proc_macro2::Span;
+use syn::{Attribute, Ident, LitStr, Visibility};
+
+use crate::diagnostics::{Diagnostics, FirstDeclared};
+use crate::parse::{Declaration, FieldDecl, StateDecl};
+
+pub(crate) use fields::Field;
+pub(crate) use states::{snake_case, Kind, Requirement, State};
 
 /// The documented fields every event carries: (Rust name, wire name). The runtime's
 /// `DOCUMENTED_FIELDS` says the same with docs and types.
@@ -29,274 +38,192 @@ pub(crate) const DOCUMENTED_FIELDS: &[(&str, &str)] = &[
     ("error_message", "errorMessage"),
 ];
 
-/// Methods the generated code already has on the state enum (where initial states'
-/// constructors go) or on the action type (where transitions go).
-pub(crate) const RESERVED_VERBS: &[&str] = &[
-    "index",
-    "as_str",
-    "is_initial",
-    "is_terminal",
-    "is_end",
-    "can_transition_to",
-    "successors",
-    "topic",
-    "event",
-    "event_mut",
-    "into_event",
-    "state",
-];
-
-/// The event struct's field that keeps unknown fields; no declared field may take its name.
-pub(crate) const EXTRA_FIELD: &str = "extra";
+/// The most states a media type may have: transition tables are one `u64` per state.
+const MAX_STATES: usize = 64;
 
 pub(crate) struct Model {
     pub(crate) docs: Vec<Attribute>,
     pub(crate) vis: Visibility,
     pub(crate) name: Ident,
     pub(crate) event_name: Ident,
-    pub(crate) wire_name: String,
+    pub(crate) wire_name: Name,
     pub(crate) version: u32,
     pub(crate) states: Vec<State>,
     pub(crate) fields: Vec<Field>,
+    /// Whether the graph is the one declared: no state was dropped and every transition
+    /// named a state once. The graph rules judge only such a graph; otherwise they would
+    /// repeat an error already reported in other words.
+    pub(crate) graph_is_whole: bool,
 }
 
-pub(crate) struct State {
-    pub(crate) docs: Vec<Attribute>,
-    pub(crate) name: Ident,
-    pub(crate) wire_name: String,
-    pub(crate) aliases: Vec<String>,
-    pub(crate) initial: bool,
-    pub(crate) kind: Kind,
-    pub(crate) next: Vec<usize>,
-    /// The fields this state requires, where they resolved.
-    pub(crate) requires: Vec<Requirement>,
-    /// The typestate method into this state: the declared `verb`, else the state's name in
-    /// snake case.
-    pub(crate) verb: Ident,
-    /// Whether the typestate API gets the method: not when the name is a keyword, taken
-    /// by generated code, or an earlier state's (validation says which).
-    pub(crate) has_method: bool,
+/// A name the model holds (a wire name, an alias), with the span of the token it comes
+/// from so that a rule about it points there. A name derived from another (a field's wire
+/// name from its Rust name) has the span of the one it derives from.
+#[derive(Clone)]
+pub(crate) struct Name {
+    value: String,
+    span: Span,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Open,
-    Terminal,
-    End,
-}
+impl Name {
+    pub(crate) fn new(value: String, span: Span) -> Name {
+        Name { value, span }
+    }
 
-impl Kind {
-    pub(crate) fn ends(self) -> bool {
-        self != Kind::Open
+    pub(crate) fn as_str(&self) -> &str {
+        &self.value
+    }
+
+    pub(crate) fn span(&self) -> Span {
+        self.span
     }
 }
 
-/// A field a state requires: a documented optional one (`error_message`) or a declared one.
-pub(crate) enum Requirement {
-    Documented {
-        rust_name: &'static str,
-        wire_name: &'static str,
-    },
-    Declared(usize),
+impl From<&LitStr> for Name {
+    fn from(literal: &LitStr) -> Name {
+        Name::new(literal.value(), literal.span())
+    }
 }
 
-pub(crate) struct Field {
-    pub(crate) docs: Vec<Attribute>,
-    pub(crate) name: Ident,
-    pub(crate) ty: Type,
-    pub(crate) wire_name: String,
-    /// `Option<T>`: absent means `None`; any other type must be present in every event.
-    pub(crate) optional: bool,
-    /// The type of a present value: `T` of `Option<T>`, else the field's type.
-    pub(crate) value_ty: Type,
-    pub(crate) json_type: TokenStream,
+impl Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.value
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.value)
+    }
 }
 
 impl Model {
-    pub(crate) fn build(declaration: &Declaration) -> Model {
-        let name = declaration.name.clone();
-        let event_name = Ident::new(&format!("{name}Event"), name.span());
-        let all_states = declaration.states.iter().flat_map(|(_, states)| states);
-        let mut states: Vec<&StateDecl> = Vec::new();
-        for state in all_states {
-            let taken = states
-                .iter()
-                .any(|s| s.name == state.name || s.wire_name.value() == state.wire_name.value());
-            if !taken {
-                states.push(state);
-            }
-        }
-        let mut fields: Vec<&FieldDecl> = Vec::new();
-        for field in declaration.fields.iter().flat_map(|(_, fields)| fields) {
-            let wire = wire_name_of(field);
-            let clashes = fields
-                .iter()
-                .any(|f| f.name == field.name || wire_name_of(f) == wire)
-                || DOCUMENTED_FIELDS
-                    .iter()
-                    .any(|&(rust, w)| field.name == rust || wire == w)
-                || field.name == EXTRA_FIELD;
-            if !clashes {
-                fields.push(field);
-            }
-        }
-        let index: HashMap<String, usize> = states
+    /// The model of `declaration`, reporting into `diagnostics` each rule it breaks, in
+    /// the order of the declaration's parts: sections, attributes, the media type's wire
+    /// name, states, aliases, verbs, fields.
+    pub(crate) fn build(declaration: &Declaration, diagnostics: &mut Diagnostics) -> Model {
+        let version = version(declaration, diagnostics);
+        let declared_states: Vec<&StateDecl> =
+            declaration.states.iter().flat_map(|(_, s)| s).collect();
+        let declared_fields: Vec<&FieldDecl> =
+            declaration.fields.iter().flat_map(|(_, f)| f).collect();
+        let docs = doc_comments(&declaration.attrs, diagnostics);
+        let state_docs: Vec<_> = declared_states
             .iter()
-            .enumerate()
-            .map(|(i, s)| (s.name.to_string(), i))
+            .map(|s| doc_comments(&s.attrs, diagnostics))
             .collect();
-        let fields: Vec<Field> = fields.into_iter().map(Field::build).collect();
-        let mut states: Vec<State> = states
-            .into_iter()
-            .map(|state| State::build(state, &index, &fields))
+        let field_docs: Vec<_> = declared_fields
+            .iter()
+            .map(|f| doc_comments(&f.attrs, diagnostics))
             .collect();
-        for i in 0..states.len() {
-            let verb = states[i].verb.to_string();
-            let usable =
-                syn::parse_str::<Ident>(&verb).is_ok() && !RESERVED_VERBS.contains(&verb.as_str());
-            let taken = states[..i].iter().any(|s| s.has_method && s.verb == verb);
-            states[i].has_method = usable && !taken;
+        let wire_name = topic_part(&declaration.wire_name, "media type", diagnostics);
+        // States require fields, so fields resolve first; their errors still come after
+        // the states', in the order of the declaration's rules users see them in.
+        let mut field_diagnostics = Diagnostics::default();
+        let fields = Field::resolve(&declared_fields, field_docs, &mut field_diagnostics);
+        let (states, graph_is_whole) =
+            State::resolve(&declared_states, state_docs, &fields, diagnostics);
+        diagnostics.append(field_diagnostics);
+        if declared_states.len() > MAX_STATES {
+            diagnostics.error(
+                declared_states[MAX_STATES].name.span(),
+                format_args!("a media type has at most {MAX_STATES} states"),
+            );
         }
-        let version = declaration
-            .versions
-            .first()
-            .and_then(|(_, v)| v.base10_parse().ok())
-            .unwrap_or(1);
+        let name = declaration.name.clone();
         Model {
-            docs: doc_attrs(&declaration.attrs),
+            docs,
             vis: declaration.vis.clone(),
+            event_name: Ident::new(&format!("{name}Event"), name.span()),
             name,
-            event_name,
-            wire_name: declaration.wire_name.value(),
+            wire_name,
             version,
             states,
             fields,
+            graph_is_whole,
         }
     }
 }
 
-impl State {
-    fn build(decl: &StateDecl, index: &HashMap<String, usize>, fields: &[Field]) -> State {
-        let mut next: Vec<usize> = Vec::new();
-        for target in &decl.next {
-            if let Some(&i) = index.get(&target.to_string()) {
-                if !next.contains(&i) {
-                    next.push(i);
-                }
-            }
+/// Rules: each section comes once, the version is a whole number, and there are states.
+/// The version is the first `version` section's, 1 when there is none or it is no number.
+fn version(declaration: &Declaration, diagnostics: &mut Diagnostics) -> u32 {
+    let mut sections = FirstDeclared::default();
+    let keywords = (declaration.states.iter().map(|(kw, _)| ("states", kw.span)))
+        .chain(declaration.fields.iter().map(|(kw, _)| ("fields", kw.span)))
+        .chain(
+            declaration
+                .versions
+                .iter()
+                .map(|(kw, _)| ("version", kw.span)),
+        );
+    for (section, span) in keywords {
+        let what = format!("the `{section}` section");
+        sections.record(section, span, &what, diagnostics);
+    }
+    let mut version = None;
+    for (i, (_, literal)) in declaration.versions.iter().enumerate() {
+        let parsed = literal.base10_parse::<u32>();
+        if let Err(error) = &parsed {
+            diagnostics.error(
+                literal.span(),
+                format_args!("the version must be a whole number: {error}"),
+            );
         }
-        let kind = decl.flags.iter().fold(Kind::Open, |kind, flag| match flag {
-            Flag::Terminal(_) => Kind::Terminal,
-            Flag::End(_) if kind == Kind::Open => Kind::End,
-            _ => kind,
-        });
-        let requires = decl
-            .requires
-            .iter()
-            .filter_map(|name| resolve_requirement(name, fields))
-            .collect();
-        State {
-            docs: doc_attrs(&decl.attrs),
-            name: decl.name.clone(),
-            wire_name: decl.wire_name.value(),
-            aliases: decl.aliases.iter().map(LitStr::value).collect(),
-            initial: decl.flags.iter().any(|f| matches!(f, Flag::Initial(_))),
-            kind,
-            // A state that ends the lifecycle has no successors, whatever was written;
-            // validation reports the contradiction.
-            next: if kind.ends() { Vec::new() } else { next },
-            requires,
-            verb: decl.verb.clone().unwrap_or_else(|| snake_case(&decl.name)),
-            has_method: true,
+        if i == 0 {
+            version = parsed.ok();
         }
     }
-}
-
-/// `TimedOut` → `timed_out`, keeping the span for diagnostics.
-pub(crate) fn snake_case(name: &Ident) -> Ident {
-    let mut snake = String::new();
-    for (i, c) in name.to_string().chars().enumerate() {
-        if c.is_uppercase() {
-            if i > 0 {
-                snake.push('_');
-            }
-            snake.extend(c.to_lowercase());
-        } else {
-            snake.push(c);
-        }
+    if declaration.states.is_empty() {
+        diagnostics.error(
+            declaration.name.span(),
+            "a media type needs a `states { ... }` section with at least one initial state",
+        );
     }
-    Ident::new(&snake, name.span())
+    version.unwrap_or(1)
 }
 
-/// What a `requires` name refers to: an optional documented field or a declared field.
-pub(crate) fn resolve_requirement(name: &Ident, fields: &[Field]) -> Option<Requirement> {
-    if let Some(i) = fields.iter().position(|f| f.name == *name) {
-        return Some(Requirement::Declared(i));
+/// Rule: only doc comments stand on the declaration, its states and its fields. Any other
+/// attribute (`#[serde(...)]`, `#[cfg(...)]`) would be dropped by the expansion, silently,
+/// so it is reported as it is dropped.
+fn doc_comments(attrs: &[Attribute], diagnostics: &mut Diagnostics) -> Vec<Attribute> {
+    let (docs, others): (Vec<&Attribute>, Vec<&Attribute>) =
+        attrs.iter().partition(|a| a.path().is_ident("doc"));
+    for attr in others {
+        diagnostics.push(syn::Error::new_spanned(
+            attr,
+            "only doc comments (`///`) are supported here; the declaration is the whole spec, so other attributes would be ignored",
+        ));
     }
-    match name.to_string().as_str() {
-        "error_code" => Some(Requirement::Documented {
-            rust_name: "error_code",
-            wire_name: "errorCode",
-        }),
-        "error_message" => Some(Requirement::Documented {
-            rust_name: "error_message",
-            wire_name: "errorMessage",
-        }),
-        _ => None,
+    docs.into_iter().cloned().collect()
+}
+
+/// Rule: a wire name can be a part of a topic `"<mediaType>:<state>"`. `what` says whose
+/// wire name it is, for the message.
+fn topic_part(literal: &LitStr, what: &str, diagnostics: &mut Diagnostics) -> Name {
+    let name = Name::from(literal);
+    if let Some(problem) = wire_name_problem(&name) {
+        diagnostics.error(
+            name.span(),
+            format_args!("{what} wire name `{name}` {problem}"),
+        );
     }
+    name
 }
 
-impl Field {
-    fn build(decl: &FieldDecl) -> Field {
-        let inner = option_inner(&decl.ty);
-        Field {
-            docs: doc_attrs(&decl.attrs),
-            name: decl.name.clone(),
-            ty: decl.ty.clone(),
-            wire_name: wire_name_of(decl),
-            optional: inner.is_some(),
-            value_ty: inner.unwrap_or(&decl.ty).clone(),
-            json_type: json_type(inner.unwrap_or(&decl.ty)),
-        }
+/// Why a wire name cannot appear in a topic `"<mediaType>:<state>"`.
+fn wire_name_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        Some("is empty")
+    } else if value.contains(':') {
+        Some("contains `:`, which separates media type and state in a topic")
+    } else if value.chars().any(char::is_whitespace) {
+        Some("contains whitespace (spellings with spaces belong in `aliases`)")
+    } else {
+        None
     }
-}
-
-/// The declared wire name, or the Rust name in lowerCamelCase (`page_url` → `pageUrl`).
-pub(crate) fn wire_name_of(field: &FieldDecl) -> String {
-    match &field.wire_name {
-        Some(wire) => wire.value(),
-        None => {
-            let rust = field.name.to_string();
-            let mut camel = String::with_capacity(rust.len());
-            let mut upper = false;
-            for c in rust.trim_start_matches("r#").chars() {
-                if c == '_' {
-                    upper = !camel.is_empty();
-                } else if upper {
-                    camel.push(c.to_ascii_uppercase());
-                    upper = false;
-                } else {
-                    camel.push(c);
-                }
-            }
-            camel
-        }
-    }
-}
-
-pub(crate) fn wire_span(field: &FieldDecl) -> Span {
-    field
-        .wire_name
-        .as_ref()
-        .map_or(field.name.span(), LitStr::span)
-}
-
-fn doc_attrs(attrs: &[Attribute]) -> Vec<Attribute> {
-    attrs
-        .iter()
-        .filter(|a| a.path().is_ident("doc"))
-        .cloned()
-        .collect()
 }
 
 /// The doc comment's text, one line per `///` line, with the one leading space rustdoc
@@ -318,48 +245,66 @@ pub(crate) fn doc_text(docs: &[Attribute]) -> String {
         .join("\n")
 }
 
-/// `T` when `ty` is `Option<T>` (also spelt with a path, `std::option::Option<T>`).
-fn option_inner(ty: &Type) -> Option<&Type> {
-    let Type::Path(path) = ty else { return None };
-    let last = path.path.segments.last()?;
-    if last.ident != "Option" {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    match args.args.first()? {
-        syn::GenericArgument::Type(inner) if args.args.len() == 1 => Some(inner),
-        _ => None,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use crate::{assert_each_reported, messages};
 
-/// The JSON type a Rust type is written as, from its last path segment. A type it does not
-/// know is `Any`: documentation says "any value" rather than guessing.
-fn json_type(ty: &Type) -> TokenStream {
-    let name = match ty {
-        Type::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
-        Type::Reference(reference) => match &*reference.elem {
-            Type::Path(path) if path.path.is_ident("str") => Some("str".to_owned()),
-            _ => None,
-        },
-        Type::Slice(_) | Type::Array(_) => Some("Vec".to_owned()),
-        _ => None,
-    };
-    let variant = match name.as_deref() {
-        Some("Uuid") => quote!(Uuid),
-        Some("String" | "str" | "Cow" | "char") => quote!(String),
-        Some(
-            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128"
-            | "isize",
-        ) => {
-            quote!(Integer)
+    #[test]
+    fn a_valid_declaration_has_no_errors() {
+        let body = r#"states {
+            initial Shown = "shown" (aliases "displayed") -> Answered | Failed,
+            terminal Answered = "answered" (requires answer),
+            end Failed = "failed" (requires error_message),
         }
-        Some("f32" | "f64") => quote!(Number),
-        Some("bool") => quote!(Boolean),
-        Some("Vec" | "VecDeque" | "HashSet" | "BTreeSet") => quote!(Array),
-        Some("HashMap" | "BTreeMap" | "Map") => quote!(Object),
-        _ => quote!(Any),
-    };
-    variant
+        fields { answer: Option<String> }"#;
+        assert_eq!(messages(body), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_declaration_rule_reports_its_own_message() {
+        let cases: &[(&str, &str)] = &[
+            (
+                r#"states { initial A = "a" -> B, terminal C = "c" }"#,
+                "unknown state `B` in the transitions of `A`",
+            ),
+            (
+                r#"states { initial A = "a" -> C | C, terminal C = "c" }"#,
+                "transition `A -> C` is declared twice",
+            ),
+            (
+                r#"states { initial A = "a" -> C, terminal C = "c" -> A }"#,
+                "state `C` is `terminal`, so no state may follow it",
+            ),
+            (
+                r#"states { initial A = "all" -> C, terminal C = "c" }"#,
+                "reserved for the `<mediaType>:all` topic",
+            ),
+            (
+                r#"states { initial A = "a" (aliases "c") -> C, terminal C = "c" }"#,
+                "alias `c` is already state `C`'s wire name",
+            ),
+            (
+                r#"states { initial A = "a" -> C, terminal C = "c" (requires nope) }"#,
+                "`requires` names unknown field `nope`",
+            ),
+            (
+                r#"states { initial A = "a" -> C, terminal C = "c" } fields { x: u8, x: u8 }"#,
+                "field `x` is declared twice",
+            ),
+            (
+                r#"states { initial A = "a" -> C, terminal C = "c" } fields { id: u8 = "actionId" }"#,
+                "collides with the documented field `action_id`",
+            ),
+            (
+                r#"states { initial A = "a" -> C, terminal C = "c" } states { terminal D = "d" }"#,
+                "the `states` section is declared twice",
+            ),
+            (r#"fields { x: u8 }"#, "needs a `states { ... }` section"),
+            (
+                r#"states { initial A = "a" -> C, terminal C = "c" (verb state) }"#,
+                "which the generated code already defines",
+            ),
+        ];
+        assert_each_reported(cases);
+    }
 }
