@@ -3,7 +3,7 @@
 
 // The whole public API, listed so that a reader sees it in one place.
 pub use events_core::{
-    closest, content_offer, docs, ingest, topic, web_chat, ActionIds, AnyEvent, ContentOffer,
+    content_offer, docs, ingest, topic, web_chat, ActionIds, AnyEvent, ContentOffer,
     ContentOfferAction, ContentOfferEvent, CustomerIdType, DynEvent, Event, EventError,
     EventStream, Events, FieldDescription, HandlerPanic, IntoTopic, JsonType, Lagged, MediaType,
     MediaTypeDescription, MediaTypeEntry, RawEvent, Registry, StateDescription, StateKind,

@@ -4,6 +4,8 @@
 //! documentation, schemas, diagrams and the ingest registry can be generated from the
 //! description alone, without looking at the Rust types.
 
+pub use events_spec::JsonType;
+
 /// Everything one `media_type!` declaration says, as static data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MediaTypeDescription {
@@ -115,66 +117,33 @@ pub struct FieldDescription {
     pub documented: bool,
 }
 
-/// The JSON type of a field, as schemas and documentation need it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum JsonType {
-    /// A UUID (version 4 in the vendor's events), written as a string.
-    Uuid,
-    /// A string.
-    String,
-    /// An integer.
-    Integer,
-    /// A number that may have a fraction.
-    Number,
-    /// `true` or `false`.
-    Boolean,
-    /// An array.
-    Array,
-    /// An object.
-    Object,
-    /// Any JSON value (a type the declaration does not map to one of the above).
-    Any,
-}
+/// The ten fields the vendor documents for every web-action event, in wire order.
+pub const DOCUMENTED_FIELDS: &[FieldDescription] = &documented_fields();
 
-impl JsonType {
-    /// The type as the vendor's documentation writes it: `UUIDv4`, `String`, `Integer`, ...
-    pub const fn vendor_name(self) -> &'static str {
-        match self {
-            JsonType::Uuid => "UUIDv4",
-            JsonType::String => "String",
-            JsonType::Integer => "Integer",
-            JsonType::Number => "Number",
-            JsonType::Boolean => "Boolean",
-            JsonType::Array => "Array",
-            JsonType::Object => "Object",
-            JsonType::Any => "Any",
-        }
-    }
-}
-
-macro_rules! documented_fields {
-    ($($rust:literal = $wire:literal : $ty:ident, $required:literal, $docs:literal;)*) => {
-        /// The ten fields the vendor documents for every web-action event, in wire order.
-        pub const DOCUMENTED_FIELDS: &[FieldDescription] = &[$(FieldDescription {
-            rust_name: $rust,
-            wire_name: $wire,
-            docs: $docs,
-            json_type: JsonType::$ty,
-            required: $required,
-            documented: true,
-        }),*];
+/// [`events_spec::DOCUMENTED_FIELDS`] as field descriptions, in `const` so that the table
+/// stays `'static` data.
+const fn documented_fields() -> [FieldDescription; events_spec::DOCUMENTED_FIELDS.len()] {
+    const UNSET: FieldDescription = FieldDescription {
+        rust_name: "",
+        wire_name: "",
+        docs: "",
+        json_type: JsonType::Any,
+        required: false,
+        documented: true,
     };
-}
-
-documented_fields! {
-    "action_id" = "actionId": Uuid, true, "This action: one offer to one visitor.";
-    "action_state" = "actionState": String, true, "The state this event reports, e.g. `offered`.";
-    "action_media_type" = "actionMediaType": String, true, "The media type, e.g. `webchat`.";
-    "action_map_id" = "actionMapId": Uuid, true, "The action map that qualified or triggered the action.";
-    "action_map_version" = "actionMapVersion": Integer, true, "The version of that action map.";
-    "customer_id" = "customerId": Uuid, true, "The stable visitor id (a cookie id).";
-    "customer_id_type" = "customerIdType": String, true, "The kind of customer id; always `cookie` today.";
-    "session_id" = "sessionId": Uuid, true, "The visitor's current web session.";
-    "error_code" = "errorCode": Integer, false, "The status code of an exception caught while presenting the action.";
-    "error_message" = "errorMessage": String, false, "The message of that exception; documented as present in `errored`.";
+    let mut out = [UNSET; events_spec::DOCUMENTED_FIELDS.len()];
+    let mut i = 0;
+    while i < out.len() {
+        let field = &events_spec::DOCUMENTED_FIELDS[i];
+        out[i] = FieldDescription {
+            rust_name: field.rust_name,
+            wire_name: field.wire_name,
+            docs: field.docs,
+            json_type: field.json_type,
+            required: field.required,
+            documented: true,
+        };
+        i += 1;
+    }
+    out
 }

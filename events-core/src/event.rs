@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::description::MediaTypeDescription;
-use crate::suggest::closest;
+use events_spec::closest;
 
 mod number;
 #[cfg(test)]

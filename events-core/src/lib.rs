@@ -19,7 +19,6 @@ mod event;
 pub mod ingest;
 mod media_type;
 mod registry;
-mod suggest;
 mod topic;
 
 pub use action::ActionIds;
@@ -36,7 +35,6 @@ pub use description::{
 pub use event::{CustomerIdType, EventError, RawEvent, UnknownState};
 pub use media_type::{Event, MediaType};
 pub use registry::{IntoTopic, MediaTypeEntry, Registry};
-pub use suggest::closest;
 pub use topic::{Topic, TopicError};
 pub use uuid::Uuid;
 
@@ -96,10 +94,10 @@ pub mod __private {
     };
     pub use crate::event::{CustomerIdType, EventError, RawEvent, UnknownState};
     pub use crate::media_type::{Event, MediaType};
-    pub use crate::suggest::closest_index;
     pub use crate::topic::Topic;
     pub use core;
     pub use events_macros::media_type;
+    pub use events_spec::closest_index;
     pub use serde;
     pub use serde_json;
     pub use std;

@@ -7,8 +7,8 @@ use crate::any::AnyEvent;
 use crate::description::MediaTypeDescription;
 use crate::event::{EventError, RawEvent};
 use crate::media_type::{Event, MediaType};
-use crate::suggest::closest;
 use crate::topic::{Topic, TopicError};
+use events_spec::closest;
 
 /// One media type, type-erased: its description and how to finish reading its events.
 #[derive(Clone, Copy)]
@@ -134,7 +134,7 @@ impl Topic {
     /// # Ok::<(), TopicError>(())
     /// ```
     pub fn parse(registry: &Registry, topic: &str) -> Result<Topic, TopicError> {
-        let Some((media_type, state)) = topic.split_once(':') else {
+        let Some((media_type, state)) = topic.split_once(events_spec::TOPIC_SEPARATOR) else {
             return Err(TopicError::MissingSeparator {
                 topic: topic.to_owned(),
             });
@@ -148,7 +148,7 @@ impl Topic {
             });
         };
         let description = entry.description;
-        if state == "all" {
+        if state == events_spec::ALL_STATES {
             return Ok(Topic::all(description));
         }
         match description.states.iter().position(|s| s.accepts(state)) {
@@ -163,7 +163,7 @@ impl Topic {
                         .states
                         .iter()
                         .flat_map(|s| std::iter::once(s.wire_name).chain(s.aliases.iter().copied()))
-                        .chain(["all"]),
+                        .chain([events_spec::ALL_STATES]),
                 ),
                 expected: description.states.iter().map(|s| s.wire_name).collect(),
             }),

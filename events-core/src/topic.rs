@@ -158,8 +158,9 @@ impl fmt::Display for Topic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self
             .state_description()
-            .map_or("all", |state| state.wire_name);
-        write!(f, "{}:{}", self.description.wire_name, state)
+            .map_or(events_spec::ALL_STATES, |state| state.wire_name);
+        let separator = events_spec::TOPIC_SEPARATOR;
+        write!(f, "{}{separator}{state}", self.description.wire_name)
     }
 }
 

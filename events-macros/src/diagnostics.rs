@@ -96,34 +96,13 @@ impl FirstDeclared {
     }
 }
 
-/// `" (did you mean `x`?)"` when a candidate is a likely typo of `input`, else `""`.
-///
-/// The same rule as the runtime's `closest`: an edit distance of at most a third of the
-/// longer word, or the same letters ignoring case and punctuation. (The macro crate cannot
-/// depend on the runtime, which depends on it.)
+/// `" (did you mean `x`?)"` when a candidate is a likely typo of `input`, else `""`, by
+/// the rule the runtime suggests with too.
 pub(crate) fn did_you_mean<'a>(
     input: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> String {
-    let fold = |s: &str| {
-        s.chars()
-            .filter(char::is_ascii_alphanumeric)
-            .map(|c| c.to_ascii_lowercase())
-            .collect::<String>()
-    };
-    let folded = fold(input);
-    candidates
-        .into_iter()
-        .filter_map(|candidate| {
-            let distance = if fold(candidate) == folded {
-                0
-            } else {
-                strsim::damerau_levenshtein(input, candidate)
-            };
-            let limit = (input.len().max(candidate.len()) / 3).max(1);
-            (distance <= limit).then_some((distance, candidate))
-        })
-        .min_by_key(|&(distance, _)| distance)
-        .map(|(_, candidate)| format!(" (did you mean `{candidate}`?)"))
+    events_spec::closest(input, candidates)
+        .map(|candidate| format!(" (did you mean `{candidate}`?)"))
         .unwrap_or_default()
 }

@@ -95,7 +95,7 @@ fn state_enum(model: &Model, krate: &TokenStream) -> TokenStream {
         .iter()
         .flat_map(|s| std::iter::once(&s.wire_name).chain(&s.aliases))
         .map(|spelling| spelling.as_str())
-        .chain(["all"])
+        .chain([events_spec::ALL_STATES])
         .collect();
     let topic_suggestions = topic_spellings.iter().map(|spelling| {
         Literal::string(&format!(
@@ -106,6 +106,7 @@ fn state_enum(model: &Model, krate: &TokenStream) -> TokenStream {
     let description = description(model, &p);
     let wire = Literal::string(wire_name);
     let event_name = &model.event_name;
+    let all_states = events_spec::ALL_STATES;
     quote! {
         #(#docs)*
         #[doc = ""]
@@ -177,7 +178,7 @@ fn state_enum(model: &Model, krate: &TokenStream) -> TokenStream {
             // The compile error then points at the caller's literal, not into the macro.
             #[track_caller]
             pub const fn topic(__events_state: &str) -> #p::Topic {
-                if #p::str_eq(__events_state, "all") {
+                if #p::str_eq(__events_state, #all_states) {
                     return #p::Topic::all(Self::DESCRIPTION);
                 }
                 #(#topic_checks)*
@@ -559,22 +560,17 @@ fn lifecycle_docs(model: &Model) -> String {
 /// The lifecycle as a Mermaid `stateDiagram-v2`: initial states from `[*]`, ending states
 /// to `[*]`, one line per declared transition.
 pub(crate) fn mermaid(model: &Model) -> String {
-    let mut out = String::from("stateDiagram-v2\n");
-    for state in model.states.iter().filter(|s| s.initial) {
-        out.push_str(&format!("    [*] --> {}\n", state.wire_name));
-    }
-    for state in &model.states {
-        for &next in &state.next {
-            out.push_str(&format!(
-                "    {} --> {}\n",
-                state.wire_name, model.states[next].wire_name
-            ));
-        }
-    }
-    for state in model.states.iter().filter(|s| s.kind.ends()) {
-        out.push_str(&format!("    {} --> [*]\n", state.wire_name));
-    }
-    out
+    let states: Vec<events_spec::DiagramState<'_>> = model
+        .states
+        .iter()
+        .map(|state| events_spec::DiagramState {
+            wire_name: &state.wire_name,
+            initial: state.initial,
+            ends: state.kind.ends(),
+            next: &state.next,
+        })
+        .collect();
+    events_spec::state_diagram(&states)
 }
 
 /// One line under each variant's own docs: wire name, aliases, flags, next states.

@@ -23,21 +23,6 @@ use crate::parse::{Declaration, FieldDecl, StateDecl};
 pub(crate) use fields::Field;
 pub(crate) use states::{snake_case, Kind, Requirement, State};
 
-/// The documented fields every event carries: (Rust name, wire name). The runtime's
-/// `DOCUMENTED_FIELDS` says the same with docs and types.
-pub(crate) const DOCUMENTED_FIELDS: &[(&str, &str)] = &[
-    ("action_id", "actionId"),
-    ("action_state", "actionState"),
-    ("action_media_type", "actionMediaType"),
-    ("action_map_id", "actionMapId"),
-    ("action_map_version", "actionMapVersion"),
-    ("customer_id", "customerId"),
-    ("customer_id_type", "customerIdType"),
-    ("session_id", "sessionId"),
-    ("error_code", "errorCode"),
-    ("error_message", "errorMessage"),
-];
-
 /// The most states a media type may have: transition tables are one `u64` per state.
 const MAX_STATES: usize = 64;
 
@@ -204,26 +189,13 @@ fn doc_comments(attrs: &[Attribute], diagnostics: &mut Diagnostics) -> Vec<Attri
 /// wire name it is, for the message.
 fn topic_part(literal: &LitStr, what: &str, diagnostics: &mut Diagnostics) -> Name {
     let name = Name::from(literal);
-    if let Some(problem) = wire_name_problem(&name) {
+    if let Some(problem) = events_spec::wire_name_problem(&name) {
         diagnostics.error(
             name.span(),
             format_args!("{what} wire name `{name}` {problem}"),
         );
     }
     name
-}
-
-/// Why a wire name cannot appear in a topic `"<mediaType>:<state>"`.
-fn wire_name_problem(value: &str) -> Option<&'static str> {
-    if value.is_empty() {
-        Some("is empty")
-    } else if value.contains(':') {
-        Some("contains `:`, which separates media type and state in a topic")
-    } else if value.chars().any(char::is_whitespace) {
-        Some("contains whitespace (spellings with spaces belong in `aliases`)")
-    } else {
-        None
-    }
 }
 
 /// The doc comment's text, one line per `///` line, with the one leading space rustdoc

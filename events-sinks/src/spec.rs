@@ -185,7 +185,7 @@ impl FromStr for SinkSpec {
         let kind = spec.split(':').next().unwrap_or(spec);
         Err(SpecError::Unknown {
             spec: spec.to_owned(),
-            suggestion: events_core::closest(kind, KINDS),
+            suggestion: events_spec::closest(kind, KINDS),
         })
     }
 }

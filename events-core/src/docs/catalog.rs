@@ -67,7 +67,7 @@ fn media_type(d: &MediaTypeDescription) -> Value {
         .states
         .iter()
         .map(|s| s.wire_name)
-        .chain(["all"])
+        .chain([events_spec::ALL_STATES])
         .map(|state| format!("{}:{state}", d.wire_name))
         .collect();
     json!({

@@ -4,7 +4,9 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{Attribute, Ident, Type};
 
-use super::{Name, DOCUMENTED_FIELDS};
+use events_spec::DOCUMENTED_FIELDS;
+
+use super::Name;
 use crate::diagnostics::{Diagnostics, FirstDeclared};
 use crate::parse::FieldDecl;
 
@@ -41,13 +43,16 @@ impl Field {
         for (decl, docs) in declared.iter().zip(docs) {
             let name = decl.name.to_string();
             let wire = wire_name(decl);
-            if let Some((rust, documented)) = DOCUMENTED_FIELDS
+            if let Some(documented) = DOCUMENTED_FIELDS
                 .iter()
-                .find(|(r, w)| *r == name || *w == wire.as_str())
+                .find(|f| f.rust_name == name || f.wire_name == wire.as_str())
             {
                 diagnostics.error(
                     wire.span(),
-                    format_args!("field `{name}` (`{wire}`) collides with the documented field `{rust}` (`{documented}`), which every event already has"),
+                    format_args!(
+                        "field `{name}` (`{wire}`) collides with the documented field `{}` (`{}`), which every event already has",
+                        documented.rust_name, documented.wire_name
+                    ),
                 );
                 continue;
             }
@@ -93,27 +98,14 @@ impl Field {
     }
 }
 
-/// The declared wire name, or the Rust name in lowerCamelCase (`page_url` → `pageUrl`)
-/// on the Rust name's span.
+/// The declared wire name, or the one derived from the Rust name, on its span.
 fn wire_name(field: &FieldDecl) -> Name {
     match &field.wire_name {
         Some(wire) => Name::from(wire),
-        None => {
-            let rust = field.name.to_string();
-            let mut camel = String::with_capacity(rust.len());
-            let mut upper = false;
-            for c in rust.trim_start_matches("r#").chars() {
-                if c == '_' {
-                    upper = !camel.is_empty();
-                } else if upper {
-                    camel.push(c.to_ascii_uppercase());
-                    upper = false;
-                } else {
-                    camel.push(c);
-                }
-            }
-            Name::new(camel, field.name.span())
-        }
+        None => Name::new(
+            events_spec::field_wire_name(&field.name.to_string()),
+            field.name.span(),
+        ),
     }
 }
 

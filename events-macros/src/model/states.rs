@@ -7,7 +7,9 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Attribute, Ident};
 
-use super::{topic_part, Field, Name, DOCUMENTED_FIELDS};
+use events_spec::{ALL_STATES, DOCUMENTED_FIELDS, TOPIC_SEPARATOR};
+
+use super::{topic_part, Field, Name};
 use crate::diagnostics::{did_you_mean, Diagnostics, FirstDeclared};
 use crate::parse::{Flag, StateDecl};
 
@@ -93,7 +95,7 @@ impl State {
         for (decl, docs) in declared.iter().zip(docs) {
             let kind = kind(decl, diagnostics);
             let wire_name = topic_part(&decl.wire_name, "state", diagnostics);
-            if wire_name.as_str() == "all" {
+            if wire_name.as_str() == ALL_STATES {
                 diagnostics.error(
                     wire_name.span(),
                     "state wire name `all` is reserved for the `<mediaType>:all` topic",
@@ -238,22 +240,14 @@ fn requirement(
         return Some(Requirement::Declared(i));
     }
     let text = name.to_string();
-    match text.as_str() {
-        "error_code" => {
-            return Some(Requirement::Documented {
-                rust_name: "error_code",
-                wire_name: "errorCode",
-            })
-        }
-        "error_message" => {
-            return Some(Requirement::Documented {
-                rust_name: "error_message",
-                wire_name: "errorMessage",
-            })
-        }
-        _ => {}
+    let documented = DOCUMENTED_FIELDS.iter().find(|f| f.rust_name == text);
+    if let Some(field) = documented.filter(|f| !f.required) {
+        return Some(Requirement::Documented {
+            rust_name: field.rust_name,
+            wire_name: field.wire_name,
+        });
     }
-    if DOCUMENTED_FIELDS.iter().any(|(rust, _)| *rust == text) {
+    if documented.is_some() {
         diagnostics.error(
             name.span(),
             format_args!("`{text}` is carried by every event; `requires` names optional fields (`error_code`, `error_message` or a declared field)"),
@@ -263,7 +257,12 @@ fn requirement(
     let candidates: Vec<String> = fields
         .iter()
         .map(|f| f.name.to_string())
-        .chain(["error_code".to_owned(), "error_message".to_owned()])
+        .chain(
+            DOCUMENTED_FIELDS
+                .iter()
+                .filter(|f| !f.required)
+                .map(|f| f.rust_name.to_owned()),
+        )
         .collect();
     let hint = did_you_mean(&text, candidates.iter().map(String::as_str));
     diagnostics.error(
@@ -304,7 +303,7 @@ fn aliases(states: &[State], diagnostics: &mut Diagnostics) {
                 );
                 continue;
             }
-            if alias.is_empty() || alias.contains(':') || alias.as_str() == "all" {
+            if alias.is_empty() || alias.contains(TOPIC_SEPARATOR) || alias.as_str() == ALL_STATES {
                 diagnostics.error(
                     alias.span(),
                     format_args!(
