@@ -1,0 +1,190 @@
+//! The memory of ended actions: exact up to its capacity, oldest forgotten first (see the
+//! [module docs](super)).
+
+use super::{distance, hash, home, reduce, Key, TrackerConfig};
+
+/// A remembered ended action.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Ended {
+    pub(super) key: Key,
+    /// The media type's index plus one.
+    pub(super) media: u8,
+    pub(super) state: u8,
+}
+
+/// The ended actions, the last `capacity` of them exactly: a FIFO ring of entries in the
+/// order they ended, and an open-addressing index into it (linear probing, at most 2/3
+/// full, backward-shift removal) keyed with the live table's hash. Once the ring is full,
+/// a newly ended action takes the place of the oldest.
+///
+/// An index entry is a ring position plus one (0: empty) with tag bits of the hash above
+/// it, so that a lookup of a live action, which is most lookups, reads the ring only when
+/// a tag matches. Both grow with use up to the capacity, then keep their size.
+#[derive(Debug, Clone)]
+pub(super) struct EndedMemory {
+    pub(super) ring: Vec<Ended>,
+    /// Where the next ended action goes once the ring is full: its oldest entry.
+    pub(super) oldest: usize,
+    pub(super) index: Vec<u32>,
+    pub(super) capacity: usize,
+    /// How many low bits of an index entry hold the position; the tag takes the rest.
+    pub(super) position_bits: u32,
+    pub(super) seed: [u64; 2],
+}
+
+impl EndedMemory {
+    pub(super) fn new(capacity: usize, seed: [u64; 2]) -> Self {
+        debug_assert!(capacity <= TrackerConfig::MAX_REMEMBER_ENDED);
+        EndedMemory {
+            ring: Vec::new(),
+            oldest: 0,
+            index: Vec::new(),
+            capacity,
+            // Positions plus one go up to `capacity`; at most 31 bits, so a tag bit is left.
+            position_bits: usize::BITS - capacity.leading_zeros(),
+            seed,
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    pub(super) fn tag(&self, hash: u64) -> u32 {
+        (hash as u32) << self.position_bits
+    }
+
+    pub(super) fn position(&self, entry: u32) -> usize {
+        (entry & !(u32::MAX << self.position_bits)) as usize - 1
+    }
+
+    pub(super) fn next(&self, i: usize) -> usize {
+        if i + 1 == self.index.len() {
+            0
+        } else {
+            i + 1
+        }
+    }
+
+    /// Walks the probe sequence of `hash` to the first entry whose tag matches and whose
+    /// ring position `matches` (`Ok`), or to the first empty slot (`Err`).
+    pub(super) fn probe(&self, hash: u64, matches: impl Fn(usize) -> bool) -> Result<usize, usize> {
+        let tag = self.tag(hash);
+        let mask = u32::MAX << self.position_bits;
+        let mut i = reduce(hash, self.index.len());
+        // Ends: the index always has more slots than the ring has entries.
+        loop {
+            let entry = self.index[i];
+            if entry == 0 {
+                return Err(i);
+            }
+            if entry & mask == tag && matches(self.position(entry)) {
+                return Ok(i);
+            }
+            i = self.next(i);
+        }
+    }
+
+    pub(super) fn get(&self, key: Key) -> Option<Ended> {
+        if self.index.is_empty() {
+            return None;
+        }
+        let i = self
+            .probe(hash(key, self.seed), |at| self.ring[at].key == key)
+            .ok()?;
+        Some(self.ring[self.position(self.index[i])])
+    }
+
+    /// Remembers `key`, which must not be remembered already; returns whether the oldest
+    /// ended action was forgotten for it.
+    pub(super) fn remember(&mut self, key: Key, media: u8, state: u8) -> bool {
+        if self.capacity == 0 {
+            return false;
+        }
+        debug_assert!(self.get(key).is_none(), "an action ends once");
+        let ended = Ended { key, media, state };
+        let forgot = self.ring.len() == self.capacity;
+        let position = if forgot {
+            let position = self.oldest;
+            self.forget(position);
+            self.ring[position] = ended;
+            self.oldest = if position + 1 == self.capacity {
+                0
+            } else {
+                position + 1
+            };
+            position
+        } else {
+            if self.ring.len() == self.ring.capacity() {
+                self.grow();
+            }
+            self.ring.push(ended);
+            self.ring.len() - 1
+        };
+        self.index_entry(position);
+        forgot
+    }
+
+    /// Indexes ring position `position`.
+    pub(super) fn index_entry(&mut self, position: usize) {
+        let hash = hash(self.ring[position].key, self.seed);
+        let Err(vacant) = self.probe(hash, |_| false) else {
+            unreachable!("nothing matches");
+        };
+        // `position` < `capacity` ≤ 2³¹ − 1: plus one, it fits below the tag.
+        self.index[vacant] = self.tag(hash) | (position as u32 + 1);
+    }
+
+    /// Doubles the ring (up to the capacity) and rebuilds the index for its new size.
+    pub(super) fn grow(&mut self) {
+        let len = self.ring.len();
+        let target = len.saturating_mul(2).max(64).min(self.capacity);
+        self.ring.reserve_exact(target - len);
+        // At most 2/3 full once the ring is.
+        let slots = target
+            .checked_add(target / 2 + 1)
+            .expect("MAX_REMEMBER_ENDED keeps the index size in range");
+        self.index = vec![0; slots];
+        for position in 0..len {
+            self.index_entry(position);
+        }
+    }
+
+    /// Removes the index entry of ring position `position`, shifting back the entries
+    /// after it that probed past it, as [`Table::remove`] does.
+    pub(super) fn forget(&mut self, position: usize) {
+        let hash = hash(self.ring[position].key, self.seed);
+        let Ok(mut i) = self.probe(hash, |at| at == position) else {
+            unreachable!("every ring entry is indexed");
+        };
+        let n = self.index.len();
+        let mut j = i;
+        loop {
+            j = self.next(j);
+            let entry = self.index[j];
+            if entry == 0 {
+                break;
+            }
+            // The entry at `j` may fill the hole at `i` unless its home lies cyclically
+            // in (i, j].
+            let home = home(self.ring[self.position(entry)].key, self.seed, n);
+            if distance(home, j, n) < distance(i, j, n) {
+                continue;
+            }
+            self.index[i] = entry;
+            i = j;
+        }
+        self.index[i] = 0;
+    }
+
+    pub(super) fn memory_bytes(&self) -> usize {
+        self.ring.capacity() * std::mem::size_of::<Ended>()
+            + self.index.capacity() * std::mem::size_of::<u32>()
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.ring.clear();
+        self.index.fill(0);
+        self.oldest = 0;
+    }
+}

@@ -1,0 +1,513 @@
+//! The lifecycle tracker: each action's last accepted state, checked against the
+//! declaration's transition table, in bounded memory.
+//!
+//! # Layout, and why
+//!
+//! Ingest sees every event, so the tracker's cost is per event and its memory per live
+//! action. A general-purpose map (`HashMap<Uuid, _>`) rounds its buckets up to a power of
+//! two and would need 52 to 69 bytes per action at one million; this table is sized to
+//! the cap instead (load factor at most 5/7) and keeps one 28-byte slot per action, in one
+//! allocation, so a lookup is one probe sequence in one array. The load factor is the
+//! lever on speed: linear probing's clusters grow quickly with it, and each lookup of a
+//! new action, and each removal, walks the rest of its cluster. At 4/5 an event cost about
+//! 25 % more instructions and 40 % more cache misses than at 5/7 (BENCHMARKS.md); the
+//! queue below is kept tight to pay for the extra slots within 48 bytes per action.
+//!
+//! Eviction needs an order. Each action gets one 4-byte record in a FIFO queue when first
+//! seen: the *home* index of its slot (where its probe sequence starts), not the slot
+//! index. Linear probing shifts slots back on removal, but never before their home, so a
+//! record stays valid however its slot moves, and a removal writes nothing outside the
+//! cluster it shifts (keeping the slot index instead cost a random write into the queue
+//! per shifted slot: about 10 % of `tracker_1m`). A slot remembers the position of its
+//! record (`qpos`): the front record's slot is the one on the probe sequence from the
+//! home that holds that position, and a record whose action is gone finds none (stale).
+//! Touching an action only sets a bit in its slot: the queue is not written on the hot
+//! path. When the front of the queue is needed (cap reached, or idle actions due), a
+//! touched action is given a second chance: re-queued at the back, bit cleared. This is
+//! the CLOCK approximation of least-recently-seen order.
+//!
+//! Ended actions leave the live table for a memory of the last `remember_ended` of them,
+//! which refuses a late or replayed event of an ended action and names the state it ended
+//! in. It is exact, whatever the hash seed: a FIFO ring of entries in the order the actions
+//! ended (20 bytes each), plus an index of ring positions keyed with the same hash as the
+//! live table (open addressing, at most 2/3 full: 6 bytes per entry), whose entries carry
+//! tag bits of the hash so that looking up a live action, most lookups, rarely reads the
+//! ring. Past capacity the oldest ended action is forgotten first, and counted
+//! ([`TrackerStats::ended_forgotten`]). A direct-mapped cache was smaller, but collisions
+//! made it forget ended actions long before it was full, and replays were accepted.
+
+use std::hash::{BuildHasher, Hasher};
+
+use uuid::Uuid;
+
+use crate::any::AnyEvent;
+use crate::description::MediaTypeDescription;
+use crate::ingest::error::{IllegalTransition, TransitionRule};
+use crate::registry::Registry;
+
+mod ended;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use ended::EndedMemory;
+use table::{Slot, Table};
+
+/// Limits of a [`Tracker`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackerConfig {
+    /// The most actions tracked at once. When a new action arrives at the cap, the least
+    /// recently seen action (approximately: see the module docs) is evicted. At most
+    /// [`MAX_ACTIONS`](Self::MAX_ACTIONS): a tracker clamps a larger value to it.
+    /// Default: 1,000,000.
+    pub max_actions: usize,
+    /// How many ticks an action may stay idle, or `None` to keep it until the cap evicts
+    /// it. An action is idle for `now − last` ticks, `last` being the tick of its last
+    /// accepted event. It is kept while that is at most `idle_timeout`; once it is more,
+    /// the action is forgotten: no earlier than that and, as long as events keep arriving,
+    /// at the latest by the first event at which it has been idle more than
+    /// `2 × idle_timeout` ticks. What a tick is (an event, a second) is the caller's
+    /// choice: see [`Tracker::track_state`]. Timeouts of 2³¹ ticks or more are not
+    /// reliable (ticks wrap around, and are compared within half their range). Default:
+    /// `None`.
+    pub idle_timeout: Option<u32>,
+    /// How many ended actions are remembered, so that an event after the end is reported
+    /// with the state it ended in (and a repeated initial event is refused rather than
+    /// starting the action again). The memory is exact: as long as fewer actions than this
+    /// have ended, every one of them is remembered; past it, the oldest ended ones are
+    /// forgotten first (FIFO), each counted in [`TrackerStats::ended_forgotten`]. It grows
+    /// with use up to 26 bytes per remembered action, then keeps its size. At most
+    /// [`MAX_REMEMBER_ENDED`](Self::MAX_REMEMBER_ENDED): a tracker clamps a larger value to
+    /// it. Default: 65,536.
+    pub remember_ended: usize,
+}
+
+impl TrackerConfig {
+    /// The most actions a tracker can track at once: a larger
+    /// [`max_actions`](Self::max_actions) is clamped to it. 2³¹ − 1.
+    // The live table stores slot homes and queue positions as `u32`: its slot count
+    // (7/5 of the cap, plus one) and the queue's length (at most 3/2 of the live count
+    // plus 64) must both stay below 2³², which 2³¹ − 1 keeps with a margin.
+    pub const MAX_ACTIONS: usize = (1 << 31) - 1;
+    /// The most ended actions a tracker can remember: a larger
+    /// [`remember_ended`](Self::remember_ended) is clamped to it. 2³¹ − 1.
+    // The index of the ended memory stores a ring position plus one in a `u32`, with at
+    // least one bit of the hash above it.
+    pub const MAX_REMEMBER_ENDED: usize = (1 << 31) - 1;
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            max_actions: 1_000_000,
+            idle_timeout: None,
+            remember_ended: 1 << 16,
+        }
+    }
+}
+
+/// What the tracker forgot, and why: nothing leaves it without being counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrackerStats {
+    /// Actions that reached an end state (and were moved to the ended memory).
+    pub ended: u64,
+    /// Actions forgotten after being idle for the configured time.
+    pub expired: u64,
+    /// Actions evicted because the cap was reached.
+    pub evicted: u64,
+    /// Ended actions forgotten to make room for a newly ended one, the oldest first.
+    pub ended_forgotten: u64,
+}
+
+/// Checks each action's lifecycle against its media type's declaration.
+///
+/// The first event of an action must be in an initial state; each next one must be a
+/// declared successor of the last accepted state. A refused event changes nothing: the
+/// next event is judged against the last accepted state. Actions are keyed by `actionId`.
+///
+/// Memory is bounded: ended actions leave the live table (a bounded memory of ended ids
+/// remains), idle ones expire ([`TrackerConfig::idle_timeout`]), and at
+/// [`TrackerConfig::max_actions`] the least recently seen one is evicted.
+///
+/// ```
+/// use events_core::ingest::{Tracker, TransitionRule};
+/// use events_core::{Registry, Uuid, WebChat};
+///
+/// let mut tracker = Tracker::new(&Registry::builtin());
+/// let id = Uuid::from_u128(7);
+/// let webchat = 0; // position of `webchat` in the registry
+/// tracker.track_state(webchat, id, WebChat::Offered as usize, 0).unwrap();
+/// let error = tracker.track_state(webchat, id, WebChat::Engaged as usize, 1).unwrap_err();
+/// assert_eq!(error.rule, TransitionRule::NotASuccessor);
+/// assert_eq!((error.from, error.to), (Some("offered"), "engaged"));
+/// tracker.track_state(webchat, id, WebChat::Accepted as usize, 2).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    media_types: Vec<&'static MediaTypeDescription>,
+    live: Table,
+    ended: EndedMemory,
+    config: TrackerConfig,
+    /// No idle action is due before this tick; saves a look at the queue per event.
+    next_expiry: u32,
+    stats: TrackerStats,
+}
+
+impl Tracker {
+    /// A tracker for the media types of `registry` (in its order), with the default
+    /// limits.
+    pub fn new(registry: &Registry) -> Self {
+        Tracker::with_config(registry, TrackerConfig::default())
+    }
+
+    /// A tracker with the given limits; a `max_actions` or `remember_ended` past what a
+    /// tracker can serve ([`TrackerConfig::MAX_ACTIONS`],
+    /// [`TrackerConfig::MAX_REMEMBER_ENDED`]) is clamped to it. Memory is taken as actions
+    /// come, not for the limits up front.
+    ///
+    /// # Panics
+    /// When `registry` holds more than 255 media types, or a media type more than 256
+    /// states (a slot stores each in one byte).
+    pub fn with_config(registry: &Registry, mut config: TrackerConfig) -> Self {
+        config.max_actions = config.max_actions.min(TrackerConfig::MAX_ACTIONS);
+        config.remember_ended = config.remember_ended.min(TrackerConfig::MAX_REMEMBER_ENDED);
+        let media_types: Vec<_> = registry.iter().map(|entry| entry.description).collect();
+        assert!(media_types.len() < 256, "at most 255 media types");
+        assert!(
+            media_types.iter().all(|m| m.states.len() <= 256),
+            "at most 256 states per media type"
+        );
+        let seed = random_seed();
+        Tracker {
+            media_types,
+            live: Table::new(config.max_actions, seed),
+            ended: EndedMemory::new(config.remember_ended, seed),
+            config,
+            next_expiry: 0,
+            stats: TrackerStats::default(),
+        }
+    }
+
+    /// The limits this tracker was built with, as clamped.
+    pub fn config(&self) -> TrackerConfig {
+        self.config
+    }
+
+    /// Checks and records a type-erased event at tick `now`.
+    ///
+    /// A media type that was not in the registry the tracker was built from is added on
+    /// its first event (its description travels with the event), so any event can be
+    /// tracked.
+    ///
+    /// # Panics
+    /// When that would make more than 255 media types (a slot stores the index in one
+    /// byte).
+    pub fn track(&mut self, event: &AnyEvent, now: u32) -> Result<(), IllegalTransition> {
+        let wire_name = event.media_type_name();
+        let media_index = match self
+            .media_types
+            .iter()
+            .position(|m| m.wire_name == wire_name)
+        {
+            Some(index) => index,
+            None => {
+                let media = event.media_type();
+                assert!(self.media_types.len() < 255, "at most 255 media types");
+                assert!(
+                    media.states.len() <= 256,
+                    "at most 256 states per media type"
+                );
+                self.media_types.push(media);
+                self.media_types.len() - 1
+            }
+        };
+        self.track_state(media_index, event.action_id(), event.state_index(), now)
+    }
+
+    /// Checks and records that action `action_id`, of the media type at `media_index` in
+    /// the registry, reported the state at `state_index` at tick `now`.
+    ///
+    /// Ticks only measure idleness: pass an event counter, or seconds since some start.
+    /// They may wrap around.
+    pub fn track_state(
+        &mut self,
+        media_index: usize,
+        action_id: Uuid,
+        state_index: usize,
+        now: u32,
+    ) -> Result<(), IllegalTransition> {
+        let media = self.media_types[media_index];
+        let state = &media.states[state_index];
+        let key = Key::from(action_id);
+        if let Some(timeout) = self.config.idle_timeout {
+            if self.live.len == 0 {
+                // Nothing is due, whatever `next_expiry` says: it may be stale by more than
+                // the half of the tick range its comparison covers.
+                self.next_expiry = now.wrapping_add(timeout).wrapping_add(1);
+            } else if now.wrapping_sub(self.next_expiry) as i32 >= 0 {
+                self.expire(now, timeout);
+            }
+        }
+        // Loaded before the lookup, not after it fails: both are cache misses in a large
+        // table, and this way they overlap.
+        let ended = self.ended.get(key);
+        match self.live.find(key) {
+            Ok(slot) => {
+                let found = self.live.slots[slot];
+                let from_media = self.media_types[usize::from(found.media - 1)];
+                if usize::from(found.media - 1) != media_index {
+                    return Err(self.illegal(
+                        action_id,
+                        media,
+                        Some(from_media),
+                        found.state,
+                        state_index,
+                        TransitionRule::MediaTypeChanged,
+                    ));
+                }
+                let from = &media.states[usize::from(found.state)];
+                if !from.next.contains(&state_index) {
+                    let rule = if usize::from(found.state) == state_index {
+                        TransitionRule::Repeated
+                    } else {
+                        TransitionRule::NotASuccessor
+                    };
+                    return Err(self.illegal(
+                        action_id,
+                        media,
+                        None,
+                        found.state,
+                        state_index,
+                        rule,
+                    ));
+                }
+                if state.kind.ends_lifecycle() {
+                    self.live.remove(slot);
+                    self.stats.ended += 1;
+                    self.remember_end(key, media_index, state_index);
+                } else {
+                    let entry = &mut self.live.slots[slot];
+                    entry.state = state_index as u8;
+                    entry.last_seen = now;
+                    entry.touched = true;
+                }
+                Ok(())
+            }
+            Err(vacant) => {
+                if let Some(found) = ended {
+                    let from_media = self.media_types[usize::from(found.media - 1)];
+                    return Err(self.illegal(
+                        action_id,
+                        media,
+                        (usize::from(found.media - 1) != media_index).then_some(from_media),
+                        found.state,
+                        state_index,
+                        TransitionRule::AfterEnd,
+                    ));
+                }
+                if !state.initial {
+                    return Err(IllegalTransition {
+                        action_id,
+                        media_type: media.wire_name,
+                        from: None,
+                        from_media_type: None,
+                        to: state.wire_name,
+                        rule: TransitionRule::NotInitial,
+                        expected: media
+                            .states
+                            .iter()
+                            .filter(|s| s.initial)
+                            .map(|s| s.wire_name)
+                            .collect(),
+                    });
+                }
+                if state.kind.ends_lifecycle() {
+                    // A lifecycle of one event: it starts and ends here.
+                    self.stats.ended += 1;
+                    self.remember_end(key, media_index, state_index);
+                    return Ok(());
+                }
+                let slot = Slot {
+                    key,
+                    last_seen: now,
+                    qpos: 0,
+                    state: state_index as u8,
+                    media: media_index as u8 + 1,
+                    touched: false,
+                    shift: 0,
+                };
+                if self.live.len >= self.config.max_actions {
+                    if self.live.evict_oldest().is_none() {
+                        // `max_actions` is 0: nothing can be tracked.
+                        return Ok(());
+                    }
+                    self.stats.evicted += 1;
+                    self.live.insert(slot);
+                } else {
+                    self.live.insert_at(vacant, slot);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn remember_end(&mut self, key: Key, media_index: usize, state_index: usize) {
+        if self
+            .ended
+            .remember(key, media_index as u8 + 1, state_index as u8)
+        {
+            self.stats.ended_forgotten += 1;
+        }
+    }
+
+    fn illegal(
+        &self,
+        action_id: Uuid,
+        media: &'static MediaTypeDescription,
+        from_media: Option<&'static MediaTypeDescription>,
+        from_state: u8,
+        to_state: usize,
+        rule: TransitionRule,
+    ) -> IllegalTransition {
+        let from_description = from_media.unwrap_or(media);
+        let from = &from_description.states[usize::from(from_state)];
+        let expected = if from_media.is_some() {
+            Vec::new()
+        } else {
+            from.next
+                .iter()
+                .map(|&i| media.states[i].wire_name)
+                .collect()
+        };
+        IllegalTransition {
+            action_id,
+            media_type: media.wire_name,
+            from: Some(from.wire_name),
+            from_media_type: from_media.map(|m| m.wire_name),
+            to: media.states[to_state].wire_name,
+            rule,
+            expected,
+        }
+    }
+
+    /// Forgets the actions idle for more than `timeout` ticks, as far as the queue shows
+    /// them due, and notes when to look again.
+    fn expire(&mut self, now: u32, timeout: u32) {
+        let (expired, next) = self.live.expire(now, timeout);
+        self.stats.expired += expired;
+        self.next_expiry = next.unwrap_or(now.wrapping_add(timeout).wrapping_add(1));
+    }
+
+    /// The last accepted state of a live action, as `(media type, state)` wire names.
+    pub fn state_of(&self, action_id: Uuid) -> Option<(&'static str, &'static str)> {
+        let slot = self.live.slots[self.live.find(Key::from(action_id)).ok()?];
+        let media = self.media_types[usize::from(slot.media - 1)];
+        Some((
+            media.wire_name,
+            media.states[usize::from(slot.state)].wire_name,
+        ))
+    }
+
+    /// How many actions are live (started, not ended, not expired or evicted).
+    pub fn len(&self) -> usize {
+        self.live.len
+    }
+
+    /// Whether no action is live.
+    pub fn is_empty(&self) -> bool {
+        self.live.len == 0
+    }
+
+    /// How many ended actions are remembered.
+    pub fn ended_len(&self) -> usize {
+        self.ended.len()
+    }
+
+    /// The heap memory the tracker holds, in bytes: both tables and their queues, counted
+    /// by capacity.
+    pub fn memory_bytes(&self) -> usize {
+        self.live.memory_bytes() + self.ended.memory_bytes()
+    }
+
+    /// What the tracker forgot so far, and why.
+    pub fn stats(&self) -> TrackerStats {
+        self.stats
+    }
+
+    /// Forgets every action, keeping the allocated memory.
+    pub fn clear(&mut self) {
+        self.live.clear();
+        self.ended.clear();
+        self.next_expiry = 0;
+    }
+}
+
+fn random_seed() -> [u64; 2] {
+    // `RandomState` is the standard library's per-process random key: ids come from
+    // browsers, and a fixed hash would let a sender pick ids that all collide.
+    let state = std::collections::hash_map::RandomState::new();
+    let mut a = state.build_hasher();
+    a.write_u64(0x9e37_79b9_7f4a_7c15);
+    let mut b = state.build_hasher();
+    b.write_u64(0x243f_6a88_85a3_08d3);
+    [a.finish() | 1, b.finish() | 1]
+}
+
+/// An action id as stored: four `u32` keep the slot 4-byte aligned (28 bytes, not 32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Key(pub(super) [u32; 4]);
+
+impl From<Uuid> for Key {
+    fn from(id: Uuid) -> Self {
+        let v = id.as_u128();
+        Key([
+            v as u32,
+            (v >> 32) as u32,
+            (v >> 64) as u32,
+            (v >> 96) as u32,
+        ])
+    }
+}
+
+impl Key {
+    fn halves(self) -> (u64, u64) {
+        let [a, b, c, d] = self.0;
+        (
+            u64::from(a) | u64::from(b) << 32,
+            u64::from(c) | u64::from(d) << 32,
+        )
+    }
+}
+
+/// Where `key`'s probe sequence starts in a table of `len` slots.
+fn home(key: Key, seed: [u64; 2], len: usize) -> usize {
+    reduce(hash(key, seed), len)
+}
+
+/// How many steps forward from `from` to `to`, in a cyclic table of `len` slots.
+fn distance(from: usize, to: usize, len: usize) -> usize {
+    if from <= to {
+        to - from
+    } else {
+        // `len - from` first: `to + len` could overflow a 32-bit usize.
+        len - from + to
+    }
+}
+
+/// The tracker's one hash function: seeded, so that ids chosen by a sender cannot be made
+/// to collide.
+fn hash(key: Key, seed: [u64; 2]) -> u64 {
+    let (lo, hi) = key.halves();
+    folded_multiply(lo ^ seed[0], hi ^ seed[1])
+}
+
+/// Maps a hash onto any table size, not only powers of two (Lemire's reduction). It reads
+/// the high bits of the hash, which leaves the low ones free for a tag.
+fn reduce(hash: u64, len: usize) -> usize {
+    ((u128::from(hash) * len as u128) >> 64) as usize
+}
+
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let full = u128::from(a) * u128::from(b);
+    (full as u64) ^ ((full >> 64) as u64)
+}
