@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::builder::RangedU64ValueParser;
 use events_core::ingest::{
-    Emit, IdleTimeout, IllegalPolicy, Ingest, TrackerConfig, DEFAULT_MAX_LINE_BYTES,
+    Emit, IdleTimeout, IllegalPolicy, Ingest, Outcome, TrackerConfig, DEFAULT_MAX_LINE_BYTES,
 };
 use events_core::Registry;
 
@@ -329,24 +329,24 @@ pub fn is_blank(line: &[u8]) -> bool {
 
 /// Hands one line `next_line` returned to `ingest`, for the commands that only count
 /// rejected lines (`report`, `replay`): a line over the limit is drained and counted as
-/// `too_large`, a blank one skipped, any other ingested.
+/// `too_large`, a blank one skipped, any other ingested. Returns the outcome of an
+/// ingested line (`None` for a blank or too-large one), so `report` can tell which media
+/// type a rejected line claimed.
 pub fn ingest_line<R: BufRead, E: Emit>(
     ingest: &mut Ingest<E>,
     lines: &mut LineReader<R>,
     buf: &[u8],
     line: Line,
-) -> io::Result<()> {
+) -> io::Result<Option<Outcome>> {
     match line {
         Line::TooLarge => {
             let rest = lines.drain_rest(|_| Ok(()))?;
             let _ = ingest.too_large(buf.len() + rest as usize);
+            Ok(None)
         }
-        Line::Complete if is_blank(buf) => {}
-        Line::Complete => {
-            let _ = ingest.ingest(buf);
-        }
+        Line::Complete if is_blank(buf) => Ok(None),
+        Line::Complete => Ok(Some(ingest.ingest(buf))),
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
+mod figures;
+
 fn webaction(args: &[&str], stdin: &[u8]) -> Output {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_webaction"))
@@ -105,13 +107,144 @@ fn counts_and_rates_per_action_map_and_version() {
 fn the_text_report_shows_states_and_rates() {
     let output = webaction(&["report", "-"], hand_made().as_bytes());
     let text = String::from_utf8(output.stdout).unwrap();
+    // The legend comes first: "reached" and "step" counts are easy to confuse.
     assert!(
-        text.starts_with(&format!("webchat · action map {MAP_M} v1 · 3 actions\n")),
+        text.starts_with("Legend: reached = actions that reached a state"),
+        "{text}"
+    );
+    // A total per media type, with its rejected lines by kind (the illegal `abandoned`).
+    assert!(
+        text.contains(
+            "webchat total · 1 action map · 3 actions · 10 events: 9 valid, 1 rejected\n  \
+             rejected by kind: illegal_transition 1\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\nwebchat · action map {MAP_M} v1 · 3 actions\n")),
         "{text}"
     );
     assert!(text.contains("  offered -> accepted"), "{text}");
     assert!(text.contains("2/3   66.7%"), "{text}");
+    // Terminal and end states are marked as in the generated docs.
+    assert!(
+        text.contains("  rejected          1   33.3%  terminal\n"),
+        "{text}"
+    );
+    // States no action reached, and steps none took, are hidden by default ...
+    assert!(!text.contains("timedout"), "{text}");
+    assert!(!text.contains("0/3"), "{text}");
+    // ... the broken line has no media type ...
+    assert!(
+        text.contains("media type unknown · rejected by kind: malformed_json 1\n"),
+        "{text}"
+    );
     assert!(text.ends_with("14 events: 12 valid, 2 rejected (`webaction check` lists them)\n"));
+    // ... and listed with --all-states.
+    let all = webaction(&["report", "-", "--all-states"], hand_made().as_bytes());
+    let all = String::from_utf8(all.stdout).unwrap();
+    assert!(
+        all.contains("  timedout          0    0.0%  terminal\n"),
+        "{all}"
+    );
+    assert!(
+        all.contains("  offered -> timedout                 0/3    0.0%\n"),
+        "{all}"
+    );
+}
+
+#[test]
+fn maps_are_ordered_by_actions_and_media_types_have_totals() {
+    let mut stream = hand_made();
+    // Two more actions on version 3 of map N: it now has more actions than version 2.
+    for action in [20, 21] {
+        stream.push('\n');
+        stream.push_str(&event(action, "contentoffer", "offered", MAP_N, 3));
+    }
+    // A line that names a media type but lacks a field counts toward that media type.
+    stream.push_str("\n{\"actionMediaType\":\"contentoffer\",\"actionState\":\"offered\"}");
+    let output = webaction(&["report", "--json"], stream.as_bytes());
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let order: Vec<(&str, u64, u64)> = report["action_maps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["media_type"].as_str().unwrap(),
+                m["action_map_version"].as_u64().unwrap(),
+                m["actions"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("webchat", 1, 3),
+            ("contentoffer", 3, 3),
+            ("contentoffer", 2, 1)
+        ]
+    );
+    let totals = &report["media_types"];
+    assert_eq!(totals[0]["media_type"], "webchat");
+    assert_eq!(
+        (
+            &totals[0]["actions"],
+            &totals[0]["events"],
+            &totals[0]["rejected"]
+        ),
+        (&json!(3), &json!(10), &json!(1))
+    );
+    assert_eq!(totals[0]["rejected_by_kind"]["illegal_transition"], 1);
+    assert_eq!(totals[1]["media_type"], "contentoffer");
+    assert_eq!(
+        (
+            &totals[1]["action_maps"],
+            &totals[1]["actions"],
+            &totals[1]["events"]
+        ),
+        (&json!(2), &json!(4), &json!(6))
+    );
+    assert_eq!(totals[1]["rejected_by_kind"]["missing_field"], 1);
+    assert_eq!(report["rejected_unknown_media_type"]["malformed_json"], 1);
+    assert_eq!(report["rejected_by_kind"]["malformed_json"], 1);
+    assert_eq!(report["rejected_by_kind"]["missing_field"], 1);
+    // The funnel carries each state's kind and share, as the page shows them.
+    let funnel = &report["action_maps"][0]["funnel"];
+    assert_eq!(
+        funnel[2],
+        json!({"state": "rejected", "kind": "terminal", "reached": 1, "share": 1.0 / 3.0})
+    );
+}
+
+#[test]
+fn the_text_the_json_and_the_page_show_the_same_figures() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data/sample.ndjson");
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let text = Command::new(env!("CARGO_BIN_EXE_webaction"))
+        .arg("report")
+        .arg(&sample)
+        .arg("--html")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(text.status.code(), Some(0), "{text:?}");
+    let json = Command::new(env!("CARGO_BIN_EXE_webaction"))
+        .args(["report", "--json"])
+        .arg(&sample)
+        .output()
+        .unwrap();
+    let expected = figures::from_json(&serde_json::from_slice(&json.stdout).unwrap());
+    assert_eq!(expected.len(), 6);
+    assert_eq!(
+        figures::from_text(&String::from_utf8(text.stdout).unwrap()),
+        expected
+    );
+    assert_eq!(
+        figures::from_html(&std::fs::read_to_string(&page).unwrap()),
+        expected
+    );
 }
 
 #[test]

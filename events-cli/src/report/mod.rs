@@ -1,0 +1,422 @@
+//! `webaction report`: per media type and action map (id and version), how many actions
+//! reached each state and how many took each declared step, the way the vendor's action
+//! map performance report shows them.
+//!
+//! This module holds the tally and the figures; [`text`], [`json`] and [`html`] render
+//! the same [`Report`] through [`Report::sections`], so the three agree on every number
+//! and on the order of the maps.
+//!
+//! Rejected lines by media type: a rejected line counts toward the media type its
+//! `actionMediaType` names when that names a registered media type (an illegal transition,
+//! a missing or invalid field, an unknown state). Lines whose media type cannot be known
+//! (malformed JSON, too long to read, an unknown or unreadable `actionMediaType`) are
+//! counted once for the whole report, as "media type unknown".
+
+pub mod html;
+pub mod json;
+pub mod text;
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use events_core::ingest::{Emit, ErrorKind, IngestStats, Outcome};
+use events_core::{AnyEvent, MediaTypeDescription, Registry, Uuid};
+use indicatif::ProgressBar;
+
+use crate::input::{self, Limits, LineReader, StreamError};
+use crate::{progress, CliError};
+
+pub use html::html;
+
+/// Arguments of `webaction report`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The newline-delimited JSON file to read; `-` or nothing reads standard input.
+    pub file: Option<PathBuf>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the report as one self-contained HTML page (inline SVG and CSS, nothing
+    /// loaded from elsewhere) to this file.
+    #[arg(long, value_name = "OUT.html")]
+    pub html: Option<PathBuf>,
+    /// List states no action reached and steps no action took (hidden by default, in the
+    /// text and the HTML page; `--json` always has them).
+    #[arg(long)]
+    pub all_states: bool,
+    /// Line length and tracking limits.
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+/// One action map of one media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MapKey {
+    /// The media type's position in the registry (reports follow registry order).
+    pub media_index: usize,
+    /// `actionMapId`.
+    pub action_map_id: Uuid,
+    /// `actionMapVersion`.
+    pub action_map_version: u32,
+}
+
+/// The counts of one action map.
+#[derive(Debug, Clone)]
+pub struct MapReport {
+    /// The media type.
+    pub media: &'static MediaTypeDescription,
+    /// Actions that reached each state, by state index.
+    pub reached: Vec<u64>,
+    /// Actions that stepped from one state to another, by `(from, to)` state indices.
+    pub steps: BTreeMap<(usize, usize), u64>,
+}
+
+/// One declared step out of a reached state: how many actions took it, of how many that
+/// reached its source.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Conversion {
+    /// The source state's wire name.
+    pub from: &'static str,
+    /// The target state's wire name.
+    pub to: &'static str,
+    /// The source state's index.
+    pub from_index: usize,
+    /// The target state's index.
+    pub to_index: usize,
+    /// Actions that took the step.
+    pub actions: u64,
+    /// Actions that reached `from`.
+    pub base: u64,
+    /// `actions / base`.
+    pub rate: f64,
+}
+
+impl MapReport {
+    /// Actions started: those that reached an initial state.
+    pub fn actions(&self) -> u64 {
+        self.media
+            .states
+            .iter()
+            .zip(&self.reached)
+            .filter(|(state, _)| state.initial)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Valid events of this map: each one moved one action into one state.
+    pub fn events(&self) -> u64 {
+        self.reached.iter().sum()
+    }
+
+    /// The share of this map's actions that reached state `index` (0 when none started).
+    pub fn share(&self, index: usize) -> f64 {
+        ratio(self.reached[index], self.actions())
+    }
+
+    /// Each declared step whose source state was reached, in declaration order.
+    pub fn conversions(&self) -> Vec<Conversion> {
+        self.media
+            .transitions()
+            .filter_map(|(from, to)| {
+                let from_index = self.index(from.wire_name);
+                let to_index = self.index(to.wire_name);
+                let base = self.reached[from_index];
+                (base > 0).then(|| {
+                    let actions = self
+                        .steps
+                        .get(&(from_index, to_index))
+                        .copied()
+                        .unwrap_or(0);
+                    Conversion {
+                        from: from.wire_name,
+                        to: to.wire_name,
+                        from_index,
+                        to_index,
+                        actions,
+                        base,
+                        rate: ratio(actions, base),
+                    }
+                })
+            })
+            .collect()
+    }
+
+    fn index(&self, wire_name: &str) -> usize {
+        self.media
+            .states
+            .iter()
+            .position(|s| s.wire_name == wire_name)
+            .unwrap_or(0)
+    }
+}
+
+/// `part / whole`, 0 when `whole` is 0.
+pub fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// The whole report: ingest counts, rejected lines by media type, one entry per map.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// What ingest saw.
+    pub stats: IngestStats,
+    /// Per action map, in registry order, then by id and version.
+    pub maps: BTreeMap<MapKey, MapReport>,
+    /// The registry's media types, in order ([`MapKey::media_index`] points here).
+    pub media_types: Vec<&'static MediaTypeDescription>,
+    /// Rejected lines by media type (same order) and [`ErrorKind::index`].
+    pub rejected_by_media: Vec<[u64; 7]>,
+    /// Rejected lines whose media type is unknown, by [`ErrorKind::index`].
+    pub rejected_unknown_media: [u64; 7],
+}
+
+/// One media type's block: its totals and its maps, most actions first.
+#[derive(Debug, Clone)]
+pub struct MediaSection<'a> {
+    /// The media type.
+    pub media: &'static MediaTypeDescription,
+    /// Actions over all its maps.
+    pub actions: u64,
+    /// Valid events over all its maps.
+    pub valid: u64,
+    /// Its rejected lines, by [`ErrorKind::index`].
+    pub rejected_by_kind: [u64; 7],
+    /// Its maps, by number of actions (most first), then by id and version.
+    pub maps: Vec<(&'a MapKey, &'a MapReport)>,
+}
+
+impl MediaSection<'_> {
+    /// Its rejected lines.
+    pub fn rejected(&self) -> u64 {
+        self.rejected_by_kind.iter().sum()
+    }
+
+    /// Lines of this media type: valid and rejected.
+    pub fn events(&self) -> u64 {
+        self.valid + self.rejected()
+    }
+}
+
+impl Report {
+    /// The media types that have a map or a rejected line, in registry order, each with
+    /// its maps ordered by volume. Every renderer walks this, so all show the same order.
+    pub fn sections(&self) -> Vec<MediaSection<'_>> {
+        let mut sections: Vec<MediaSection<'_>> = self
+            .media_types
+            .iter()
+            .enumerate()
+            .map(|(i, &media)| MediaSection {
+                media,
+                actions: 0,
+                valid: 0,
+                rejected_by_kind: self.rejected_by_media.get(i).copied().unwrap_or_default(),
+                maps: Vec::new(),
+            })
+            .collect();
+        for (key, map) in &self.maps {
+            // A map of a media type outside the registry cannot come from ingest; keep
+            // it visible rather than drop it.
+            if key.media_index >= sections.len() {
+                sections.push(MediaSection {
+                    media: map.media,
+                    actions: 0,
+                    valid: 0,
+                    rejected_by_kind: [0; 7],
+                    maps: Vec::new(),
+                });
+            }
+            let section = sections
+                .iter_mut()
+                .find(|s| s.media.wire_name == map.media.wire_name)
+                .expect("a section per media type");
+            section.actions += map.actions();
+            section.valid += map.events();
+            section.maps.push((key, map));
+        }
+        for section in &mut sections {
+            section
+                .maps
+                .sort_by(|a, b| b.1.actions().cmp(&a.1.actions()).then(a.0.cmp(b.0)));
+        }
+        sections.retain(|s| !s.maps.is_empty() || s.rejected() > 0);
+        sections
+    }
+
+    /// Rejected lines whose media type is unknown.
+    pub fn rejected_unknown(&self) -> u64 {
+        self.rejected_unknown_media.iter().sum()
+    }
+}
+
+/// Accumulates valid events into per-map counts. It remembers nothing per action: the
+/// state an action stepped from comes from the ingest tracker ([`Emit::emit_step`]), so
+/// memory is the tracker's (bounded by its cap) plus one entry per action map.
+#[derive(Debug, Default)]
+struct Tally {
+    maps: BTreeMap<MapKey, MapReport>,
+    media_types: Vec<&'static MediaTypeDescription>,
+}
+
+impl Emit for Tally {
+    fn emit(&mut self, event: &AnyEvent) {
+        self.emit_step(event, None);
+    }
+
+    fn wants_steps(&self) -> bool {
+        true
+    }
+
+    fn emit_step(&mut self, event: &AnyEvent, from: Option<&'static str>) {
+        let media = event.media_type();
+        let media_index = self
+            .media_types
+            .iter()
+            .position(|m| m.wire_name == media.wire_name)
+            .unwrap_or(usize::MAX);
+        let key = MapKey {
+            media_index,
+            action_map_id: event.action_map_id(),
+            action_map_version: event.action_map_version(),
+        };
+        let entry = self.maps.entry(key).or_insert_with(|| MapReport {
+            media,
+            reached: vec![0; media.states.len()],
+            steps: BTreeMap::new(),
+        });
+        let state = event.state_index();
+        entry.reached[state] += 1;
+        if let Some(from) = from {
+            let from = entry.index(from);
+            *entry.steps.entry((from, state)).or_insert(0) += 1;
+        }
+    }
+}
+
+/// The registered media type a rejected line claims, if any: the decoded event's for an
+/// illegal transition, else its `actionMediaType` when the line is a JSON object whose
+/// `actionMediaType` is a registered name. Only rejected lines pay for the second parse.
+fn claimed_media_type(
+    outcome: &Outcome,
+    line: &[u8],
+    media_types: &[&'static MediaTypeDescription],
+) -> Option<usize> {
+    let Outcome::Rejected(rejection) = outcome else {
+        return None;
+    };
+    let position = |name: &str| media_types.iter().position(|m| m.wire_name == name);
+    if let Some(event) = &rejection.event {
+        return position(event.media_type().wire_name);
+    }
+    match rejection.error.kind() {
+        ErrorKind::MissingField | ErrorKind::InvalidField | ErrorKind::UnknownState => {
+            let value: serde_json::Value = serde_json::from_slice(line).ok()?;
+            position(value.get("actionMediaType")?.as_str()?)
+        }
+        _ => None,
+    }
+}
+
+/// Reads `reader` and tallies its valid events. Only events the ingest pipeline accepts
+/// count toward the maps: a rejected line changes no map, so rates are over valid
+/// lifecycles; it counts toward its media type's rejected lines (see the module docs).
+pub fn report_stream(
+    reader: impl BufRead,
+    registry: &Registry,
+    limits: &Limits,
+    progress: &ProgressBar,
+) -> Result<Report, StreamError> {
+    let media_types: Vec<_> = registry.iter().map(|e| e.description).collect();
+    let tally = Tally {
+        media_types: media_types.clone(),
+        ..Tally::default()
+    };
+    let mut rejected_by_media = vec![[0u64; 7]; media_types.len()];
+    let mut rejected_unknown_media = [0u64; 7];
+    let mut ingest = limits.ingest(registry, tally);
+    let mut lines = LineReader::new(reader, limits.max_line_bytes);
+    let mut buf = Vec::new();
+    while let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? {
+        if lines.line_number().is_multiple_of(4096) {
+            progress.set_position(lines.bytes_read());
+        }
+        let before = ingest.stats().by_kind;
+        let outcome =
+            input::ingest_line(&mut ingest, &mut lines, &buf, line).map_err(StreamError::Read)?;
+        // The kind comes from the stats' difference, so a too-large line (no outcome)
+        // is counted the same way as every other rejected one.
+        let Some(kind) = (0..7).find(|&k| ingest.stats().by_kind[k] > before[k]) else {
+            continue;
+        };
+        let claimed = outcome
+            .as_ref()
+            .and_then(|o| claimed_media_type(o, &buf, &media_types));
+        match claimed {
+            Some(media) => rejected_by_media[media][kind] += 1,
+            None => rejected_unknown_media[kind] += 1,
+        }
+    }
+    let stats = *ingest.stats();
+    Ok(Report {
+        stats,
+        maps: ingest.into_emitter().maps,
+        media_types,
+        rejected_by_media,
+        rejected_unknown_media,
+    })
+}
+
+/// Runs `webaction report`.
+pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
+    let input = input::open(args.file.as_deref())?;
+    let bar = progress::bar(input.len, "reading");
+    let report =
+        report_stream(input.reader, registry, &args.limits, &bar).map_err(|e| match e {
+            StreamError::Read(e) | StreamError::Write(e) => {
+                CliError::io("cannot read", &input.path, e)
+            }
+        })?;
+    bar.finish_and_clear();
+    let view = View {
+        all_states: args.all_states,
+    };
+    if let Some(path) = &args.html {
+        std::fs::write(path, html::html_with(&report, &view))
+            .map_err(|e| CliError::io("cannot write", path, e))?;
+    }
+    let text = if args.json {
+        format!("{}\n", report.to_json())
+    } else {
+        report.to_text_with(&view)
+    };
+    crate::write_stdout(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the text report and the HTML page show beyond the default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct View {
+    /// Also list states no action reached and steps no action took.
+    pub all_states: bool,
+}
+
+/// How the generated docs name a state's kind (`docs/events/<media>.md`, "Terminal or
+/// end"); `None` for a state that others may follow.
+pub fn kind_label(kind: events_core::StateKind) -> Option<&'static str> {
+    match kind {
+        events_core::StateKind::Open => None,
+        events_core::StateKind::Terminal => Some("terminal"),
+        events_core::StateKind::End => Some("end (not terminal)"),
+    }
+}
+
+/// The legend every rendering carries: the two kinds of count are easy to confuse.
+pub const LEGEND: &str = "reached = actions that reached a state (share = of the map's \
+    actions, i.e. of those offered); step = actions that took that transition (rate = of \
+    the actions that reached its source). A state can be reached by several steps, so its \
+    count can exceed any one step's.";
