@@ -31,7 +31,7 @@ h3{font-size:14px;margin:18px 0 4px;font-weight:600}\
 .legend{background:#f2f4f8;padding:8px 12px;border-radius:4px}\
 table.totals{border-collapse:collapse}table.totals td,table.totals th{padding:2px 12px 2px 0;text-align:left}\
 table.totals td.n{text-align:right;font-variant-numeric:tabular-nums}\
-svg{display:block;font:12px system-ui,sans-serif}\
+svg{display:block;font:12px system-ui,sans-serif;width:100%;max-width:1000px;height:auto}\
 .bar{fill:#4c78a8}.terminal .bar{fill:#e45756}.end .bar{fill:#f58518}\
 .node rect{fill:#fff;stroke:#4c78a8;stroke-width:1.5}\
 .node.terminal rect{stroke:#e45756;stroke-width:3}.node.end rect{stroke:#f58518;stroke-width:3;stroke-dasharray:5 2}\
