@@ -235,9 +235,13 @@ fn map_figure(
     }
 }
 
+/// A step's place among those that share its source or its target: `(k, m)`, the
+/// `k`-th of `m`.
+type Slot = (usize, usize);
+
 /// Each step with its position among the steps out of its source and among those into its
 /// target: `(step, (k, m) out, (k, m) in)`.
-fn ports(steps: &[Conversion]) -> Vec<(&Conversion, (usize, usize), (usize, usize))> {
+fn ports(steps: &[Conversion]) -> Vec<(&Conversion, Slot, Slot)> {
     let position = |c: &Conversion, same: &dyn Fn(&Conversion) -> bool| {
         let k = steps
             .iter()

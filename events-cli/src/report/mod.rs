@@ -2,7 +2,7 @@
 //! reached each state and how many took each declared step, the way the vendor's action
 //! map performance report shows them.
 //!
-//! This module holds the tally and the figures; [`text`], [`json`] and [`html`] render
+//! This module holds the tally and the figures; [`text`], [`json`] and [`html`](mod@html) render
 //! the same [`Report`] through [`Report::sections`], so the three agree on every number
 //! and on the order of the maps.
 //!
