@@ -24,6 +24,9 @@ use super::{kind_label, Conversion, MapKey, MapReport, MediaSection, Report, Vie
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
+// Sizes every node or bar shares, and text anchors, are in the stylesheet rather than on
+// each element: 14 % of the page at 10,000 maps (BENCHMARKS.md). NODE_W, NODE_H and the
+// bar height (ROW - 6) must match the numbers here.
 const STYLE: &str = "\
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2330;max-width:1040px}\
 h1{font-size:22px;margin:0 0 8px}h2{font-size:18px;margin:28px 0 6px;border-bottom:2px solid #1d2330}\
@@ -33,7 +36,7 @@ table.totals{border-collapse:collapse}table.totals td,table.totals th{padding:2p
 table.totals td.n{text-align:right;font-variant-numeric:tabular-nums}\
 svg{display:block;font:12px system-ui,sans-serif;width:100%;max-width:1000px;height:auto}\
 .bar{fill:#4c78a8}.terminal .bar{fill:#e45756}.end .bar{fill:#f58518}\
-.node rect{fill:#fff;stroke:#4c78a8;stroke-width:1.5}\
+.node rect{fill:#fff;stroke:#4c78a8;stroke-width:1.5;width:88px;height:30px;rx:4px}.node text{text-anchor:middle}.edge text{text-anchor:end}.bar{height:16px}\
 .node.terminal rect{stroke:#e45756;stroke-width:3}.node.end rect{stroke:#f58518;stroke-width:3;stroke-dasharray:5 2}\
 .edge path{fill:none;stroke:#4c78a8;stroke-opacity:.45}\
 .edge text,.node text{paint-order:stroke;stroke:#fff;stroke-width:3px}\
@@ -186,7 +189,7 @@ fn map_figure(
                                 (pct(map.share(i))) " of " (actions)
                                 @if let Some(k) = kind_label(state.kind) { " (" (k) ")" } }
                         text x="0" y=(y + 14) { (state.wire_name) }
-                        rect.bar x=(BAR_X) y=(y + 3) width=(width) height=(ROW - 6) {}
+                        rect.bar x=(BAR_X) y=(y + 3) width=(width) {}
                         text.n x=(BAR_X + BAR_MAX as u32 + 8) y=(y + 14) { (map.reached[i]) }
                         text.share x=(BAR_X + BAR_MAX as u32 + 70) y=(y + 14) { (pct(map.share(i))) }
                         @if let Some(k) = kind_label(state.kind) {
@@ -212,7 +215,7 @@ fn map_figure(
                         // The label sits just before the target, stacked with the other
                         // steps into it: beside the target it cannot be read as another
                         // step's, which a label at the middle of a fan-out could.
-                        text x=(x2 - 3.0) y=(format!("{:.0}", layout.label_y(c.to_index, in_k, in_m))) text-anchor="end" {
+                        text x=(x2 - 3.0) y=(format!("{:.0}", layout.label_y(c.to_index, in_k, in_m))) {
                             tspan.n { (c.actions) } " · " tspan.rate { (pct(c.rate)) }
                         }
                     }
@@ -223,9 +226,9 @@ fn map_figure(
                     g.node.(kind_class(state.kind)) data-state=(state.wire_name) {
                         title { (state.wire_name)
                                 @if let Some(k) = kind_label(state.kind) { " (" (k) ")" } }
-                        rect x=(x) y=(y) width=(NODE_W) height=(NODE_H) rx="4" {}
-                        text x=(x + NODE_W / 2) y=(y + 13) text-anchor="middle" { (state.wire_name) }
-                        text.kind x=(x + NODE_W / 2) y=(y + 25) text-anchor="middle" {
+                        rect x=(x) y=(y) {}
+                        text x=(x + NODE_W / 2) y=(y + 13) { (state.wire_name) }
+                        text.kind x=(x + NODE_W / 2) y=(y + 25) {
                             (kind_label(state.kind).unwrap_or(if state.initial { "initial" } else { "" }))
                         }
                     }
