@@ -90,8 +90,9 @@ fn an_output_naming_the_input_is_refused_and_the_input_is_untouched() {
     assert_eq!(result.status.code(), Some(2), "{result:?}");
     assert!(stderr(&result).contains("is the same file as the input `-`"));
     assert_eq!(std::fs::read(input).unwrap(), content);
-    // A sink or the dead letter of `replay` naming the input.
+    // A sink or the dead letter of `replay`, or the page of `report`, naming the input.
     for args in [
+        vec!["report", input, "--html", input],
         vec!["replay", input, "--sink", &format!("ndjson:{input}")],
         vec![
             "replay",

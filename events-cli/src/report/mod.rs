@@ -26,6 +26,8 @@ use events_core::{AnyEvent, MediaTypeDescription, Registry, Uuid};
 use indicatif::ProgressBar;
 
 use crate::input::{self, Limits, LineReader, StreamError};
+use crate::same_file::{self, Named};
+use crate::shutdown::{Shutdown, EXIT_INTERRUPTED};
 use crate::{progress, CliError};
 
 pub use html::html;
@@ -325,11 +327,15 @@ fn claimed_media_type(
 /// Reads `reader` and tallies its valid events. Only events the ingest pipeline accepts
 /// count toward the maps: a rejected line changes no map, so rates are over valid
 /// lifecycles; it counts toward its media type's rejected lines (see the module docs).
+///
+/// Once `shutdown` is requested (a signal), reading stops at the next line: the report then
+/// covers every line read.
 pub fn report_stream(
     reader: impl BufRead,
     registry: &Registry,
     limits: &Limits,
     progress: &ProgressBar,
+    shutdown: &Shutdown,
 ) -> Result<Report, StreamError> {
     let media_types: Vec<_> = registry.iter().map(|e| e.description).collect();
     let tally = Tally {
@@ -341,7 +347,10 @@ pub fn report_stream(
     let mut ingest = limits.ingest(registry, tally);
     let mut lines = LineReader::new(reader, limits.max_line_bytes);
     let mut buf = Vec::new();
-    while let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? {
+    while !shutdown.requested() {
+        let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? else {
+            break;
+        };
         if lines.line_number().is_multiple_of(4096) {
             progress.set_position(lines.bytes_read());
         }
@@ -373,14 +382,23 @@ pub fn report_stream(
 
 /// Runs `webaction report`.
 pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
+    if let Some(page) = &args.html {
+        let input = args.file.clone().unwrap_or_else(|| "-".into());
+        same_file::refuse_overlap(
+            &[Named::new("the input", &input)],
+            &[Named::new("--html", page)],
+        )?;
+    }
     let input = input::open(args.file.as_deref())?;
     let bar = progress::bar(input.len, "reading");
-    let report =
-        report_stream(input.reader, registry, &args.limits, &bar).map_err(|e| match e {
+    let shutdown = crate::shutdown::install_or_warn();
+    let report = report_stream(input.reader, registry, &args.limits, &bar, &shutdown).map_err(
+        |e| match e {
             StreamError::Read(e) | StreamError::Write(e) => {
                 CliError::io("cannot read", &input.path, e)
             }
-        })?;
+        },
+    )?;
     bar.finish_and_clear();
     let view = View {
         all_states: args.all_states,
@@ -395,6 +413,14 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
         report.to_text_with(&view)
     };
     crate::write_stdout(text.as_bytes())?;
+    if let Some(interrupt) = shutdown.interrupt() {
+        eprintln!(
+            "webaction: interrupted by {}: the report covers the {} line(s) read",
+            interrupt.name(),
+            report.stats.events
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
