@@ -3,13 +3,16 @@
 
 // The whole public API, listed so that a reader sees it in one place.
 pub use events_core::{
-    content_offer, docs, ingest, topic, web_chat, ActionIds, AnyEvent, ContentOffer,
-    ContentOfferAction, ContentOfferEvent, CustomerIdType, DynEvent, Event, EventError,
-    EventStream, Events, FieldDescription, HandlerPanic, IntoTopic, JsonType, Lagged, MediaType,
-    MediaTypeDescription, MediaTypeEntry, RawEvent, Registry, StateDescription, StateKind,
-    Subscription, SubscriptionGuard, Topic, TopicError, UnknownState, Uuid, WebChat, WebChatAction,
-    WebChatEvent, DOCUMENTED_FIELDS,
+    content_offer, ingest, topic, web_chat, ActionIds, AnyEvent, ContentOffer, ContentOfferAction,
+    ContentOfferEvent, CustomerIdType, DynEvent, Event, EventError, EventStream, Events,
+    FieldDescription, HandlerPanic, IntoTopic, JsonType, Lagged, MediaType, MediaTypeDescription,
+    MediaTypeEntry, RawEvent, Registry, StateDescription, StateKind, Subscription,
+    SubscriptionGuard, Topic, TopicError, UnknownState, Uuid, WebChat, WebChatAction, WebChatEvent,
+    DOCUMENTED_FIELDS,
 };
+
+/// Documentation generated from the declarations (the `events-docs` crate).
+pub use events_docs as docs;
 
 /// What generated code needs; not public API.
 #[doc(hidden)]

@@ -1,6 +1,6 @@
 //! `webaction docs`: writes the documentation of every registered media type — a page and
 //! a JSON Schema each, `catalog.json`, `webaction-events.d.ts` and `index.md` — generated
-//! from the declarations by [`events_core::docs`].
+//! from the declarations by [`events_docs`].
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -23,7 +23,7 @@ pub struct Args {
 /// Writes the documents and prints the path of each, one per line; the stale files it
 /// removed go to standard error.
 pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
-    let written = events_core::docs::write_docs(registry, &args.out)?;
+    let written = events_docs::write_docs(registry, &args.out)?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
     for path in &written.written {

@@ -82,7 +82,7 @@ pub enum CliError {
     },
     /// Documentation could not be generated or written.
     #[error(transparent)]
-    Docs(#[from] events_core::docs::DocsError),
+    Docs(#[from] events_docs::DocsError),
 }
 
 impl CliError {

@@ -14,7 +14,6 @@ mod any;
 mod builtin;
 mod bus;
 mod description;
-pub mod docs;
 mod event;
 pub mod ingest;
 mod media_type;

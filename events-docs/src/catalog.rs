@@ -6,7 +6,7 @@ use super::markdown::event_type_name;
 use super::schema::type_name;
 use super::text::one_line;
 use super::{page_file, schema_file};
-use crate::description::{MediaTypeDescription, StateKind};
+use events_core::{MediaTypeDescription, StateKind};
 
 /// Every media type, in the given order, with its states (wire name, aliases, flags, next
 /// states, required fields, topic), its transitions, its fields (the documented ones

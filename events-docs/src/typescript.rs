@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::text::{js_doc, js_string};
 use super::DocsError;
-use crate::description::{FieldDescription, JsonType, MediaTypeDescription, DOCUMENTED_FIELDS};
+use events_core::{FieldDescription, JsonType, MediaTypeDescription, DOCUMENTED_FIELDS};
 
 /// The names every declaration file has, whatever the media types.
 const FIXED_NAMES: [&str; 4] = [

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use events_core::docs::{self, DocsError, Document};
 use events_core::{
     JsonType, MediaTypeDescription, RawEvent, Registry, StateDescription, StateKind,
     DOCUMENTED_FIELDS,
 };
+use events_docs::{self as docs, DocsError, Document};
 use serde_json::{json, Map, Value};
 
 events_core::media_type! {

@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use super::text::one_line;
-use crate::description::{FieldDescription, JsonType, MediaTypeDescription, StateDescription};
+use events_core::{FieldDescription, JsonType, MediaTypeDescription, StateDescription};
 
 /// The draft the schemas declare.
 pub(super) const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";

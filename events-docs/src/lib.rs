@@ -6,7 +6,8 @@
 //! a user's own crate gets the same documents as the built-in ones:
 //!
 //! ```
-//! use events_core::{docs, Registry};
+//! use events_core::Registry;
+//! use events_docs as docs;
 //!
 //! events_core::media_type! {
 //!     /// A poll shown on the page.
@@ -29,6 +30,11 @@
 //!
 //! The output is deterministic: the same registry always gives the same bytes, so the
 //! committed documentation can be compared with a fresh generation.
+//!
+//! A crate of its own beside `events-core`, as `tracing-serde` sits beside `tracing-core`:
+//! the runtime that generated code targets does not carry the documentation generator.
+//! The facade re-exports it as `webaction_events::docs`.
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod catalog;
 mod markdown;
@@ -41,8 +47,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::description::MediaTypeDescription;
-use crate::registry::Registry;
+use events_core::MediaTypeDescription;
+use events_core::Registry;
 
 pub use catalog::catalog;
 pub use markdown::{index_page, media_type_page};

@@ -2,7 +2,7 @@
 
 use events_spec::DiagramState;
 
-use crate::description::MediaTypeDescription;
+use events_core::MediaTypeDescription;
 
 /// The lifecycle as a Mermaid `stateDiagram-v2`: initial states from `[*]`, one line per
 /// declared transition, states that end the lifecycle to `[*]`.

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::text::{code_list, js_string, one_line, rust_string, table_cell};
 use super::{mermaid::state_diagram, page_file, schema_file, CATALOG_FILE, TYPESCRIPT_FILE};
-use crate::description::{
+use events_core::{
     FieldDescription, MediaTypeDescription, StateDescription, StateKind, DOCUMENTED_FIELDS,
 };
 
