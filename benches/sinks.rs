@@ -14,6 +14,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use events_cli::input::Limits;
 use events_cli::replay::replay_stream;
+use events_cli::shutdown::Shutdown;
 use events_cli::simulate::{simulate, Simulation};
 use events_sinks::{DeadLetter, HttpConfig, HttpSink, NdjsonSink, QueueConfig};
 use http_body_util::{BodyExt, Full};
@@ -79,8 +80,16 @@ fn sinks(c: &mut Criterion) {
         b.iter(|| {
             let sink = Arc::new(NdjsonSink::create(&path).unwrap());
             let dead_letter = DeadLetter::memory();
-            let stats = replay_stream(&input[..], &registry, &limits, sink, &dead_letter, shutdown)
-                .unwrap();
+            let stats = replay_stream(
+                &input[..],
+                &registry,
+                &limits,
+                sink,
+                &dead_letter,
+                shutdown,
+                &Shutdown::manual(),
+            )
+            .unwrap();
             assert_eq!(stats.sink.delivered, summary.events);
             black_box(stats)
         })
@@ -97,8 +106,16 @@ fn sinks(c: &mut Criterion) {
             };
             let dead_letter = DeadLetter::memory();
             let sink = Arc::new(HttpSink::new(config, dead_letter.clone()).unwrap());
-            let stats = replay_stream(&input[..], &registry, &limits, sink, &dead_letter, shutdown)
-                .unwrap();
+            let stats = replay_stream(
+                &input[..],
+                &registry,
+                &limits,
+                sink,
+                &dead_letter,
+                shutdown,
+                &Shutdown::manual(),
+            )
+            .unwrap();
             assert_eq!(stats.sink.delivered, summary.events);
             black_box(stats)
         })

@@ -166,29 +166,6 @@ pub struct ReplayStats {
 }
 
 /// Replays every line of `reader` into `sink`, then closes it (waiting up to
-/// `shutdown_timeout` for pending deliveries): [`replay_stream_until`] with no signal to
-/// stop it.
-pub fn replay_stream(
-    reader: impl BufRead,
-    registry: &Registry,
-    limits: &Limits,
-    sink: Arc<dyn Sink>,
-    dead_letter: &DeadLetter,
-    shutdown_timeout: Duration,
-) -> Result<ReplayStats, ReplayError> {
-    let never = Shutdown::manual();
-    replay_stream_until(
-        reader,
-        registry,
-        limits,
-        sink,
-        dead_letter,
-        shutdown_timeout,
-        &never,
-    )
-}
-
-/// Replays every line of `reader` into `sink`, then closes it (waiting up to
 /// `shutdown_timeout` for pending deliveries). Ingest emits each accepted event on a bus;
 /// the sink is fed by a [`Forwarder`] subscribed to it, like any other subscriber. Events
 /// the sink refuses go to `dead_letter`, and the first refusal stops the replay.
@@ -197,7 +174,7 @@ pub fn replay_stream(
 /// is [shut down](Sink::shut_down) with `shutdown_timeout`: a send blocked on a full
 /// queue returns, and everything pending goes to the dead letter with reason `shutdown`.
 /// A repeated signal shuts it down with no time left.
-pub fn replay_stream_until(
+pub fn replay_stream(
     reader: impl BufRead,
     registry: &Registry,
     limits: &Limits,
@@ -324,7 +301,7 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
         .map_err(|error| CliError::Usage(format!("--sink {}: {error}", args.sink)))?
         .into();
     let shutdown = Duration::from_secs(args.shutdown_timeout);
-    let result = replay_stream_until(
+    let result = replay_stream(
         input.reader,
         registry,
         &args.limits,
