@@ -70,6 +70,7 @@ impl Topic {
 
 /// Why a topic string was refused: which part is wrong, and the closest valid spelling.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TopicError {
     /// The topic has no `:` between media type and state.
     #[error("topic `{topic}` has no `:`; expected `<mediaType>:<state>` or `<mediaType>:all`")]

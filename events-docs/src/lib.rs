@@ -74,6 +74,7 @@ pub struct Document {
 
 /// Why documentation could not be generated or written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DocsError {
     /// A media type's wire name cannot be used in a file name.
     #[error("media type `{media_type}` cannot name a documentation file: its wire name {reason}")]

@@ -9,6 +9,7 @@ use crate::event::EventError;
 /// The stable name of an [`IngestError`]'s kind. The names (see [`as_str`](Self::as_str))
 /// are part of the contract: the `webaction check` command and dead-letter files use them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// `malformed_json`: not a JSON object (syntax error, trailing data, invalid UTF-8).
     MalformedJson,
@@ -73,6 +74,7 @@ impl fmt::Display for ErrorKind {
 
 /// Why one line of input was not accepted as a valid event.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IngestError {
     /// The line is not well-formed JSON, or not valid UTF-8.
     #[error("malformed JSON: {message}")]
@@ -135,6 +137,7 @@ impl IngestError {
 
 /// Why a state may not follow an action's last accepted state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TransitionRule {
     /// The action is not tracked (never seen, ended and forgotten, or expired), and its
     /// first event must be in an initial state.

@@ -105,6 +105,7 @@ pub enum IdleTimeout {
 /// What became of one line.
 #[derive(Debug)]
 #[must_use]
+#[non_exhaustive]
 pub enum Outcome {
     /// A valid event, emitted.
     Emitted,
