@@ -269,20 +269,46 @@ fn nesting(value: &Value) -> usize {
     }
 }
 
+/// For each length of key, the positions in [`Key::ALL`] of the keys that long (`NONE`
+/// for none): the length picks at most two candidates, as a `match` on the bytes would.
+const BY_LENGTH: [[u8; 2]; BY_LENGTH_LEN] = by_length();
+const NONE: u8 = u8::MAX;
+const BY_LENGTH_LEN: usize = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < Key::ALL.len() {
+        if Key::ALL[i].1.len() > longest {
+            longest = Key::ALL[i].1.len();
+        }
+        i += 1;
+    }
+    longest + 1
+};
+
+const fn by_length() -> [[u8; 2]; BY_LENGTH_LEN] {
+    let mut table = [[NONE; 2]; BY_LENGTH_LEN];
+    let mut i = 0;
+    while i < Key::ALL.len() {
+        let slots = &mut table[Key::ALL[i].1.len()];
+        let slot = if slots[0] == NONE { 0 } else { 1 };
+        assert!(
+            slots[slot] == NONE,
+            "more than two documented keys of one length"
+        );
+        slots[slot] = i as u8;
+        i += 1;
+    }
+    table
+}
+
 impl Key {
-    fn from_wire_bytes(name: &[u8]) -> Option<Key> {
-        Some(match name {
-            b"actionId" => Key::ActionId,
-            b"actionState" => Key::ActionState,
-            b"actionMediaType" => Key::ActionMediaType,
-            b"actionMapId" => Key::ActionMapId,
-            b"actionMapVersion" => Key::ActionMapVersion,
-            b"customerId" => Key::CustomerId,
-            b"customerIdType" => Key::CustomerIdType,
-            b"sessionId" => Key::SessionId,
-            b"errorCode" => Key::ErrorCode,
-            b"errorMessage" => Key::ErrorMessage,
-            _ => return None,
-        })
+    pub(super) fn from_wire_bytes(name: &[u8]) -> Option<Key> {
+        for &at in BY_LENGTH.get(name.len())? {
+            let &(key, wire_name) = Key::ALL.get(usize::from(at))?;
+            if wire_name.as_bytes() == name {
+                return Some(key);
+            }
+        }
+        None
     }
 }

@@ -290,35 +290,31 @@ enum Key {
 }
 
 impl Key {
+    /// Every key with its wire name, in the order of the variants (so a key's position is
+    /// `key as usize`) and of `events_spec::DOCUMENTED_FIELDS`; a test checks both. Both
+    /// parses look keys up here.
+    const ALL: [(Key, &'static str); 10] = [
+        (Key::ActionId, "actionId"),
+        (Key::ActionState, "actionState"),
+        (Key::ActionMediaType, "actionMediaType"),
+        (Key::ActionMapId, "actionMapId"),
+        (Key::ActionMapVersion, "actionMapVersion"),
+        (Key::CustomerId, "customerId"),
+        (Key::CustomerIdType, "customerIdType"),
+        (Key::SessionId, "sessionId"),
+        (Key::ErrorCode, "errorCode"),
+        (Key::ErrorMessage, "errorMessage"),
+    ];
+
     fn from_wire(name: &str) -> Option<Key> {
-        Some(match name {
-            "actionId" => Key::ActionId,
-            "actionState" => Key::ActionState,
-            "actionMediaType" => Key::ActionMediaType,
-            "actionMapId" => Key::ActionMapId,
-            "actionMapVersion" => Key::ActionMapVersion,
-            "customerId" => Key::CustomerId,
-            "customerIdType" => Key::CustomerIdType,
-            "sessionId" => Key::SessionId,
-            "errorCode" => Key::ErrorCode,
-            "errorMessage" => Key::ErrorMessage,
-            _ => return None,
-        })
+        Key::ALL
+            .iter()
+            .find(|(_, wire_name)| *wire_name == name)
+            .map(|&(key, _)| key)
     }
 
     fn wire_name(self) -> &'static str {
-        match self {
-            Key::ActionId => "actionId",
-            Key::ActionState => "actionState",
-            Key::ActionMediaType => "actionMediaType",
-            Key::ActionMapId => "actionMapId",
-            Key::ActionMapVersion => "actionMapVersion",
-            Key::CustomerId => "customerId",
-            Key::CustomerIdType => "customerIdType",
-            Key::SessionId => "sessionId",
-            Key::ErrorCode => "errorCode",
-            Key::ErrorMessage => "errorMessage",
-        }
+        Key::ALL[self as usize].1
     }
 }
 

@@ -525,3 +525,33 @@ fn both_parses_keep_the_number_text_of_unknown_fields() {
         assert_eq!(serde_json::to_string(&rest).unwrap(), kept);
     }
 }
+
+#[test]
+fn one_table_of_documented_keys_in_the_spec_order() {
+    let listed: Vec<&str> = Key::ALL.iter().map(|&(_, name)| name).collect();
+    let documented: Vec<&str> = events_spec::DOCUMENTED_FIELDS
+        .iter()
+        .map(|field| field.wire_name)
+        .collect();
+    assert_eq!(listed, documented);
+    for (at, &(key, name)) in Key::ALL.iter().enumerate() {
+        assert_eq!(key as usize, at, "`{name}` is out of place");
+        assert_eq!(key.wire_name(), name);
+        assert_eq!(Key::from_wire(name).map(|k| k as usize), Some(at));
+        assert_eq!(
+            Key::from_wire_bytes(name.as_bytes()).map(|k| k as usize),
+            Some(at)
+        );
+    }
+    for other in [
+        "",
+        "actionid",
+        "actionIdx",
+        "errorCodes",
+        "sessionID",
+        "conversationId",
+    ] {
+        assert!(Key::from_wire(other).is_none(), "{other}");
+        assert!(Key::from_wire_bytes(other.as_bytes()).is_none(), "{other}");
+    }
+}

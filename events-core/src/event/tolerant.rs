@@ -254,18 +254,21 @@ impl<'de> Partial<'de> {
     }
 
     fn finish(self, rest: Map<String, Value>) -> Result<RawEvent<'de>, EventError> {
-        fn required<T>(value: Option<T>, field: &'static str) -> Result<T, EventError> {
-            value.ok_or(EventError::MissingField { field, state: None })
+        fn required<T>(value: Option<T>, key: Key) -> Result<T, EventError> {
+            value.ok_or(EventError::MissingField {
+                field: key.wire_name(),
+                state: None,
+            })
         }
         Ok(RawEvent {
-            action_id: required(self.action_id, "actionId")?,
-            state: required(self.state, "actionState")?,
-            media_type: required(self.media_type, "actionMediaType")?,
-            action_map_id: required(self.action_map_id, "actionMapId")?,
-            action_map_version: required(self.action_map_version, "actionMapVersion")?,
-            customer_id: required(self.customer_id, "customerId")?,
-            customer_id_type: required(self.customer_id_type, "customerIdType")?,
-            session_id: required(self.session_id, "sessionId")?,
+            action_id: required(self.action_id, Key::ActionId)?,
+            state: required(self.state, Key::ActionState)?,
+            media_type: required(self.media_type, Key::ActionMediaType)?,
+            action_map_id: required(self.action_map_id, Key::ActionMapId)?,
+            action_map_version: required(self.action_map_version, Key::ActionMapVersion)?,
+            customer_id: required(self.customer_id, Key::CustomerId)?,
+            customer_id_type: required(self.customer_id_type, Key::CustomerIdType)?,
+            session_id: required(self.session_id, Key::SessionId)?,
             error_code: self.error_code,
             error_message: self.error_message,
             rest,
