@@ -145,18 +145,9 @@ pub enum EventError {
     UnknownState(#[from] UnknownState),
 }
 
+// `kind` and `error_kind` live next to `ErrorKind`, in `ingest::error`: this module does
+// not know of ingest, which wraps `EventError`.
 impl EventError {
-    /// The stable name of this error's kind: `missing_field`, `invalid_field` or
-    /// `unknown_state`. A wrong media type counts as `invalid_field` here: it is a valid
-    /// media type, only not the one expected.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            EventError::MissingField { .. } => "missing_field",
-            EventError::InvalidField { .. } | EventError::WrongMediaType { .. } => "invalid_field",
-            EventError::UnknownState(_) => "unknown_state",
-        }
-    }
-
     fn invalid(field: &str, reason: impl fmt::Display) -> Self {
         EventError::InvalidField {
             field: field.to_owned(),

@@ -72,6 +72,29 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+impl EventError {
+    /// The error's stable kind: [`MissingField`](ErrorKind::MissingField),
+    /// [`InvalidField`](ErrorKind::InvalidField) or
+    /// [`UnknownState`](ErrorKind::UnknownState). A wrong media type counts as
+    /// `InvalidField` here: it is a valid media type, only not the one expected.
+    pub fn error_kind(&self) -> ErrorKind {
+        match self {
+            EventError::MissingField { .. } => ErrorKind::MissingField,
+            EventError::InvalidField { .. } | EventError::WrongMediaType { .. } => {
+                ErrorKind::InvalidField
+            }
+            EventError::UnknownState(_) => ErrorKind::UnknownState,
+        }
+    }
+
+    /// The stable name of this error's kind: `missing_field`, `invalid_field` or
+    /// `unknown_state`. A wrong media type counts as `invalid_field` here: it is a valid
+    /// media type, only not the one expected.
+    pub fn kind(&self) -> &'static str {
+        self.error_kind().as_str()
+    }
+}
+
 /// Why one line of input was not accepted as a valid event.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -119,10 +142,7 @@ impl IngestError {
             IngestError::MalformedJson { .. } => ErrorKind::MalformedJson,
             IngestError::TooLarge { .. } => ErrorKind::TooLarge,
             IngestError::UnknownMediaType { .. } => ErrorKind::UnknownMediaType,
-            IngestError::Event(EventError::MissingField { .. }) => ErrorKind::MissingField,
-            IngestError::Event(EventError::UnknownState(_)) => ErrorKind::UnknownState,
-            IngestError::Event(EventError::InvalidField { .. })
-            | IngestError::Event(EventError::WrongMediaType { .. }) => ErrorKind::InvalidField,
+            IngestError::Event(error) => error.error_kind(),
             IngestError::IllegalTransition(_) => ErrorKind::IllegalTransition,
         }
     }
