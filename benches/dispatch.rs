@@ -12,11 +12,8 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use webaction_events::{AnyEvent, Event, Events, WebChat, WebChatEvent};
 
-const SAMPLE: &[u8] =
-    br#"{"actionId":"6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a3c4d","actionState":"offered",
- "actionMediaType":"webchat","actionMapId":"0b9e8f7a-6d5c-4b3a-8f2e-1d0c9b8a7f6e",
- "actionMapVersion":3,"customerId":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
- "customerIdType":"cookie","sessionId":"1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}"#;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 type Handler = Box<dyn Fn(&WebChatEvent) + Send + Sync>;
 
@@ -46,7 +43,9 @@ impl Floor {
 }
 
 fn sample() -> WebChatEvent {
-    WebChatEvent::from_json_slice(SAMPLE).unwrap().unwrap()
+    WebChatEvent::from_json_slice(common::SAMPLE.as_bytes())
+        .unwrap()
+        .unwrap()
 }
 
 fn dispatch(c: &mut Criterion) {

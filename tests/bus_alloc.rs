@@ -2,11 +2,14 @@
 //! subscriptions alike. Its own test binary: it installs a counting global allocator.
 #![allow(unsafe_code)] // a `GlobalAlloc` impl is `unsafe` by definition
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use common::SAMPLE;
 use webaction_events::{AnyEvent, ContentOffer, ContentOfferEvent, Events, WebChat, WebChatEvent};
 
 /// Counts the allocations made on threads that ask for it, so the test harness's own
@@ -58,11 +61,6 @@ fn allocations(f: impl FnOnce()) -> usize {
     COUNTING.with(|c| c.set(false));
     ALLOCATIONS.with(Cell::get)
 }
-
-const SAMPLE: &str = r#"{"actionId":"6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a3c4d","actionState":"offered",
- "actionMediaType":"webchat","actionMapId":"0b9e8f7a-6d5c-4b3a-8f2e-1d0c9b8a7f6e",
- "actionMapVersion":3,"customerId":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
- "customerIdType":"cookie","sessionId":"1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}"#;
 
 fn counter(calls: &Arc<AtomicUsize>) -> impl Fn(&AnyEvent) + Send + Sync + 'static {
     let calls = Arc::clone(calls);

@@ -1,25 +1,22 @@
 //! `Events::stream`: events as an async stream, bounded, dropping the oldest events when the
 //! consumer falls behind and telling it how many it missed.
 
+mod common;
+
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
+use common::sample_with;
 use futures_core::Stream;
 use serde_json::json;
 use webaction_events::{AnyEvent, Events, Lagged, TopicError, WebChat, WebChatEvent};
 
-const SAMPLE: &str = r#"{"actionId":"6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a3c4d","actionState":"offered",
- "actionMediaType":"webchat","actionMapId":"0b9e8f7a-6d5c-4b3a-8f2e-1d0c9b8a7f6e",
- "actionMapVersion":3,"customerId":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
- "customerIdType":"cookie","sessionId":"1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}"#;
-
 /// The `n`th event: `actionMapVersion` numbers them.
 fn numbered(n: u32, state: WebChat) -> WebChatEvent {
-    let mut event: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
+    let mut event = sample_with("webchat", state.as_str());
     event["actionMapVersion"] = json!(n);
-    event["actionState"] = json!(state.as_str());
     serde_json::from_value(event).unwrap()
 }
 

@@ -1,6 +1,9 @@
 //! Ingest: every error kind from the decoder, the tracker's lifecycle rules, its memory
 //! bound, the illegal-event policies, and enrichment that survives serialization.
 
+mod common;
+
+use common::sample_with;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use webaction_events::ingest::{
@@ -15,12 +18,9 @@ const WEBCHAT: usize = 0;
 const CONTENTOFFER: usize = 1;
 
 fn event(id: u128, media_type: &str, state: &str) -> Value {
-    json!({
-        "actionId": Uuid::from_u128(id), "actionState": state, "actionMediaType": media_type,
-        "actionMapId": "0b9e8f7a-6d5c-4b3a-8f2e-1d0c9b8a7f6e", "actionMapVersion": 3,
-        "customerId": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "customerIdType": "cookie",
-        "sessionId": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
-    })
+    let mut event = sample_with(media_type, state);
+    event["actionId"] = json!(Uuid::from_u128(id));
+    event
 }
 
 fn line(value: &Value) -> Vec<u8> {

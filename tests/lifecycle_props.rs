@@ -2,6 +2,9 @@
 //! user-declared one: every random walk of the declared graph is accepted step by step,
 //! every undeclared pair is refused, and events of any state survive a round trip.
 
+mod common;
+
+use common::sample_with;
 use proptest::prelude::*;
 use webaction_events::{ContentOffer, ContentOfferEvent, Event, MediaType, WebChat, WebChatEvent};
 
@@ -78,16 +81,7 @@ fn event_json(
     conversation: Option<u128>,
     extra: &[(String, i64)],
 ) -> serde_json::Value {
-    let mut event = serde_json::json!({
-        "actionId": "6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a3c4d",
-        "actionState": state,
-        "actionMediaType": media_type,
-        "actionMapId": "0b9e8f7a-6d5c-4b3a-8f2e-1d0c9b8a7f6e",
-        "actionMapVersion": 3,
-        "customerId": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
-        "customerIdType": "cookie",
-        "sessionId": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
-    });
+    let mut event = sample_with(media_type, state);
     if state == "errored" {
         event["errorMessage"] = "failed".into();
     }

@@ -1,8 +1,11 @@
 //! Events in, the same JSON out: the sample event, every state of both built-in media
 //! types, aliases, unknown fields; and bad inputs, each with an error naming the field.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{sample_with, SAMPLE};
 use events_sinks::{NdjsonSink, Sink};
 use serde_json::{json, Value};
 use webaction_events::ingest::Decoder;
@@ -10,15 +13,8 @@ use webaction_events::{
     ContentOffer, ContentOfferEvent, Event, EventError, MediaType, Registry, WebChat, WebChatEvent,
 };
 
-const SAMPLE: &str = r#"{"actionId":"6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a3c4d","actionState":"offered",
- "actionMediaType":"webchat","actionMapId":"0b9e8f7a-6d5c-4b3a-8f2e-1d0c9b8a7f6e",
- "actionMapVersion":3,"customerId":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
- "customerIdType":"cookie","sessionId":"1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}"#;
-
 fn sample(media_type: &str, state: &str) -> Value {
-    let mut event: Value = serde_json::from_str(SAMPLE).unwrap();
-    event["actionMediaType"] = json!(media_type);
-    event["actionState"] = json!(state);
+    let mut event = sample_with(media_type, state);
     if state == "errored" {
         event["errorCode"] = json!(500);
         event["errorMessage"] = json!("widget failed to render");
