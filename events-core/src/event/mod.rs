@@ -114,6 +114,7 @@ impl UnknownState {
 
 /// Why an event could not be read. Every variant names the field at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EventError {
     /// A field every event (or every event in this state) must carry is absent.
     #[error("missing field `{field}`{}", .state.map(|s| format!(" (required in state `{s}`)")).unwrap_or_default())]
