@@ -16,7 +16,7 @@ use events_cli::input::Limits;
 use events_cli::replay::replay_stream;
 use events_cli::shutdown::Shutdown;
 use events_cli::simulate::{simulate, Simulation};
-use events_sinks::{DeadLetter, HttpConfig, HttpSink, NdjsonSink, QueueConfig};
+use events_sinks::{DeadLetter, HttpConfig, HttpSink, NdjsonSink, QueueConfig, Sink};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -76,20 +76,24 @@ fn sinks(c: &mut Criterion) {
     group.throughput(Throughput::Elements(summary.events));
     group.sample_size(10);
 
+    let replay = |sink: Arc<dyn Sink>, dead_letter: &DeadLetter| {
+        replay_stream(
+            &input[..],
+            &registry,
+            &limits,
+            sink,
+            dead_letter,
+            shutdown,
+            &Shutdown::manual(),
+        )
+        .unwrap()
+    };
+
     group.bench_function("replay_ndjson_file", |b| {
         b.iter(|| {
             let sink = Arc::new(NdjsonSink::create(&path).unwrap());
             let dead_letter = DeadLetter::memory();
-            let stats = replay_stream(
-                &input[..],
-                &registry,
-                &limits,
-                sink,
-                &dead_letter,
-                shutdown,
-                &Shutdown::manual(),
-            )
-            .unwrap();
+            let stats = replay(sink, &dead_letter);
             assert_eq!(stats.sink.delivered, summary.events);
             black_box(stats)
         })
@@ -106,16 +110,7 @@ fn sinks(c: &mut Criterion) {
             };
             let dead_letter = DeadLetter::memory();
             let sink = Arc::new(HttpSink::new(config, dead_letter.clone()).unwrap());
-            let stats = replay_stream(
-                &input[..],
-                &registry,
-                &limits,
-                sink,
-                &dead_letter,
-                shutdown,
-                &Shutdown::manual(),
-            )
-            .unwrap();
+            let stats = replay(sink, &dead_letter);
             assert_eq!(stats.sink.delivered, summary.events);
             black_box(stats)
         })
