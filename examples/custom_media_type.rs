@@ -3,7 +3,7 @@
 //!
 //! Run it with `cargo run --example custom_media_type`.
 
-use webaction_events::{ActionIds, Event, MediaType, Registry, Topic, Uuid};
+use webaction_events::{ActionIds, Event, MediaType, NewAction, Registry, Topic, Uuid};
 
 webaction_events::media_type! {
     /// An offer to start a web messaging conversation.
@@ -35,11 +35,16 @@ const CONVERSED: Topic = WebMessagingOffer::topic("conversationStarted");
 
 fn main() {
     // The typestate API: only declared transitions exist as methods.
-    let ids = ActionIds::new(Uuid::new_v4(), 2, Uuid::new_v4(), Uuid::new_v4());
+    let ids = ActionIds::new(NewAction {
+        action_map_id: Uuid::new_v4(),
+        action_map_version: 2,
+        customer_id: Uuid::new_v4(),
+        session_id: Uuid::new_v4(),
+    });
     let deployment = Uuid::new_v4();
     let offer = WebMessagingOffer::offer(ids, deployment);
     let mut accepted = offer.accept();
-    accepted.event_mut().conversation_id = Some(Uuid::new_v4());
+    accepted.set_conversation_id(Uuid::new_v4());
     let last = accepted.converse();
     let line = serde_json::to_string(&last).expect("events serialize");
     println!("{line}");

@@ -6,7 +6,7 @@ pub use events_core::{
     content_offer, ingest, topic, web_chat, ActionIds, AnyEvent, ContentOffer, ContentOfferAction,
     ContentOfferEvent, CustomerIdType, DynEvent, Event, EventError, EventStream, Events,
     FieldDescription, HandlerPanic, IntoTopic, JsonType, Lagged, MediaType, MediaTypeDescription,
-    MediaTypeEntry, RawEvent, Registry, StateDescription, StateKind, Subscription,
+    MediaTypeEntry, NewAction, RawEvent, Registry, StateDescription, StateKind, Subscription,
     SubscriptionGuard, Topic, TopicError, UnknownState, Uuid, WebChat, WebChatAction, WebChatEvent,
     DOCUMENTED_FIELDS,
 };

@@ -1,7 +1,9 @@
 //! A media type declared outside `events-core`, through the facade only, gets the same
 //! generated API as the built-in ones.
 
-use webaction_events::{ActionIds, Event, EventError, JsonType, Registry, StateKind, Uuid};
+use webaction_events::{
+    ActionIds, Event, EventError, JsonType, NewAction, Registry, StateKind, Uuid,
+};
 
 webaction_events::media_type! {
     /// An offer to start a web messaging conversation.
@@ -76,7 +78,12 @@ fn the_description_holds_everything_declared() {
 #[test]
 fn typestate_serde_and_registry_work_for_user_types() {
     let deployment = Uuid::new_v4();
-    let ids = ActionIds::new(Uuid::new_v4(), 1, Uuid::new_v4(), Uuid::new_v4());
+    let ids = ActionIds::new(NewAction {
+        action_map_id: Uuid::new_v4(),
+        action_map_version: 1,
+        customer_id: Uuid::new_v4(),
+        session_id: Uuid::new_v4(),
+    });
     let conversation = Uuid::new_v4();
     let last = WebMessagingOffer::offer(ids, deployment)
         .accept()
@@ -99,7 +106,12 @@ fn typestate_serde_and_registry_work_for_user_types() {
 
 #[test]
 fn state_requirements_and_required_fields_are_checked() {
-    let ids = ActionIds::new(Uuid::new_v4(), 1, Uuid::new_v4(), Uuid::new_v4());
+    let ids = ActionIds::new(NewAction {
+        action_map_id: Uuid::new_v4(),
+        action_map_version: 1,
+        customer_id: Uuid::new_v4(),
+        session_id: Uuid::new_v4(),
+    });
     let accepted = WebMessagingOffer::offer(ids, Uuid::new_v4()).accept();
     let mut json = serde_json::to_value(accepted.event()).unwrap();
     json["actionState"] = "conversationStarted".into();
@@ -123,7 +135,12 @@ fn state_requirements_and_required_fields_are_checked() {
 
 #[test]
 fn end_state_steps_take_their_required_fields() {
-    let ids = ActionIds::new(Uuid::new_v4(), 1, Uuid::new_v4(), Uuid::new_v4());
+    let ids = ActionIds::new(NewAction {
+        action_map_id: Uuid::new_v4(),
+        action_map_version: 1,
+        customer_id: Uuid::new_v4(),
+        session_id: Uuid::new_v4(),
+    });
     let errored = WebMessagingOffer::offer(ids, Uuid::new_v4()).error("messenger failed", 503);
     assert_eq!(errored.error_code, Some(503));
     assert_eq!(errored.error_message.as_deref(), Some("messenger failed"));
@@ -132,7 +149,12 @@ fn end_state_steps_take_their_required_fields() {
 
 #[test]
 fn declared_uuid_fields_take_only_the_hyphenated_form() {
-    let ids = ActionIds::new(Uuid::new_v4(), 1, Uuid::new_v4(), Uuid::new_v4());
+    let ids = ActionIds::new(NewAction {
+        action_map_id: Uuid::new_v4(),
+        action_map_version: 1,
+        customer_id: Uuid::new_v4(),
+        session_id: Uuid::new_v4(),
+    });
     let conversed = WebMessagingOffer::offer(ids, Uuid::new_v4())
         .accept()
         .conversed(Uuid::new_v4());
@@ -155,4 +177,104 @@ fn declared_uuid_fields_take_only_the_hyphenated_form() {
             );
         }
     }
+}
+
+/// What issue 15 asked for: a media type declared in this crate is known to
+/// `Events::new()`, `Registry::all()` and the default registry by topic string, with no
+/// registration call and whatever the order of the calls.
+#[test]
+fn a_declared_media_type_is_known_without_registration() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use webaction_events::Events;
+
+    let all = Registry::all();
+    let names: Vec<_> = all.iter().map(|e| e.description.wire_name).collect();
+    assert_eq!(names, ["webchat", "contentoffer", "webMessagingOffer"]);
+    assert!(Registry::default().get("webMessagingOffer").is_some());
+    assert!(Registry::builtin().get("webMessagingOffer").is_none());
+
+    let events = Events::new();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&seen);
+    let _subscription = events
+        .on_topic("webMessagingOffer:all", move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        })
+        .expect("declared, so known");
+    let ids = ActionIds::new(NewAction {
+        action_map_id: Uuid::new_v4(),
+        action_map_version: 3,
+        customer_id: Uuid::new_v4(),
+        session_id: Uuid::new_v4(),
+    });
+    events.emit(WebMessagingOffer::offer(ids, Uuid::new_v4()).event());
+    assert_eq!(seen.load(Ordering::Relaxed), 1);
+
+    // A closed registry still says how a media type becomes known.
+    let closed = Events::with_registry(Registry::builtin());
+    let error = closed
+        .on_topic("webMessagingOffer:all", |_| {})
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("known to `Registry::all()`"),
+        "{error}"
+    );
+}
+
+/// `try_topic` is the run-time form of the const `topic`: an unknown state is an error
+/// with a suggestion, not a panic.
+#[test]
+fn try_topic_reads_a_state_known_only_at_run_time() {
+    use webaction_events::TopicError;
+
+    let accepted = WebMessagingOffer::try_topic("accepted").unwrap();
+    assert_eq!(accepted, WebMessagingOffer::topic("accepted"));
+    assert_eq!(accepted.to_string(), "webMessagingOffer:accepted");
+    assert!(WebMessagingOffer::try_topic("all").unwrap().is_all());
+    assert_eq!(
+        WebMessagingOffer::try_topic("conversationStarted").unwrap(),
+        WebMessagingOffer::topic("conversed")
+    );
+
+    let error = WebMessagingOffer::try_topic("acepted").unwrap_err();
+    assert_eq!(
+        error,
+        TopicError::UnknownState {
+            topic: "webMessagingOffer:acepted".into(),
+            media_type: "webMessagingOffer",
+            state: "acepted".into(),
+            suggestion: Some("accepted"),
+            expected: vec!["offered", "accepted", "conversed", "errored"],
+        }
+    );
+}
+
+/// Generated arguments take `impl Into<T>`; setters and `extra_mut` change fields but not
+/// the state (the action is not `Clone` and has no `&mut` to its whole event).
+#[test]
+fn arguments_take_into_and_setters_keep_the_state() {
+    let ids = ActionIds::new(NewAction {
+        action_map_id: Uuid::new_v4(),
+        action_map_version: 1,
+        customer_id: Uuid::new_v4(),
+        session_id: Uuid::new_v4(),
+    });
+    let mut offered = WebMessagingOffer::offer(ids, Uuid::new_v4());
+    offered
+        .set_page_url("https://example.com/pricing")
+        .set_conversation_id(Uuid::nil());
+    offered
+        .extra_mut()
+        .insert("campaign".into(), "winter".into());
+    assert_eq!(offered.state(), WebMessagingOffer::Offered);
+    // `error_code` is an `i64`; an `i32` or `u16` status is taken as it is.
+    let errored = offered.error("messenger failed", 503_u16);
+    assert_eq!(errored.error_code, Some(503));
+    assert_eq!(
+        errored.page_url.as_deref(),
+        Some("https://example.com/pricing")
+    );
+    assert_eq!(errored.conversation_id, Some(Uuid::nil()));
+    assert_eq!(errored.extra["campaign"], "winter");
 }

@@ -10,7 +10,7 @@ mod custom_media_type;
 use custom_media_type::WebMessagingOffer;
 use serde_json::{json, Value};
 use webaction_events::docs::{self, Document};
-use webaction_events::{ActionIds, Registry, Uuid};
+use webaction_events::{ActionIds, NewAction, Registry, Uuid};
 
 fn registry() -> Registry {
     Registry::builtin().with::<WebMessagingOffer>()
@@ -103,11 +103,16 @@ fn events_of_the_example_pass_its_generated_schema() {
         .build(&schema)
         .unwrap();
 
-    let ids = ActionIds::new(Uuid::new_v4(), 2, Uuid::new_v4(), Uuid::new_v4());
+    let ids = ActionIds::new(NewAction {
+        action_map_id: Uuid::new_v4(),
+        action_map_version: 2,
+        customer_id: Uuid::new_v4(),
+        session_id: Uuid::new_v4(),
+    });
     let offer = WebMessagingOffer::offer(ids, Uuid::new_v4());
     let offered = serde_json::to_value(offer.event()).unwrap();
     let mut accepted = offer.accept();
-    accepted.event_mut().conversation_id = Some(Uuid::new_v4());
+    accepted.set_conversation_id(Uuid::new_v4());
     let accepted_json = serde_json::to_value(accepted.event()).unwrap();
     let conversed = serde_json::to_value(accepted.converse()).unwrap();
     for event in [&offered, &accepted_json, &conversed] {

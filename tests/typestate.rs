@@ -6,13 +6,18 @@ use std::mem::size_of;
 
 use webaction_events::ingest::Tracker;
 use webaction_events::{
-    web_chat, ActionIds, ContentOffer, ContentOfferAction, ContentOfferEvent, MediaType, Uuid,
-    WebChat, WebChatAction, WebChatEvent,
+    web_chat, ActionIds, ContentOffer, ContentOfferAction, ContentOfferEvent, MediaType, NewAction,
+    Uuid, WebChat, WebChatAction, WebChatEvent,
 };
 use webaction_events::{Event, Registry};
 
 fn ids() -> ActionIds {
-    ActionIds::new(Uuid::new_v4(), 3, Uuid::new_v4(), Uuid::new_v4())
+    ActionIds::new(NewAction {
+        action_map_id: Uuid::new_v4(),
+        action_map_version: 3,
+        customer_id: Uuid::new_v4(),
+        session_id: Uuid::new_v4(),
+    })
 }
 
 /// Every path from an initial state to a state that ends the lifecycle, as wire names.
@@ -99,13 +104,15 @@ fn every_webchat_path_is_drivable() {
         },
         {
             let a = offered();
-            let b = a.clone().accept();
-            vec![a.into_event(), b.event().clone(), b.reject()]
+            let first = a.event().clone();
+            let b = a.accept();
+            vec![first, b.event().clone(), b.reject()]
         },
         {
             let a = offered();
-            let b = a.clone().accept();
-            vec![a.into_event(), b.event().clone(), b.error("boom")]
+            let first = a.event().clone();
+            let b = a.accept();
+            vec![first, b.event().clone(), b.error("boom")]
         },
         {
             let a = accepted();
@@ -113,8 +120,9 @@ fn every_webchat_path_is_drivable() {
                 action_state: WebChat::Offered,
                 ..a.event().clone()
             };
-            let b = a.clone().start();
-            vec![first, a.into_event(), b.event().clone(), b.engage()]
+            let second = a.event().clone();
+            let b = a.start();
+            vec![first, second, b.event().clone(), b.engage()]
         },
         {
             let a = accepted();
@@ -122,8 +130,9 @@ fn every_webchat_path_is_drivable() {
                 action_state: WebChat::Offered,
                 ..a.event().clone()
             };
-            let b = a.clone().start();
-            vec![first, a.into_event(), b.event().clone(), b.abandon()]
+            let second = a.event().clone();
+            let b = a.start();
+            vec![first, second, b.event().clone(), b.abandon()]
         },
         {
             let b = started();
@@ -188,7 +197,7 @@ fn every_contentoffer_path_is_drivable() {
 fn fields_set_on_one_state_carry_over_and_errors_do_not() {
     let mut chat = WebChat::offer(ids()).accept();
     let conversation = Uuid::new_v4();
-    chat.event_mut().conversation_id = Some(conversation);
+    chat.set_conversation_id(conversation);
     let started = chat.start();
     assert_eq!(started.event().conversation_id, Some(conversation));
     let errored = started.error("agent lost");

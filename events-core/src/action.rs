@@ -23,14 +23,41 @@ pub struct ActionIds {
     pub session_id: Uuid,
 }
 
+/// What a new action's ids are made from, by name (see [`ActionIds::new`]): four ids of
+/// the same type by position would let two be swapped unseen.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NewAction {
+    /// `actionMapId`: the action map that qualified the action.
+    pub action_map_id: Uuid,
+    /// `actionMapVersion`: that action map's version.
+    pub action_map_version: u32,
+    /// `customerId`: the visitor (a cookie id; set [`ActionIds::customer_id_type`]
+    /// afterwards for another kind).
+    pub customer_id: Uuid,
+    /// `sessionId`: the visitor's web session.
+    pub session_id: Uuid,
+}
+
 impl ActionIds {
-    /// The ids of a new action (a fresh random `actionId`) of a cookie-identified visitor.
-    pub fn new(
-        action_map_id: Uuid,
-        action_map_version: u32,
-        customer_id: Uuid,
-        session_id: Uuid,
-    ) -> Self {
+    /// The ids of a new action: a fresh random `actionId`, a cookie-identified visitor.
+    ///
+    /// ```
+    /// use events_core::{ActionIds, CustomerIdType, NewAction, Uuid};
+    /// let ids = ActionIds::new(NewAction {
+    ///     action_map_id: Uuid::new_v4(),
+    ///     action_map_version: 3,
+    ///     customer_id: Uuid::new_v4(),
+    ///     session_id: Uuid::new_v4(),
+    /// });
+    /// assert_eq!(ids.customer_id_type, CustomerIdType::Cookie);
+    /// ```
+    pub fn new(action: NewAction) -> Self {
+        let NewAction {
+            action_map_id,
+            action_map_version,
+            customer_id,
+            session_id,
+        } = action;
         ActionIds {
             action_id: Uuid::new_v4(),
             action_map_id,

@@ -83,8 +83,8 @@ impl Registry {
 }
 
 impl Default for Registry {
-    /// The same as [`Registry::builtin`].
+    /// The same as [`Registry::all`].
     fn default() -> Self {
-        Registry::builtin()
+        Registry::all()
     }
 }

@@ -20,7 +20,7 @@ mod media_type;
 mod registry;
 mod topic;
 
-pub use action::ActionIds;
+pub use action::{ActionIds, NewAction};
 pub use any::{AnyEvent, DynEvent};
 pub use builtin::{
     content_offer, web_chat, ContentOffer, ContentOfferAction, ContentOfferEvent, WebChat,
@@ -93,10 +93,12 @@ pub mod __private {
     };
     pub use crate::event::{CustomerIdType, EventError, RawEvent, UnknownState};
     pub use crate::media_type::{Event, MediaType};
-    pub use crate::topic::Topic;
+    pub use crate::registry::{Declared, MediaTypeEntry};
+    pub use crate::topic::{Topic, TopicError};
     pub use core;
     pub use events_macros::media_type;
     pub use events_spec::closest_index;
+    pub use inventory;
     pub use serde;
     pub use serde_json;
     pub use std;

@@ -49,7 +49,28 @@ impl std::fmt::Debug for MediaTypeEntry {
     }
 }
 
-/// The media types known at run time: the built-in ones, plus any registered.
+/// One `media_type!` declaration, submitted at link time (see [`Registry::all`]).
+/// Generated code makes these; not public API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Declared(fn() -> MediaTypeEntry);
+
+impl Declared {
+    #[doc(hidden)]
+    pub const fn new(entry: fn() -> MediaTypeEntry) -> Self {
+        Declared(entry)
+    }
+}
+
+inventory::collect!(Declared);
+
+/// The media types known at run time.
+///
+/// [`Registry::all`] is every media type declared with `media_type!` anywhere in the
+/// program, the built-in ones included: what [`Events::new`](crate::Events::new) and
+/// `Registry::default()` use. An explicit registry ([`Registry::builtin`],
+/// [`Registry::empty`] plus [`register`](Registry::register)) is a closed set, for tests
+/// and for programs that want to accept only some media types.
 ///
 /// ```
 /// use events_core::{Registry, WebChat};
@@ -68,6 +89,40 @@ impl Registry {
         Registry {
             entries: Vec::new(),
         }
+    }
+
+    /// Every media type declared with `media_type!` in this program: the built-in ones
+    /// first, in [`builtin`](Self::builtin) order, then the others by wire name, so the
+    /// order (and everything generated from it) does not depend on link order.
+    ///
+    /// A declaration reusing a built-in wire name does not replace the built-in here
+    /// (`Registry::builtin().with::<T>()` does). Two other declarations with the same wire
+    /// name are a mistake this cannot report; the one whose Rust name sorts first is kept,
+    /// the same one on every run.
+    ///
+    /// ```
+    /// use events_core::Registry;
+    /// events_core::media_type! {
+    ///     /// A co-browsing session.
+    ///     pub Cobrowse = "cobrowse" {
+    ///         states { initial Offered = "offered" -> Active, terminal Active = "active" }
+    ///     }
+    /// }
+    /// let all = Registry::all();
+    /// let names: Vec<_> = all.iter().map(|e| e.description.wire_name).collect();
+    /// assert_eq!(names, ["webchat", "contentoffer", "cobrowse"]);
+    /// ```
+    pub fn all() -> Self {
+        let mut registry = Registry::builtin();
+        let mut declared: Vec<MediaTypeEntry> = inventory::iter::<Declared>
+            .into_iter()
+            .map(|declared| (declared.0)())
+            .filter(|entry| registry.get(entry.description.wire_name).is_none())
+            .collect();
+        declared.sort_by_key(|e| (e.description.wire_name, e.description.rust_name));
+        declared.dedup_by_key(|e| e.description.wire_name);
+        registry.entries.extend(declared);
+        registry
     }
 
     /// Adds media type `M`; registering one twice keeps one entry. A different media type
@@ -147,27 +202,7 @@ impl Topic {
                 expected: registry.iter().map(|e| e.description.wire_name).collect(),
             });
         };
-        let description = entry.description;
-        if state == events_spec::ALL_STATES {
-            return Ok(Topic::all(description));
-        }
-        match description.states.iter().position(|s| s.accepts(state)) {
-            Some(index) => Ok(Topic::state(description, index)),
-            None => Err(TopicError::UnknownState {
-                topic: topic.to_owned(),
-                media_type: description.wire_name,
-                state: state.to_owned(),
-                suggestion: closest(
-                    state,
-                    description
-                        .states
-                        .iter()
-                        .flat_map(|s| std::iter::once(s.wire_name).chain(s.aliases.iter().copied()))
-                        .chain([events_spec::ALL_STATES]),
-                ),
-                expected: description.states.iter().map(|s| s.wire_name).collect(),
-            }),
-        }
+        Topic::of_state(entry.description, state).map_err(|unknown| unknown.in_topic(topic))
     }
 }
 

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use crate::description::{MediaTypeDescription, StateDescription};
+use events_spec::closest;
 
 /// One subscription topic: a media type and one of its states, or all of them.
 ///
@@ -19,6 +20,39 @@ pub struct Topic {
 }
 
 impl Topic {
+    /// The topic of one media type's state, by the state's wire name or alias, or `all`:
+    /// what a generated `try_topic` calls, and [`Topic::parse`] after finding the media
+    /// type. The error's `topic` is `"<mediaType>:<state>"`.
+    pub fn of_state(
+        description: &'static MediaTypeDescription,
+        state: &str,
+    ) -> Result<Topic, TopicError> {
+        if state == events_spec::ALL_STATES {
+            return Ok(Topic::all(description));
+        }
+        match description.states.iter().position(|s| s.accepts(state)) {
+            Some(index) => Ok(Topic::state(description, index)),
+            None => Err(TopicError::UnknownState {
+                topic: format!(
+                    "{}{}{state}",
+                    description.wire_name,
+                    events_spec::TOPIC_SEPARATOR
+                ),
+                media_type: description.wire_name,
+                state: state.to_owned(),
+                suggestion: closest(
+                    state,
+                    description
+                        .states
+                        .iter()
+                        .flat_map(|s| std::iter::once(s.wire_name).chain(s.aliases.iter().copied()))
+                        .chain([events_spec::ALL_STATES]),
+                ),
+                expected: description.states.iter().map(|s| s.wire_name).collect(),
+            }),
+        }
+    }
+
     /// `"<mediaType>:all"`.
     pub const fn all(description: &'static MediaTypeDescription) -> Self {
         Topic {
@@ -80,7 +114,9 @@ pub enum TopicError {
     },
     /// The media type (before the `:`) is not registered.
     #[error(
-        "unknown media type `{media_type}` in topic `{topic}`{}; known media types: {}",
+        "unknown media type `{media_type}` in topic `{topic}`{}; known media types: {} \
+         (every `media_type!` declaration in the program is known to `Registry::all()` and \
+         `Events::new()`; an explicit registry knows what was added with `register`)",
         did_you_mean(*.suggestion),
         expected.join(", "),
     )]
@@ -117,6 +153,16 @@ pub enum TopicError {
 }
 
 impl TopicError {
+    /// The same error, naming `topic` as the string that was refused.
+    pub(crate) fn in_topic(mut self, topic: &str) -> Self {
+        match &mut self {
+            TopicError::MissingSeparator { topic: t }
+            | TopicError::UnknownMediaType { topic: t, .. }
+            | TopicError::UnknownState { topic: t, .. } => topic.clone_into(t),
+        }
+        self
+    }
+
     /// The topic string that was refused.
     pub fn topic(&self) -> &str {
         match self {

@@ -171,10 +171,12 @@ fn state_enum(model: &Model, krate: &TokenStream) -> TokenStream {
             }
 
             /// The topic `"<mediaType>:<state>"` (or `"<mediaType>:all"`) for a state's wire
-            /// name or alias. In a `const`, an unknown state is a compile error.
+            /// name or alias, for a `const` (or `topic!`), where an unknown state is a
+            /// compile error. For a state known only at run time use `try_topic`.
             ///
             /// # Panics
-            /// When `state` is neither `all` nor a state's wire name or alias.
+            /// When `state` is neither `all` nor a state's wire name or alias (outside a
+            /// `const`, that is at run time).
             // The compile error then points at the caller's literal, not into the macro.
             #[track_caller]
             pub const fn topic(__events_state: &str) -> #p::Topic {
@@ -189,6 +191,14 @@ fn state_enum(model: &Model, krate: &TokenStream) -> TokenStream {
                     }
                     #p::core::option::Option::None => #p::core::panic!(#topic_panic),
                 }
+            }
+        }
+
+        impl #name {
+            /// The topic for a state's wire name or alias (or `all`) known only at run
+            /// time; an unknown state is an error with a "did you mean" suggestion.
+            pub fn try_topic(__events_state: &str) -> #p::core::result::Result<#p::Topic, #p::TopicError> {
+                #p::Topic::of_state(Self::DESCRIPTION, __events_state)
             }
         }
 
@@ -245,6 +255,12 @@ fn state_enum(model: &Model, krate: &TokenStream) -> TokenStream {
             fn is_end(self) -> bool { #name::is_end(self) }
             fn can_transition_to(self, __events_next: Self) -> bool { #name::can_transition_to(self, __events_next) }
             fn successors(self) -> &'static [Self] { #name::successors(self) }
+        }
+
+        // Known to `Registry::all()` (and so to `Events::new()`, `Ingest`, the CLI and the
+        // docs) without a registration call.
+        #p::inventory::submit! {
+            #p::Declared::new(#p::MediaTypeEntry::of::<#name>)
         }
     }
 }

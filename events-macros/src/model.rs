@@ -21,7 +21,7 @@ use crate::diagnostics::{Diagnostics, FirstDeclared};
 use crate::parse::{Declaration, FieldDecl, StateDecl};
 
 pub(crate) use fields::Field;
-pub(crate) use states::{snake_case, Kind, Requirement, State};
+pub(crate) use states::{setter_name, snake_case, Kind, Requirement, State};
 
 /// The most states a media type may have: transition tables are one `u64` per state.
 const MAX_STATES: usize = 64;

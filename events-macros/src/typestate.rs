@@ -9,7 +9,7 @@
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::model::{snake_case, Field, Model, Requirement, State};
+use crate::model::{setter_name, snake_case, Field, Model, Requirement, State};
 
 pub(crate) fn expand(model: &Model, krate: &TokenStream) -> TokenStream {
     let p = quote!(#krate::__private);
@@ -28,6 +28,7 @@ pub(crate) fn expand(model: &Model, krate: &TokenStream) -> TokenStream {
          it holds the event of that state, and has one method per transition the declaration \
          allows from it. Start one with an initial state's constructor on [`{name}`]."
     ));
+    let setters = model.fields.iter().map(|field| setter(field, &p));
     let constructors = model
         .states
         .iter()
@@ -54,7 +55,9 @@ pub(crate) fn expand(model: &Model, krate: &TokenStream) -> TokenStream {
         #markers
 
         #[doc = #action_doc]
-        #[derive(#p::core::clone::Clone, #p::core::fmt::Debug, #p::core::cmp::PartialEq)]
+        // Not `Clone`: a clone would fork one lifecycle into two that each go on (and the
+        // same action would, say, both engage and abandon). Copy the event instead.
+        #[derive(#p::core::fmt::Debug, #p::core::cmp::PartialEq)]
         #vis struct #action<S> {
             __events_event: #event_name,
             __events_state: #p::core::marker::PhantomData<S>,
@@ -66,10 +69,14 @@ pub(crate) fn expand(model: &Model, krate: &TokenStream) -> TokenStream {
                 &self.__events_event
             }
 
-            /// The same, to set fields before emitting it (they carry over to later states).
-            pub fn event_mut(&mut self) -> &mut #event_name {
-                &mut self.__events_event
+            /// The event's fields this declaration does not know (enrichment such as a
+            /// page URL), to set before emitting it; they carry over to later states. The
+            /// state and the ids cannot be changed here: the type says the state.
+            pub fn extra_mut(&mut self) -> &mut #p::serde_json::Map<#p::std::string::String, #p::serde_json::Value> {
+                &mut self.__events_event.extra
             }
+
+            #(#setters)*
 
             /// The event of the state this action is in, giving up the action.
             pub fn into_event(self) -> #event_name {
@@ -154,8 +161,8 @@ fn requirements(
                 let field = format_ident!("error_code");
                 (
                     field.clone(),
-                    quote!(i64),
-                    quote!(#p::core::option::Option::Some(#field)),
+                    quote!(impl #p::core::convert::Into<i64>),
+                    quote!(#p::core::option::Option::Some(#p::core::convert::Into::into(#field))),
                 )
             }
             Requirement::Documented { rust_name, .. } => {
@@ -175,8 +182,8 @@ fn requirements(
                 let inner = &field.value_ty;
                 (
                     name.clone(),
-                    quote!(#inner),
-                    quote!(#p::core::option::Option::Some(#name)),
+                    quote!(impl #p::core::convert::Into<#inner>),
+                    quote!(#p::core::option::Option::Some(#p::core::convert::Into::into(#name))),
                 )
             }
         };
@@ -196,7 +203,10 @@ fn constructor(model: &Model, state: &State, action: &Ident, p: &TokenStream) ->
     // Fields every event carries must be given at the start; they carry over from there.
     let always: Vec<&Field> = model.fields.iter().filter(|f| !f.optional).collect();
     let always_names: Vec<_> = always.iter().map(|f| &f.name).collect();
-    let always_types = always.iter().map(|f| &f.ty);
+    let always_types = always.iter().map(|f| {
+        let ty = &f.ty;
+        quote!(impl #p::core::convert::Into<#ty>)
+    });
     let optional = model.fields.iter().filter(|f| f.optional).map(|f| &f.name);
     let (params, assigns) = requirements(model, state, p);
     let mutable = if assigns.is_empty() {
@@ -204,9 +214,17 @@ fn constructor(model: &Model, state: &State, action: &Ident, p: &TokenStream) ->
     } else {
         quote!(mut)
     };
+    let mut arguments = vec!["the action's ids".to_owned()];
+    arguments.extend(
+        always
+            .iter()
+            .map(|f| format!("`{}` (`{}`)", f.name, f.wire_name.as_str())),
+    );
+    arguments.extend(required_arguments(model, state));
     let doc = Literal::string(&format!(
-        "Starts an action in its initial state `{}` and returns it, holding that state's event.",
-        state.wire_name
+        "Starts an action in its initial state `{}` and returns it, holding that state's event.\n\nArguments, in order: {}.",
+        state.wire_name,
+        arguments.join(", ")
     ));
     let (returns, finish) = if state.kind.ends() {
         (quote!(#event_name), quote!(__events_event))
@@ -235,7 +253,7 @@ fn constructor(model: &Model, state: &State, action: &Ident, p: &TokenStream) ->
                 error_code: #p::core::option::Option::None,
                 error_message: #p::core::option::Option::None,
                 #(#optional: #p::core::option::Option::None,)*
-                #(#always_names,)*
+                #(#always_names: #p::core::convert::Into::into(#always_names),)*
                 extra: #p::serde_json::Map::new(),
             };
             #(#assigns)*
@@ -275,9 +293,15 @@ fn transition(
         let #mutable __events_next: #action<#module::#target> = self.__events_step(#name::#target);
         #store
     };
+    let arguments = required_arguments(model, to);
+    let arguments = if arguments.is_empty() {
+        String::new()
+    } else {
+        format!("\n\nArguments, in order: {}.", arguments.join(", "))
+    };
     if to.kind.ends() {
         let doc = Literal::string(&format!(
-            "`{}` → `{}`, which ends the lifecycle: consumes the action and returns its last event.",
+            "`{}` → `{}`, which ends the lifecycle: consumes the action and returns its last event.{arguments}",
             from.wire_name, to.wire_name
         ));
         quote! {
@@ -288,13 +312,62 @@ fn transition(
             }
         }
     } else {
-        let doc = Literal::string(&format!("`{}` → `{}`.", from.wire_name, to.wire_name));
+        let doc = Literal::string(&format!(
+            "`{}` → `{}`.{arguments}",
+            from.wire_name, to.wire_name
+        ));
         quote! {
             #[doc = #doc]
             pub fn #verb(self, #(#params),*) -> #action<#module::#target> {
                 #step
                 __events_next
             }
+        }
+    }
+}
+
+/// The fields a step into `state` takes as arguments, as the generated docs name them, in
+/// the order of [`requirements`].
+fn required_arguments(model: &Model, state: &State) -> Vec<String> {
+    state
+        .requires
+        .iter()
+        .filter_map(|requirement| match requirement {
+            Requirement::Documented {
+                rust_name,
+                wire_name,
+            } => Some(format!("`{rust_name}` (`{wire_name}`)")),
+            Requirement::Declared(i) => {
+                let field = &model.fields[*i];
+                field
+                    .optional
+                    .then(|| format!("`{}` (`{}`)", field.name, field.wire_name.as_str()))
+            }
+        })
+        .collect()
+}
+
+/// `set_<field>`: sets a declared field of the action's event; it carries over to later
+/// states.
+fn setter(field: &Field, p: &TokenStream) -> TokenStream {
+    let name = &field.name;
+    let value_ty = &field.value_ty;
+    let value = if field.optional {
+        quote!(#p::core::option::Option::Some(#p::core::convert::Into::into(#name)))
+    } else {
+        quote!(#p::core::convert::Into::into(#name))
+    };
+    let setter = format_ident!("{}", setter_name(name), span = name.span());
+    let doc = Literal::string(&format!(
+        "Sets `{}` (`{}`) of this action's event; it carries over to later states.",
+        name,
+        field.wire_name.as_str()
+    ));
+    quote! {
+        #[doc = #doc]
+        pub fn #setter(&mut self, #name: impl #p::core::convert::Into<#value_ty>) -> &mut Self {
+            self.__events_event.#name = #value;
+            self
         }
     }
 }

@@ -1,7 +1,7 @@
-use webaction_events::{ActionIds, Uuid, WebChat};
+use webaction_events::{ActionIds, NewAction, Uuid, WebChat};
 
 fn main() {
-    let ids = ActionIds::new(Uuid::nil(), 1, Uuid::nil(), Uuid::nil());
+    let ids = ActionIds::new(NewAction { action_map_id: Uuid::nil(), action_map_version: 1, customer_id: Uuid::nil(), session_id: Uuid::nil() });
     // Only initial states construct an action.
     let _ = WebChat::accept(ids);
 }

@@ -134,9 +134,11 @@ impl Drop for Shared {
 static NEXT_BUS: AtomicU64 = AtomicU64::new(1);
 
 impl Events {
-    /// A bus that knows the built-in media types, `webchat` and `contentoffer`.
+    /// A bus that knows every media type declared in the program ([`Registry::all`]):
+    /// the built-in `webchat` and `contentoffer` and the user's own, with no registration
+    /// call.
     pub fn new() -> Self {
-        Events::with_registry(Registry::builtin())
+        Events::with_registry(Registry::all())
     }
 
     /// A bus whose topic strings name the media types of `registry`. Typed subscriptions

@@ -25,7 +25,7 @@ const RESERVED_VERBS: &[&str] = &[
     "successors",
     "topic",
     "event",
-    "event_mut",
+    "extra_mut",
     "into_event",
     "state",
 ];
@@ -129,7 +129,7 @@ impl State {
             .zip(kept)
             .filter_map(|(state, keep)| keep.then_some(state))
             .collect();
-        verbs(&mut states, diagnostics);
+        verbs(&mut states, fields, diagnostics);
         (states, graph_is_whole)
     }
 }
@@ -318,11 +318,21 @@ fn aliases(states: &[State], diagnostics: &mut Diagnostics) {
 
 /// Rule: each state's typestate method (`verb`, or its snake_case name) is a usable,
 /// unique method name. Decides which states get the method.
-fn verbs(states: &mut [State], diagnostics: &mut Diagnostics) {
+fn verbs(states: &mut [State], fields: &[Field], diagnostics: &mut Diagnostics) {
     let mut seen = FirstDeclared::default();
     for state in states {
         let verb = state.verb.to_string();
         let mut usable = true;
+        if let Some(field) = fields.iter().find(|f| verb == setter_name(&f.name)) {
+            diagnostics.error(
+                state.verb.span(),
+                format_args!(
+                    "the method into state `{}` would be `{verb}`, the setter of field `{}`; name it with `verb ...`",
+                    state.name, field.name
+                ),
+            );
+            usable = false;
+        }
         if syn::parse_str::<Ident>(&verb).is_err() {
             diagnostics.error(
                 state.verb.span(),
@@ -344,6 +354,11 @@ fn verbs(states: &mut [State], diagnostics: &mut Diagnostics) {
         );
         state.has_method = usable && first;
     }
+}
+
+/// The typestate action's setter of a declared field: `set_<field>`.
+pub(crate) fn setter_name(field: &Ident) -> String {
+    format!("set_{field}")
 }
 
 /// `TimedOut` → `timed_out`, keeping the span for diagnostics.
