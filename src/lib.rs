@@ -11,6 +11,11 @@ pub use events_core::{
     DOCUMENTED_FIELDS,
 };
 
+/// The test kit for media types: proptest strategies and a recording bus (feature
+/// `testing`).
+#[cfg(feature = "testing")]
+pub use events_core::testing;
+
 /// Documentation generated from the declarations (the `events-docs` crate).
 pub use events_docs as docs;
 

@@ -123,3 +123,99 @@ proptest! {
         round_trips::<ContentOfferEvent>(event_json("contentoffer", offer, None, &extra));
     }
 }
+
+/// The same properties through the test kit users get (`features = ["testing"]`): for
+/// every media type here, each generated lifecycle is accepted whole by ingest, each
+/// illegal step refused as one, and each malformed line refused with its kind.
+mod kit {
+    use super::Messaging;
+    use proptest::prelude::*;
+    use webaction_events::ingest::{ErrorKind, Ingest, Outcome};
+    use webaction_events::testing::{illegal_step, lifecycle, malformed};
+    use webaction_events::{AnyEvent, ContentOffer, Event, MediaType, Registry, WebChat};
+
+    fn registry() -> Registry {
+        Registry::builtin().with::<Messaging>()
+    }
+
+    fn line<E: Event>(event: &E) -> Vec<u8> {
+        serde_json::to_vec(event).unwrap()
+    }
+
+    fn accepts_every_lifecycle<M: MediaType>(events: &[M::Event]) -> Result<(), TestCaseError> {
+        let mut ingest = Ingest::builder(registry()).build(|_: &AnyEvent| {});
+        for event in events {
+            let outcome = ingest.ingest(&line(event));
+            prop_assert!(matches!(outcome, Outcome::Emitted), "{outcome:?}");
+        }
+        Ok(())
+    }
+
+    fn refuses_the_illegal_step<M: MediaType>(
+        before: &[M::Event],
+        illegal: &M::Event,
+    ) -> Result<(), TestCaseError> {
+        let mut ingest = Ingest::builder(registry()).build(|_: &AnyEvent| {});
+        for event in before {
+            prop_assert!(matches!(ingest.ingest(&line(event)), Outcome::Emitted));
+        }
+        match ingest.ingest(&line(illegal)) {
+            Outcome::Rejected(rejection) => {
+                prop_assert_eq!(rejection.error.kind(), ErrorKind::IllegalTransition)
+            }
+            other => prop_assert!(false, "accepted an illegal step: {other:?}"),
+        }
+        Ok(())
+    }
+
+    fn refuses_with_its_kind(line: &[u8], kind: ErrorKind) -> Result<(), TestCaseError> {
+        let mut ingest = Ingest::builder(registry()).build(|_: &AnyEvent| {});
+        match ingest.ingest(line) {
+            Outcome::Rejected(rejection) => prop_assert_eq!(rejection.error.kind(), kind),
+            other => prop_assert!(
+                false,
+                "accepted {:?}: {other:?}",
+                String::from_utf8_lossy(line)
+            ),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn webchat_lifecycles(events in lifecycle::<WebChat>()) {
+            accepts_every_lifecycle::<WebChat>(&events)?;
+        }
+
+        #[test]
+        fn contentoffer_lifecycles(events in lifecycle::<ContentOffer>()) {
+            accepts_every_lifecycle::<ContentOffer>(&events)?;
+        }
+
+        #[test]
+        fn lifecycles_with_a_loop(events in lifecycle::<Messaging>()) {
+            prop_assert!(events.last().unwrap().state().is_end());
+            accepts_every_lifecycle::<Messaging>(&events)?;
+        }
+
+        #[test]
+        fn webchat_illegal_steps((before, illegal) in illegal_step::<WebChat>()) {
+            refuses_the_illegal_step::<WebChat>(&before, &illegal)?;
+        }
+
+        #[test]
+        fn messaging_illegal_steps((before, illegal) in illegal_step::<Messaging>()) {
+            refuses_the_illegal_step::<Messaging>(&before, &illegal)?;
+        }
+
+        #[test]
+        fn malformed_lines((line, kind) in malformed::<WebChat>()) {
+            refuses_with_its_kind(&line, kind)?;
+        }
+
+        #[test]
+        fn malformed_lines_of_a_user_type((line, kind) in malformed::<Messaging>()) {
+            refuses_with_its_kind(&line, kind)?;
+        }
+    }
+}

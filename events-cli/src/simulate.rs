@@ -16,7 +16,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use events_core::ingest::ErrorKind;
-use events_core::{JsonType, MediaTypeDescription, Registry, StateDescription, Uuid};
+use events_core::{
+    ActionIds, CustomerIdType, JsonType, MediaTypeDescription, Registry, StateDescription, Uuid,
+};
 use serde_json::{json, Map, Value};
 
 use crate::CliError;
@@ -199,52 +201,18 @@ struct Common<'a> {
 
 impl Common<'_> {
     fn event(&self, state: &StateDescription, rng: &mut Rng) -> Map<String, Value> {
-        let mut event = Map::new();
-        event.insert("actionId".into(), json!(self.action_id));
-        event.insert("actionState".into(), json!(state.wire_name));
-        event.insert("actionMediaType".into(), json!(self.media.wire_name));
-        event.insert("actionMapId".into(), json!(self.map.id));
-        event.insert("actionMapVersion".into(), json!(self.map.version));
-        event.insert("customerId".into(), json!(self.customer_id));
-        event.insert("customerIdType".into(), json!("cookie"));
-        event.insert("sessionId".into(), json!(self.session_id));
-        let required = self
-            .media
-            .fields
-            .iter()
-            .filter(|field| field.required)
-            .map(|field| field.wire_name)
-            .chain(
-                state
-                    .requires
-                    .iter()
-                    .map(|name| wire_name(self.media, name)),
-            );
-        for field in required {
-            if event.contains_key(field) {
-                continue;
-            }
-            if field == "errorMessage" {
-                event.insert("errorCode".into(), json!(500));
-                event.insert("errorMessage".into(), json!("widget failed to render"));
-                continue;
-            }
-            let json_type = self
-                .media
-                .field(field)
-                .map_or(JsonType::Any, |f| f.json_type);
-            event.insert(field.to_owned(), sample_value(json_type, rng));
-        }
-        event
+        let ids = ActionIds {
+            action_id: self.action_id,
+            action_map_id: self.map.id,
+            action_map_version: self.map.version,
+            customer_id: self.customer_id,
+            customer_id_type: CustomerIdType::Cookie,
+            session_id: self.session_id,
+        };
+        ids.event_json(self.media, state, |field| {
+            sample_value(field.json_type, rng)
+        })
     }
-}
-
-/// The wire name of a field a state requires, given by Rust or wire name.
-fn wire_name(media: &'static MediaTypeDescription, name: &'static str) -> &'static str {
-    media
-        .all_fields()
-        .find(|field| field.rust_name == name || field.wire_name == name)
-        .map_or(name, |field| field.wire_name)
 }
 
 fn sample_value(json_type: JsonType, rng: &mut Rng) -> Value {

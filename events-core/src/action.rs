@@ -2,8 +2,10 @@
 //! every event of the action carries. The generated typestate API (`WebChat::offer(ids)`)
 //! starts from them.
 
+use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use crate::description::{FieldDescription, MediaTypeDescription, StateDescription};
 use crate::event::CustomerIdType;
 
 /// The ids every event of one action carries, unchanged from its first event to its last.
@@ -66,5 +68,46 @@ impl ActionIds {
             customer_id_type: CustomerIdType::Cookie,
             session_id,
         }
+    }
+}
+
+impl ActionIds {
+    /// The JSON object of this action's event of `media_type` in `state`: the documented
+    /// ids, then every field the media type or the state requires, valued by `value_of`
+    /// (`errorMessage` comes with an `errorCode` of 500 and a message). What `webaction
+    /// simulate` writes and the `testing` strategies decode.
+    pub fn event_json(
+        &self,
+        media_type: &'static MediaTypeDescription,
+        state: &StateDescription,
+        mut value_of: impl FnMut(&'static FieldDescription) -> Value,
+    ) -> Map<String, Value> {
+        let mut event = Map::new();
+        event.insert("actionId".into(), json!(self.action_id));
+        event.insert("actionState".into(), json!(state.wire_name));
+        event.insert("actionMediaType".into(), json!(media_type.wire_name));
+        event.insert("actionMapId".into(), json!(self.action_map_id));
+        event.insert("actionMapVersion".into(), json!(self.action_map_version));
+        event.insert("customerId".into(), json!(self.customer_id));
+        event.insert("customerIdType".into(), json!(self.customer_id_type));
+        event.insert("sessionId".into(), json!(self.session_id));
+        let declared = media_type.fields.iter().filter(|field| field.required);
+        let by_state = state.requires.iter().filter_map(|name| {
+            media_type
+                .all_fields()
+                .find(|field| field.rust_name == *name || field.wire_name == *name)
+        });
+        for field in declared.chain(by_state) {
+            if event.contains_key(field.wire_name) {
+                continue;
+            }
+            if field.wire_name == "errorMessage" {
+                event.insert("errorCode".into(), json!(500));
+                event.insert("errorMessage".into(), json!("widget failed to render"));
+                continue;
+            }
+            event.insert(field.wire_name.to_owned(), value_of(field));
+        }
+        event
     }
 }

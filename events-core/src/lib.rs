@@ -18,6 +18,8 @@ mod event;
 pub mod ingest;
 mod media_type;
 mod registry;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod topic;
 
 pub use action::{ActionIds, NewAction};

@@ -5,7 +5,8 @@
 //! crate shadows (`Result`, `Option`, `String`, ...).
 
 use proc_macro2::{Literal, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use crate::model::{doc_text, Field, Kind, Model, Requirement};
 
@@ -329,6 +330,13 @@ fn description(model: &Model, p: &TokenStream) -> TokenStream {
     }
 }
 
+/// Where an error about a field's type belongs: at the type as written, with the macro's
+/// own hygiene (the type's tokens come through the wrapper macro in the user's, where the
+/// generated locals would not resolve).
+fn at_field_type(field: &Field) -> proc_macro2::Span {
+    proc_macro2::Span::call_site().located_at(field.ty.span())
+}
+
 fn requirement_wire_name<'a>(model: &'a Model, requirement: &'a Requirement) -> &'a str {
     match requirement {
         Requirement::Documented { wire_name, .. } => wire_name,
@@ -358,11 +366,14 @@ fn event_struct(model: &Model, krate: &TokenStream) -> TokenStream {
         let Field { name, ty, .. } = f;
         let wire = Literal::string(&f.wire_name);
         let local = format_ident!("__events_field_{}", name);
+        // Spanned at the field's type: a type without serde impls gets its error there,
+        // not on the whole invocation (as serde_derive does).
+        let take = quote_spanned!(at_field_type(f)=> __events_raw.take_field::<#ty>(#wire));
         if f.optional {
-            quote!(let #local: #ty = __events_raw.take_field::<#ty>(#wire)?.unwrap_or_default();)
+            quote!(let #local: #ty = #take?.unwrap_or_default();)
         } else {
             quote! {
-                let #local: #ty = __events_raw.take_field::<#ty>(#wire)?.ok_or(
+                let #local: #ty = #take?.ok_or(
                     #p::EventError::MissingField { field: #wire, state: #p::core::option::Option::None },
                 )?;
             }
@@ -413,14 +424,18 @@ fn event_struct(model: &Model, krate: &TokenStream) -> TokenStream {
     let serialize_fields = model.fields.iter().map(|f| {
         let field = &f.name;
         let wire = Literal::string(&f.wire_name);
+        let at_type = at_field_type(f);
         if f.optional {
+            let entry =
+                quote_spanned!(at_type=> __events_map.serialize_entry(#wire, __events_value));
             quote! {
                 if let #p::core::option::Option::Some(__events_value) = &self.#field {
-                    __events_map.serialize_entry(#wire, __events_value)?;
+                    #entry?;
                 }
             }
         } else {
-            quote!(__events_map.serialize_entry(#wire, &self.#field)?;)
+            let entry = quote_spanned!(at_type=> __events_map.serialize_entry(#wire, &self.#field));
+            quote!(#entry?;)
         }
     });
     let wire = Literal::string(wire_name);

@@ -84,6 +84,14 @@ impl fmt::Display for Name {
     }
 }
 
+/// The states and fields whose line did not parse: reported there, so a reference to one
+/// is no second error (and the graph, missing them, is not judged).
+#[derive(Clone, Copy)]
+pub(crate) struct Unparsed<'a> {
+    pub(crate) states: &'a [Ident],
+    pub(crate) fields: &'a [Ident],
+}
+
 impl Model {
     /// The model of `declaration`, reporting into `diagnostics` each rule it breaks, in
     /// the order of the declaration's parts: sections, attributes, the media type's wire
@@ -108,8 +116,12 @@ impl Model {
         // the states', in the order of the declaration's rules users see them in.
         let mut field_diagnostics = Diagnostics::default();
         let fields = Field::resolve(&declared_fields, field_docs, &mut field_diagnostics);
+        let unparsed = Unparsed {
+            states: &declaration.unparsed_states,
+            fields: &declaration.unparsed_fields,
+        };
         let (states, graph_is_whole) =
-            State::resolve(&declared_states, state_docs, &fields, diagnostics);
+            State::resolve(&declared_states, state_docs, &fields, unparsed, diagnostics);
         diagnostics.append(field_diagnostics);
         if declared_states.len() > MAX_STATES {
             diagnostics.error(
@@ -230,6 +242,34 @@ mod tests {
         }
         fields { answer: Option<String> }"#;
         assert_eq!(messages(body), Vec::<String>::new());
+    }
+
+    #[test]
+    fn independent_syntax_errors_are_reported_together_without_follow_ons() {
+        // A line that does not parse is reported and skipped; the other lines' mistakes
+        // still are reported, and nothing refers to the skipped line as unknown.
+        let body = r#"states {
+            intial Shown = "shown" -> Answered | Failed,
+            Answered = "answered" -> Closed | Faild,
+            terminal Closed = "closed" (aliases "done", verb close),
+            end Failed = "failed" (requires answer, note),
+        }
+        fields { answer: Option<String> = 5, note: String }"#;
+        let found = messages(body);
+        let expected = [
+            "unknown state flag `intial`",
+            "expected string literal",
+            "state options are separated by `;`",
+            "unknown state `Faild` in the transitions of `Answered` (did you mean `Failed`?)",
+            "field `note` is not an `Option`",
+        ];
+        for message in expected {
+            assert!(
+                found.iter().any(|m| m.contains(message)),
+                "missing {message:?} in {found:#?}"
+            );
+        }
+        assert_eq!(found.len(), expected.len(), "{found:#?}");
     }
 
     #[test]

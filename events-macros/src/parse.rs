@@ -43,7 +43,12 @@ pub(crate) struct Declaration {
     pub(crate) states: Vec<(kw::states, Vec<StateDecl>)>,
     pub(crate) fields: Vec<(kw::fields, Vec<FieldDecl>)>,
     pub(crate) versions: Vec<(kw::version, LitInt)>,
-    /// Errors the parser recovered from (an unknown section), reported with validation's.
+    /// The names of the states and fields whose line did not parse (its error is in
+    /// `diagnostics`), so that references to them are not reported again as unknown.
+    pub(crate) unparsed_states: Vec<Ident>,
+    pub(crate) unparsed_fields: Vec<Ident>,
+    /// Errors the parser recovered from (an unknown section, a state or field line that
+    /// does not parse), reported with validation's.
     pub(crate) diagnostics: Diagnostics,
 }
 
@@ -60,6 +65,8 @@ pub(crate) struct StateDecl {
     /// The `->` token, when there are next states.
     pub(crate) arrow: Option<Token![->]>,
     pub(crate) next: Vec<Ident>,
+    /// Mistakes in the line that did not stop its parse (a `,` between options).
+    pub(crate) recovered: Vec<syn::Error>,
 }
 
 #[derive(Clone, Copy)]
@@ -128,16 +135,33 @@ impl Parse for Declaration {
             states: Vec::new(),
             fields: Vec::new(),
             versions: Vec::new(),
+            unparsed_states: Vec::new(),
+            unparsed_fields: Vec::new(),
             diagnostics: Diagnostics::default(),
         };
         while !body.is_empty() {
             let lookahead = body.lookahead1();
             if lookahead.peek(kw::states) {
                 let keyword = body.parse()?;
-                declaration.states.push((keyword, parse_list(&body)?));
+                let mut states = parse_items::<StateDecl, Token![=]>(
+                    &body,
+                    &mut declaration.unparsed_states,
+                    &mut declaration.diagnostics,
+                )?;
+                for state in &mut states {
+                    for error in state.recovered.drain(..) {
+                        declaration.diagnostics.push(error);
+                    }
+                }
+                declaration.states.push((keyword, states));
             } else if lookahead.peek(kw::fields) {
                 let keyword = body.parse()?;
-                declaration.fields.push((keyword, parse_list(&body)?));
+                let fields = parse_items::<FieldDecl, Token![:]>(
+                    &body,
+                    &mut declaration.unparsed_fields,
+                    &mut declaration.diagnostics,
+                )?;
+                declaration.fields.push((keyword, fields));
             } else if lookahead.peek(kw::version) {
                 let keyword = body.parse()?;
                 body.parse::<Token![=]>()?;
@@ -161,13 +185,79 @@ impl Parse for Declaration {
     }
 }
 
-/// `{ item, item, ... }` with an optional trailing comma.
-fn parse_list<T: Parse>(input: ParseStream<'_>) -> syn::Result<Vec<T>> {
+/// `{ item, item, ... }` with an optional trailing comma, recovering per item: an item
+/// that does not parse is reported and skipped up to the next `,`, so the mistakes of
+/// independent lines are reported together. The name of a skipped item (the identifier
+/// before a `P`: `=` for a state, `:` for a field) goes to `unparsed`.
+fn parse_items<T: Parse, P: syn::token::Token>(
+    input: ParseStream<'_>,
+    unparsed: &mut Vec<Ident>,
+    diagnostics: &mut Diagnostics,
+) -> syn::Result<Vec<T>> {
     let content;
     braced!(content in input);
-    Ok(Punctuated::<T, Token![,]>::parse_terminated(&content)?
-        .into_iter()
-        .collect())
+    let mut items = Vec::new();
+    while !content.is_empty() {
+        let start = content.fork();
+        match content.parse::<T>() {
+            Ok(item) if content.is_empty() || content.peek(Token![,]) => items.push(item),
+            Ok(_) => {
+                diagnostics.push(content.error("expected `,` before the next item"));
+                unparsed.extend(item_name::<P>(&start));
+                skip_item(&content)?;
+            }
+            Err(error) => {
+                diagnostics.push(error);
+                unparsed.extend(item_name::<P>(&start));
+                skip_item(&content)?;
+            }
+        }
+        if !content.is_empty() {
+            content.parse::<Token![,]>()?;
+        }
+    }
+    Ok(items)
+}
+
+/// The name of the item starting at `item`: its first identifier followed by `P`.
+fn item_name<P: syn::token::Token>(item: ParseStream<'_>) -> Option<Ident> {
+    let mut cursor = item.cursor();
+    while let Some((token, next)) = cursor.token_tree() {
+        if let proc_macro2::TokenTree::Punct(p) = &token {
+            if p.as_char() == ',' {
+                return None;
+            }
+        }
+        if let proc_macro2::TokenTree::Ident(ident) = &token {
+            if P::peek(next) {
+                return Some(ident.clone());
+            }
+        }
+        cursor = next;
+    }
+    None
+}
+
+/// Skips the rest of an item: up to the next `,` outside `<...>` (a field type's generic
+/// arguments have commas too), or the end.
+fn skip_item(input: ParseStream<'_>) -> syn::Result<()> {
+    let mut angle_depth = 0usize;
+    while !input.is_empty() {
+        if angle_depth == 0 && input.peek(Token![,]) {
+            break;
+        }
+        if input.peek(Token![->]) {
+            input.parse::<Token![->]>()?;
+            continue;
+        }
+        if input.peek(Token![<]) {
+            angle_depth += 1;
+        } else if input.peek(Token![>]) {
+            angle_depth = angle_depth.saturating_sub(1);
+        }
+        input.parse::<proc_macro2::TokenTree>()?;
+    }
+    Ok(())
 }
 
 impl Parse for StateDecl {
@@ -206,11 +296,17 @@ impl Parse for StateDecl {
             verb: None,
             arrow: None,
             next: Vec::new(),
+            recovered: Vec::new(),
         };
         if input.peek(syn::token::Paren) {
             let options;
             parenthesized!(options in input);
-            state.parse_options(&options)?;
+            if let Err(error) = state.parse_options(&options) {
+                // Leaving tokens in the parentheses would make syn report "unexpected
+                // token" in place of this error once the line is skipped.
+                options.parse::<TokenStream>()?;
+                return Err(error);
+            }
         }
         if input.peek(Token![->]) {
             state.arrow = Some(input.parse()?);
@@ -222,8 +318,7 @@ impl Parse for StateDecl {
 }
 
 impl StateDecl {
-    /// `aliases "a", "b"`, `requires field, field` and `verb name`, separated by `;` or
-    /// `,`.
+    /// `aliases "a", "b"`, `requires field, field` and `verb name`, separated by `;`.
     fn parse_options(&mut self, input: ParseStream<'_>) -> syn::Result<()> {
         while !input.is_empty() {
             let lookahead = input.lookahead1();
@@ -266,8 +361,16 @@ impl StateDecl {
             if !input.is_empty() {
                 if input.peek(Token![;]) {
                     input.parse::<Token![;]>()?;
+                } else if input.peek(Token![,]) {
+                    // One separator, as documented: `,` separates the names inside an
+                    // option (`aliases "a", "b"`), `;` the options.
+                    let comma = input.parse::<Token![,]>()?;
+                    self.recovered.push(syn::Error::new(
+                        comma.span,
+                        "state options are separated by `;` (`aliases \"a\", \"b\"; verb x`); `,` separates the names inside one option",
+                    ));
                 } else {
-                    input.parse::<Token![,]>()?;
+                    return Err(input.error("expected `;` between state options"));
                 }
             }
         }

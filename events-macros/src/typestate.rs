@@ -1,10 +1,11 @@
 //! Stage 4, second half: the typestate API, where an illegal transition does not compile.
 //!
-//! For `WebChat` it generates a module `web_chat` of zero-sized state markers, the action
-//! type `WebChatAction<S>` (the current state's event, plus the marker), one constructor on
-//! `WebChat` per initial state, and on `WebChatAction<web_chat::Offered>` one method per
-//! declared transition. A method into a state that ends the lifecycle consumes the action
-//! and returns the last event, so nothing can follow it.
+//! For `WebChat` it generates a module `web_chat` of zero-sized state markers and a trait
+//! `web_chat::Transition<To>` implemented for each declared transition, the action type
+//! `WebChatAction<S>` (the current state's event, plus the marker), one constructor on
+//! `WebChat` per initial state, and on `WebChatAction<S>` one method per state that can be
+//! stepped into, callable where `S: Transition<Target>`. A method into a state that ends
+//! the lifecycle consumes the action and returns the last event, so nothing can follow it.
 
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -34,23 +35,16 @@ pub(crate) fn expand(model: &Model, krate: &TokenStream) -> TokenStream {
         .iter()
         .filter(|s| s.initial && s.has_method)
         .map(|state| constructor(model, state, &action, &p));
-    let transitions = model
+    // One method per state that can be stepped into, on every `Action<S>`, bounded by
+    // `S: Transition<Target>`: calling it from a state that may not go there is then an
+    // unsatisfied bound, whose message (`on_unimplemented`) names the missing transition
+    // and lists the declared ones, rather than "no method named ...".
+    let methods = model
         .states
         .iter()
-        .filter(|s| !s.next.is_empty())
-        .map(|from| {
-            let marker = &from.name;
-            let methods = from
-                .next
-                .iter()
-                .filter(|&&to| model.states[to].has_method)
-                .map(|&to| transition(model, from, &model.states[to], &action, &p));
-            quote! {
-                impl #action<#module::#marker> {
-                    #(#methods)*
-                }
-            }
-        });
+        .enumerate()
+        .filter(|(i, to)| to.has_method && model.states.iter().any(|s| s.next.contains(i)))
+        .map(|(i, to)| transition(model, i, to, &p));
     quote! {
         #markers
 
@@ -103,7 +97,9 @@ pub(crate) fn expand(model: &Model, krate: &TokenStream) -> TokenStream {
             #(#constructors)*
         }
 
-        #(#transitions)*
+        impl<S> #action<S> {
+            #(#methods)*
+        }
     }
 }
 
@@ -135,10 +131,48 @@ fn marker_module(model: &Model, p: &TokenStream) -> TokenStream {
             pub struct #marker;
         }
     });
+    let table = model
+        .states
+        .iter()
+        .filter(|s| !s.next.is_empty())
+        .map(|s| {
+            let next: Vec<&str> = s
+                .next
+                .iter()
+                .map(|&i| &*model.states[i].wire_name)
+                .collect();
+            format!("{} -> {}", s.wire_name, next.join(" | "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let message = Literal::string(&format!(
+        "`{{Self}}` cannot go to `{{To}}`: media type `{wire_name}` declares no such transition"
+    ));
+    let note = Literal::string(&format!("the transitions `{wire_name}` declares: {table}"));
+    let transition = transition_trait(model);
+    let transition = &transition;
+    let impls = model.states.iter().flat_map(move |from| {
+        let from_marker = &from.name;
+        from.next.iter().map(move |&to| {
+            let to_marker = &model.states[to].name;
+            quote!(impl #transition<#to_marker> for #from_marker {})
+        })
+    });
     quote! {
         #[doc = #module_doc]
         #vis mod #module {
             #(#markers)*
+
+            /// That an action in state `Self` may step into state `To`: implemented for
+            /// each declared transition, so an undeclared step does not compile.
+            #[diagnostic::on_unimplemented(
+                message = #message,
+                label = "not a declared transition",
+                note = #note,
+            )]
+            pub trait #transition<To> {}
+
+            #(#impls)*
         }
     }
 }
@@ -262,17 +296,12 @@ fn constructor(model: &Model, state: &State, action: &Ident, p: &TokenStream) ->
     }
 }
 
-fn transition(
-    model: &Model,
-    from: &State,
-    to: &State,
-    action: &Ident,
-    p: &TokenStream,
-) -> TokenStream {
+fn transition(model: &Model, index: usize, to: &State, p: &TokenStream) -> TokenStream {
     let Model {
         name, event_name, ..
     } = model;
     let module = snake_case(name);
+    let action = format_ident!("{}Action", name);
     let verb = &to.verb;
     let target = &to.name;
     let (params, assigns) = requirements(model, to, p);
@@ -293,32 +322,42 @@ fn transition(
         let #mutable __events_next: #action<#module::#target> = self.__events_step(#name::#target);
         #store
     };
+    let from: Vec<String> = model
+        .states
+        .iter()
+        .filter(|s| s.next.contains(&index))
+        .map(|s| format!("`{}`", s.wire_name))
+        .collect();
     let arguments = required_arguments(model, to);
     let arguments = if arguments.is_empty() {
         String::new()
     } else {
         format!("\n\nArguments, in order: {}.", arguments.join(", "))
     };
+    let transition = transition_trait(model);
+    let bound = quote!(where S: #module::#transition<#module::#target>);
     if to.kind.ends() {
         let doc = Literal::string(&format!(
-            "`{}` → `{}`, which ends the lifecycle: consumes the action and returns its last event.{arguments}",
-            from.wire_name, to.wire_name
+            "From {} to `{}`, which ends the lifecycle: consumes the action and returns its last event.{arguments}",
+            from.join(" or "),
+            to.wire_name
         ));
         quote! {
             #[doc = #doc]
-            pub fn #verb(self, #(#params),*) -> #event_name {
+            pub fn #verb(self, #(#params),*) -> #event_name #bound {
                 #step
                 __events_next.__events_event
             }
         }
     } else {
         let doc = Literal::string(&format!(
-            "`{}` → `{}`.{arguments}",
-            from.wire_name, to.wire_name
+            "From {} to `{}`.{arguments}",
+            from.join(" or "),
+            to.wire_name
         ));
         quote! {
             #[doc = #doc]
-            pub fn #verb(self, #(#params),*) -> #action<#module::#target> {
+            pub fn #verb(self, #(#params),*) -> #action<#module::#target> #bound {
                 #step
                 __events_next
             }
@@ -370,4 +409,15 @@ fn setter(field: &Field, p: &TokenStream) -> TokenStream {
             self
         }
     }
+}
+
+/// The name of the typestate module's transition trait: `Transition`, unless a state (a
+/// marker in the same module) already has that name.
+fn transition_trait(model: &Model) -> Ident {
+    let taken = |name: &str| model.states.iter().any(|s| s.name == name);
+    let name = ["Transition", "TransitionTo", "StepTo"]
+        .into_iter()
+        .find(|name| !taken(name))
+        .unwrap_or("__EventsTransition");
+    Ident::new(name, proc_macro2::Span::call_site())
 }

@@ -36,14 +36,21 @@ fn graph(model: &Model, diagnostics: &mut Diagnostics) {
             .map(|(i, _)| i),
         |i| &states[i].next,
     );
+    // A reachable dead end is most likely a missing `-> ...`: the states only it would
+    // lead to are not reported unreachable as well.
+    let dead_end = |s: &crate::model::State| s.kind == Kind::Open && s.next.is_empty();
+    let missing_arrow = states
+        .iter()
+        .zip(&reachable)
+        .any(|(s, &reached)| reached && dead_end(s));
     for (i, state) in states.iter().enumerate() {
-        if !reachable[i] {
+        if !reachable[i] && !missing_arrow {
             diagnostics.error(
                 state.name.span(),
                 format_args!("state `{}` is unreachable: no initial state leads to it; add a transition to it or mark it `initial`", state.name),
             );
         }
-        if state.kind == Kind::Open && state.next.is_empty() {
+        if dead_end(state) {
             diagnostics.error(
                 state.name.span(),
                 format_args!("state `{}` is a dead end: it has no next state but is neither `terminal` nor `end`", state.name),
@@ -62,7 +69,8 @@ fn graph(model: &Model, diagnostics: &mut Diagnostics) {
         states
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.kind.ends())
+            // A dead end is reported as such; what leads to it is not reported again.
+            .filter(|(_, s)| s.kind.ends() || dead_end(s))
             .map(|(i, _)| i),
         |i| &predecessors[i],
     );
@@ -119,6 +127,14 @@ mod tests {
             ),
         ];
         assert_each_reported(cases);
+    }
+
+    #[test]
+    fn a_missing_arrow_is_one_dead_end_not_also_unreachable_states() {
+        let found =
+            messages(r#"states { initial A = "a" -> B, B = "b", C = "c" -> D, terminal D = "d" }"#);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].contains("state `B` is a dead end"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use syn::{Attribute, Ident};
 
 use events_spec::{ALL_STATES, DOCUMENTED_FIELDS, TOPIC_SEPARATOR};
 
-use super::{topic_part, Field, Name};
+use super::{topic_part, Field, Name, Unparsed};
 use crate::diagnostics::{did_you_mean, Diagnostics, FirstDeclared};
 use crate::parse::{Flag, StateDecl};
 
@@ -80,6 +80,7 @@ impl State {
         declared: &[&StateDecl],
         docs: Vec<Vec<Attribute>>,
         fields: &[Field],
+        unparsed: Unparsed<'_>,
         diagnostics: &mut Diagnostics,
     ) -> (Vec<State>, bool) {
         let kept = distinct(declared, diagnostics);
@@ -90,7 +91,7 @@ impl State {
             .enumerate()
             .map(|(i, (s, _))| (s.name.to_string(), i))
             .collect();
-        let mut graph_is_whole = kept.iter().all(|&keep| keep);
+        let mut graph_is_whole = kept.iter().all(|&keep| keep) && unparsed.states.is_empty();
         let mut all = Vec::with_capacity(declared.len());
         for (decl, docs) in declared.iter().zip(docs) {
             let kind = kind(decl, diagnostics);
@@ -101,12 +102,12 @@ impl State {
                     "state wire name `all` is reserved for the `<mediaType>:all` topic",
                 );
             }
-            let (next, resolved) = transitions(decl, declared, &index, diagnostics);
+            let (next, resolved) = transitions(decl, declared, &index, unparsed, diagnostics);
             graph_is_whole &= resolved;
             let requires = decl
                 .requires
                 .iter()
-                .filter_map(|name| requirement(name, fields, diagnostics))
+                .filter_map(|name| requirement(name, fields, unparsed, diagnostics))
                 .collect();
             all.push(State {
                 docs,
@@ -200,6 +201,7 @@ fn transitions(
     state: &StateDecl,
     declared: &[&StateDecl],
     index: &HashMap<String, usize>,
+    unparsed: Unparsed<'_>,
     diagnostics: &mut Diagnostics,
 ) -> (Vec<usize>, bool) {
     let mut resolved = true;
@@ -207,6 +209,10 @@ fn transitions(
     let mut next = Vec::new();
     for target in &state.next {
         let name = target.to_string();
+        if unparsed.states.contains(target) {
+            resolved = false;
+            continue;
+        }
         if !declared.iter().any(|s| s.name == *target) {
             let names: Vec<String> = declared.iter().map(|s| s.name.to_string()).collect();
             let hint = did_you_mean(&name, names.iter().map(String::as_str));
@@ -218,6 +224,14 @@ fn transitions(
                 ),
             );
             resolved = false;
+            // The typo's likely meaning still gets its transition (and typestate method),
+            // so code written against the intended declaration reports nothing more.
+            let meant = events_spec::closest(&name, names.iter().map(String::as_str))
+                .and_then(|meant| index.get(meant));
+            if let Some(&i) = meant.filter(|i| !next.contains(*i)) {
+                next.push(i);
+            }
+            continue;
         }
         let what = format!("transition `{} -> {name}`", state.name);
         if !seen.record(&name, target.span(), what, diagnostics) {
@@ -234,9 +248,20 @@ fn transitions(
 fn requirement(
     name: &Ident,
     fields: &[Field],
+    unparsed: Unparsed<'_>,
     diagnostics: &mut Diagnostics,
 ) -> Option<Requirement> {
+    if unparsed.fields.contains(name) {
+        return None;
+    }
     if let Some(i) = fields.iter().position(|f| f.name == *name) {
+        if !fields[i].optional {
+            diagnostics.error(
+                name.span(),
+                format_args!("field `{name}` is not an `Option`, so every event already carries it; `requires` names optional fields: remove `{name}` here, or declare it `Option<...>`"),
+            );
+            return None;
+        }
         return Some(Requirement::Declared(i));
     }
     let text = name.to_string();
