@@ -1,3 +1,8 @@
+// Defined before the README's own (relative) definitions, which then lose: in the crate
+// docs on docs.rs a relative link would point into the docs, not at the packaged file.
+#![doc = "[report-png]: https://docs.rs/crate/webaction-events/latest/source/docs/report.png"]
+#![doc = "[events-index]: https://docs.rs/crate/webaction-events/latest/source/docs/events/index.md"]
+#![doc = ""]
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
