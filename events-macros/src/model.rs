@@ -31,6 +31,8 @@ pub(crate) struct Model {
     pub(crate) vis: Visibility,
     pub(crate) name: Ident,
     pub(crate) event_name: Ident,
+    /// The typestate module of state markers.
+    pub(crate) module: Ident,
     pub(crate) wire_name: Name,
     pub(crate) version: u32,
     pub(crate) states: Vec<State>,
@@ -130,7 +132,14 @@ impl Model {
             );
         }
         let name = declaration.name.clone();
+        // The typestate module: named by `module = ...;` (the first, if repeated), else
+        // the media type's name in snake case, so a user's own module can keep its name.
+        let module = declaration
+            .modules
+            .first()
+            .map_or_else(|| snake_case(&name), |(_, module)| module.clone());
         Model {
+            module,
             docs,
             vis: declaration.vis.clone(),
             event_name: Ident::new(&format!("{name}Event"), name.span()),
@@ -155,6 +164,12 @@ fn version(declaration: &Declaration, diagnostics: &mut Diagnostics) -> u32 {
                 .versions
                 .iter()
                 .map(|(kw, _)| ("version", kw.span)),
+        )
+        .chain(
+            declaration
+                .modules
+                .iter()
+                .map(|(kw, _)| ("module", kw.span)),
         );
     for (section, span) in keywords {
         let what = format!("the `{section}` section");

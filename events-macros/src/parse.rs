@@ -12,6 +12,7 @@ pub(crate) mod kw {
     syn::custom_keyword!(states);
     syn::custom_keyword!(fields);
     syn::custom_keyword!(version);
+    syn::custom_keyword!(module);
     syn::custom_keyword!(initial);
     syn::custom_keyword!(terminal);
     syn::custom_keyword!(end);
@@ -21,7 +22,7 @@ pub(crate) mod kw {
 }
 
 /// Section keywords, for "expected one of" and "did you mean".
-pub(crate) const SECTIONS: &[&str] = &["states", "fields", "version"];
+pub(crate) const SECTIONS: &[&str] = &["states", "fields", "version", "module"];
 /// State flags.
 pub(crate) const FLAGS: &[&str] = &["initial", "terminal", "end"];
 /// State options, inside the parentheses after the wire name.
@@ -43,6 +44,8 @@ pub(crate) struct Declaration {
     pub(crate) states: Vec<(kw::states, Vec<StateDecl>)>,
     pub(crate) fields: Vec<(kw::fields, Vec<FieldDecl>)>,
     pub(crate) versions: Vec<(kw::version, LitInt)>,
+    /// `module = name;`: the typestate module's name.
+    pub(crate) modules: Vec<(kw::module, Ident)>,
     /// The names of the states and fields whose line did not parse (its error is in
     /// `diagnostics`), so that references to them are not reported again as unknown.
     pub(crate) unparsed_states: Vec<Ident>,
@@ -135,6 +138,7 @@ impl Parse for Declaration {
             states: Vec::new(),
             fields: Vec::new(),
             versions: Vec::new(),
+            modules: Vec::new(),
             unparsed_states: Vec::new(),
             unparsed_fields: Vec::new(),
             diagnostics: Diagnostics::default(),
@@ -166,6 +170,11 @@ impl Parse for Declaration {
                 let keyword = body.parse()?;
                 body.parse::<Token![=]>()?;
                 declaration.versions.push((keyword, body.parse()?));
+                body.parse::<Option<Token![;]>>()?;
+            } else if lookahead.peek(kw::module) {
+                let keyword = body.parse()?;
+                body.parse::<Token![=]>()?;
+                declaration.modules.push((keyword, body.parse()?));
                 body.parse::<Option<Token![;]>>()?;
             } else if body.peek(Ident) && body.peek2(syn::token::Brace) {
                 // A misspelt section: report it and skip its body, so the rest of the

@@ -10,7 +10,7 @@
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::model::{setter_name, snake_case, Field, Model, Requirement, State};
+use crate::model::{setter_name, Field, Model, Requirement, State};
 
 pub(crate) fn expand(model: &Model, krate: &TokenStream) -> TokenStream {
     let p = quote!(#krate::__private);
@@ -22,7 +22,7 @@ pub(crate) fn expand(model: &Model, krate: &TokenStream) -> TokenStream {
         ..
     } = model;
     let markers = marker_module(model, &p);
-    let module = snake_case(name);
+    let module = &model.module;
     let action = format_ident!("{}Action", name);
     let action_doc = Literal::string(&format!(
         "An action of media type `{wire_name}` in state `S` (a marker from [`{module}`]): \
@@ -110,7 +110,7 @@ fn marker_module(model: &Model, p: &TokenStream) -> TokenStream {
         wire_name,
         ..
     } = model;
-    let module = snake_case(name);
+    let module = &model.module;
     let module_doc = Literal::string(&format!(
         "The states of media type `{wire_name}` as zero-sized types, for the typestate API \
          (`{name}Action<S>`)."
@@ -231,7 +231,7 @@ fn constructor(model: &Model, state: &State, action: &Ident, p: &TokenStream) ->
     let Model {
         name, event_name, ..
     } = model;
-    let module = snake_case(name);
+    let module = &model.module;
     let marker = &state.name;
     let verb = &state.verb;
     // Fields every event carries must be given at the start; they carry over from there.
@@ -300,7 +300,7 @@ fn transition(model: &Model, index: usize, to: &State, p: &TokenStream) -> Token
     let Model {
         name, event_name, ..
     } = model;
-    let module = snake_case(name);
+    let module = &model.module;
     let action = format_ident!("{}Action", name);
     let verb = &to.verb;
     let target = &to.name;
