@@ -1,6 +1,7 @@
 //! The `webaction` command, as a library: each subcommand is a module with its clap
 //! arguments and a `run` function, so that a program with its own media types can ship
-//! the same command with [`main_with`] and its own [`Registry`].
+//! the same command with [`main_with`] (or [`main_as`], under its own name and version)
+//! and its own [`Registry`].
 //!
 //! Exit status: 0 on success (for `check`: nothing rejected), 1 when `check` rejected
 //! something, 2 for usage and I/O errors.
@@ -9,10 +10,11 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use events_core::Registry;
 
 pub mod check;
+pub mod completions;
 pub mod dead_letter;
 pub mod docs;
 pub mod input;
@@ -48,6 +50,34 @@ pub enum Command {
     /// Write the documentation of every registered media type: pages, JSON Schemas,
     /// catalog, TypeScript declarations, index.
     Docs(docs::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::Args),
+}
+
+/// How the command presents itself: the name and version in `--help`, `--version`,
+/// error messages and completion scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Program {
+    /// The command's name, e.g. `webaction`.
+    pub name: &'static str,
+    /// Its version, e.g. `env!("CARGO_PKG_VERSION")` of the caller's crate.
+    pub version: &'static str,
+}
+
+impl Program {
+    /// `webaction` at this crate's version.
+    pub const WEBACTION: Program = Program {
+        name: "webaction",
+        version: env!("CARGO_PKG_VERSION"),
+    };
+
+    /// The clap command, under this name and version.
+    pub fn command(&self) -> clap::Command {
+        Cli::command()
+            .name(self.name)
+            .bin_name(self.name)
+            .version(self.version)
+    }
 }
 
 /// A failure that ends the command with status 2.
@@ -107,26 +137,49 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
         .map_err(|e| CliError::io("cannot write", "-", e))
 }
 
-/// Parses the process arguments and runs the command with `registry`'s media types.
+/// Parses the process arguments and runs the command with `registry`'s media types, as
+/// `webaction`.
 pub fn main_with(registry: Registry) -> ExitCode {
-    run(Cli::parse(), &registry)
+    main_as(Program::WEBACTION, registry)
 }
 
-/// Runs a parsed command; prints errors to standard error.
+/// The same, under the caller's own command name and version:
+///
+/// ```no_run
+/// use events_cli::{main_as, Program};
+/// fn main() -> std::process::ExitCode {
+///     let program = Program { name: "acme-events", version: env!("CARGO_PKG_VERSION") };
+///     main_as(program, events_core::Registry::all())
+/// }
+/// ```
+pub fn main_as(program: Program, registry: Registry) -> ExitCode {
+    let matches = program.command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    run_as(cli, program, &registry)
+}
+
+/// Runs a parsed command as `webaction`; prints errors to standard error.
 pub fn run(cli: Cli, registry: &Registry) -> ExitCode {
+    run_as(cli, Program::WEBACTION, registry)
+}
+
+/// Runs a parsed command as `program`; prints errors to standard error, prefixed with
+/// the program's name.
+pub fn run_as(cli: Cli, program: Program, registry: &Registry) -> ExitCode {
     let result = match cli.command {
         Command::Simulate(args) => simulate::run(&args, registry),
         Command::Check(args) => check::run(&args, registry),
         Command::Replay(args) => replay::run(&args, registry),
         Command::Report(args) => report::run(&args, registry),
         Command::Docs(args) => docs::run(&args, registry),
+        Command::Completions(args) => completions::run(&args, program),
     };
     match result {
         Ok(code) => code,
         // A closed pipe is an error like any other failed write: what was not written is
         // lost, and a pipeline must not read that as success.
         Err(error) => {
-            eprintln!("webaction: error: {error}");
+            eprintln!("{}: error: {error}", program.name);
             ExitCode::from(2)
         }
     }
