@@ -12,8 +12,8 @@ pub use events_core::{
     ContentOfferEvent, CustomerIdType, DynEvent, Event, EventError, EventStream, Events,
     FieldDescription, HandlerPanic, IntoTopic, JsonType, Lagged, MediaType, MediaTypeDescription,
     MediaTypeEntry, NewAction, RawEvent, Registry, StateDescription, StateKind, Subscription,
-    SubscriptionGuard, Topic, TopicError, UnknownState, Uuid, WebChat, WebChatAction, WebChatEvent,
-    DOCUMENTED_FIELDS,
+    SubscriptionGuard, Topic, TopicError, TypedStream, UnknownState, Uuid, WebChat, WebChatAction,
+    WebChatEvent, DOCUMENTED_FIELDS,
 };
 
 /// The test kit for media types: proptest strategies and a recording bus (feature

@@ -172,3 +172,71 @@ async fn an_async_consumer_receives_events_emitted_from_other_threads() {
     drop(events);
     assert!(stream.recv().await.is_none(), "ends once the bus is gone");
 }
+
+/// `stream_of` / `stream_all`: the media type's own event type, same drop-oldest policy.
+#[test]
+fn a_typed_stream_yields_the_media_types_own_events() {
+    use webaction_events::{ContentOffer, ContentOfferEvent};
+
+    let events = Events::new();
+    let mut offered = events.stream_of(WebChat::Offered, 2);
+    let mut webchat = events.stream_all::<WebChat>(8);
+    let mut offers = events.stream_all::<ContentOffer>(8);
+    for n in 1..=3 {
+        events.emit(&numbered(n, WebChat::Offered));
+    }
+    events.emit(&numbered(4, WebChat::Accepted));
+    let content: ContentOfferEvent =
+        serde_json::from_value(sample_with("contentoffer", "offered")).unwrap();
+    events.emit(&content);
+
+    // A `WebChatEvent`, not a boxed `AnyEvent`; the oldest was dropped for the newer two.
+    assert_eq!(offered.try_recv(), Some(Err(Lagged { missed: 1 })));
+    let second: WebChatEvent = offered.try_recv().unwrap().unwrap();
+    assert_eq!(second.action_map_version, 2);
+    assert_eq!(offered.try_recv().unwrap().unwrap().action_map_version, 3);
+    assert_eq!(
+        offered.try_recv(),
+        None,
+        "accepted is not on webchat:offered"
+    );
+
+    let all: Vec<(u32, WebChat)> = std::iter::from_fn(|| webchat.try_recv())
+        .map(|item| {
+            item.map(|e| (e.action_map_version, e.action_state))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        all,
+        [
+            (1, WebChat::Offered),
+            (2, WebChat::Offered),
+            (3, WebChat::Offered),
+            (4, WebChat::Accepted)
+        ]
+    );
+    assert_eq!(offers.try_recv(), Some(Ok(content)));
+    assert_eq!(offers.try_recv(), None);
+
+    // The stream ends with the bus, and polls as a `Stream` of `WebChatEvent`s.
+    events.emit(&numbered(5, WebChat::Offered));
+    drop(events);
+    let waker = Waker::from(Arc::new(NoopWake));
+    let mut cx = Context::from_waker(&waker);
+    match Pin::new(&mut offered).poll_next(&mut cx) {
+        Poll::Ready(Some(Ok(event))) => assert_eq!(event.action_map_version, 5),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        Pin::new(&mut offered).poll_next(&mut cx),
+        Poll::Ready(None)
+    ));
+    assert!(offered.is_closed());
+}
+
+struct NoopWake;
+
+impl Wake for NoopWake {
+    fn wake(self: Arc<Self>) {}
+}

@@ -52,6 +52,8 @@ pub trait DynEvent: Debug + Send + Sync + 'static {
     fn as_any(&self) -> &dyn Any;
     /// For `downcast_mut` on `dyn DynEvent`.
     fn as_any_mut(&mut self) -> &mut dyn Any;
+    /// For [`downcast`](AnyEvent::downcast) of a boxed event.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
 
 /// An event of any media type. See [`DynEvent`] for what it offers.
@@ -110,6 +112,9 @@ impl<E: Event> DynEvent for E {
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
 }
 
 impl AnyEvent {
@@ -141,6 +146,16 @@ impl AnyEvent {
     /// The typed event, mutably, when it is of type `E`.
     pub fn downcast_mut<E: Event>(&mut self) -> Option<&mut E> {
         self.as_any_mut().downcast_mut()
+    }
+
+    /// The typed event, moved out of its box, when it is of type `E`; else the box back.
+    pub fn downcast<E: Event>(self: Box<Self>) -> Result<E, Box<AnyEvent>> {
+        if self.as_any().is::<E>() {
+            let any = self.into_any();
+            Ok(*any.downcast::<E>().expect("checked with `is`"))
+        } else {
+            Err(self)
+        }
     }
 }
 

@@ -28,7 +28,9 @@ pub use builtin::{
     content_offer, web_chat, ContentOffer, ContentOfferAction, ContentOfferEvent, WebChat,
     WebChatAction, WebChatEvent,
 };
-pub use bus::{EventStream, Events, HandlerPanic, Lagged, Subscription, SubscriptionGuard};
+pub use bus::{
+    EventStream, Events, HandlerPanic, Lagged, Subscription, SubscriptionGuard, TypedStream,
+};
 pub use description::{
     FieldDescription, JsonType, MediaTypeDescription, StateDescription, StateKind,
     DOCUMENTED_FIELDS,

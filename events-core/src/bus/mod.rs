@@ -5,6 +5,7 @@ mod panic;
 mod snapshot;
 mod stream;
 mod table;
+mod typed_stream;
 
 use std::any::{Any, TypeId};
 use std::fmt;
@@ -22,6 +23,7 @@ use table::Writer;
 
 pub use panic::HandlerPanic;
 pub use stream::{EventStream, Lagged};
+pub use typed_stream::TypedStream;
 
 /// The event bus: handlers subscribe to a media type's states, by type or by the JavaScript
 /// SDK's topic strings, and every emitted event is handed to the handlers of its topic.

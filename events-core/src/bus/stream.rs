@@ -25,7 +25,8 @@ pub struct Lagged {
     pub missed: u64,
 }
 
-/// The events of one topic, as a [`Stream`](futures_core::Stream). Made by
+/// The events of one topic, as a
+/// [`Stream`](https://docs.rs/futures-core/0.3/futures_core/stream/trait.Stream.html). Made by
 /// [`Events::stream`].
 ///
 /// It buffers at most `capacity` events. When an emit finds the buffer full, the oldest
