@@ -52,7 +52,7 @@ pub trait DynEvent: Debug + Send + Sync + 'static {
     fn as_any(&self) -> &dyn Any;
     /// For `downcast_mut` on `dyn DynEvent`.
     fn as_any_mut(&mut self) -> &mut dyn Any;
-    /// For [`downcast`](AnyEvent::downcast) of a boxed event.
+    /// For `downcast` of a boxed `AnyEvent`.
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
 
