@@ -14,6 +14,8 @@
 //! Cargo features, all on by default: `http` (the HTTP sink: hyper and tokio), `tls`
 //! (`https://` collectors: rustls with ring and the system's root certificates; implies
 //! `http`), `nats` (the NATS JetStream sink: async-nats, with its own TLS for `tls://`).
+//! `nats` also brings [`cluster`]: partition leases and checkpoints in JetStream
+//! key-value buckets, the foundation for splitting a stream between processes.
 //! Without them the crate is the file sinks and the dead letter, on serde_json alone; a
 //! spec naming a sink left out is refused with [`SpecError::NotCompiled`], naming the
 //! feature.
@@ -42,6 +44,8 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+#[cfg(feature = "nats")]
+pub mod cluster;
 mod datalayer;
 mod dead_letter;
 mod forward;
