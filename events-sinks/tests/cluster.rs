@@ -83,6 +83,14 @@ async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
+/// Member `name` of the group, on a connection of its own, so its writes race the others'
+/// on the server.
+async fn member(url: &str, config: &LeaseConfig, name: &str) -> Leases {
+    Leases::open(&connect(url).await, config, name)
+        .await
+        .unwrap()
+}
+
 fn short_leases(group: &str, partitions: u32) -> LeaseConfig {
     LeaseConfig {
         ttl: Duration::from_secs(2),
@@ -103,7 +111,11 @@ fn racing_acquires_of_one_partition_have_exactly_one_winner() {
         let mut members = Vec::new();
         for i in 0..8 {
             // One connection each, so the creates really race on the server.
-            members.push(Leases::open(&connect(&url).await, &config, format!("m{i}")).await.unwrap());
+            members.push(
+                Leases::open(&connect(&url).await, &config, format!("m{i}"))
+                    .await
+                    .unwrap(),
+            );
         }
         for partition in 0..4 {
             let outcomes = futures_join(members.iter().map(|m| m.acquire(partition))).await;
@@ -153,13 +165,20 @@ fn a_renewal_after_another_member_took_over_is_lost() {
         let config = LeaseConfig::new(group("takeover"), 2);
         let context = connect(&url).await;
         let a = Leases::open(&context, &config, "a").await.unwrap();
-        let b = Leases::open(&connect(&url).await, &config, "b").await.unwrap();
+        let b = member(&url, &config, "b").await;
         let lease = a.acquire(1).await.unwrap().unwrap();
         let lease = a.renew(lease).await.unwrap();
-        assert!(b.acquire(1).await.unwrap().is_none(), "taken while a holds it");
+        assert!(
+            b.acquire(1).await.unwrap().is_none(),
+            "taken while a holds it"
+        );
         // Expiry as `a` cannot see it coming: its key purged under it (the server's
         // max_age does the same, later).
-        lease_bucket(&context, &config).await.purge("partition.1").await.unwrap();
+        lease_bucket(&context, &config)
+            .await
+            .purge("partition.1")
+            .await
+            .unwrap();
         let taken = b.acquire(1).await.unwrap().expect("free after the purge");
         assert!(taken.epoch() > lease.epoch());
         match a.renew(lease).await {
@@ -176,8 +195,8 @@ fn a_renewal_after_another_member_took_over_is_lost() {
 fn a_silent_owners_lease_expires_and_is_taken_over() {
     with_server("silent_owner_expires", |url| async move {
         let config = short_leases(&group("expiry"), 1);
-        let a = Leases::open(&connect(&url).await, &config, "a").await.unwrap();
-        let b = Leases::open(&connect(&url).await, &config, "b").await.unwrap();
+        let a = member(&url, &config, "a").await;
+        let b = member(&url, &config, "b").await;
         assert_eq!(a.ttl(), Duration::from_secs(2));
         let stale = a.acquire(0).await.unwrap().unwrap();
         // `a` stops renewing (killed): `b` gets the partition once max_age has passed.
@@ -200,7 +219,7 @@ fn a_silent_owners_lease_expires_and_is_taken_over() {
 fn an_expired_lease_nobody_took_cannot_be_renewed() {
     with_server("expired_not_renewed", |url| async move {
         let config = short_leases(&group("expired"), 1);
-        let a = Leases::open(&connect(&url).await, &config, "a").await.unwrap();
+        let a = member(&url, &config, "a").await;
         let lease = a.acquire(0).await.unwrap().unwrap();
         eventually(Duration::from_secs(20), "the lease to expire", || async {
             a.holder(0).await.unwrap().is_none().then_some(())
@@ -218,14 +237,18 @@ fn a_released_lease_is_free_at_once() {
             ttl: Duration::from_secs(3600),
             ..LeaseConfig::new(group("release"), 3)
         };
-        let a = Leases::open(&connect(&url).await, &config, "a").await.unwrap();
-        let b = Leases::open(&connect(&url).await, &config, "b").await.unwrap();
+        let a = member(&url, &config, "a").await;
+        let b = member(&url, &config, "b").await;
         let lease = a.acquire(2).await.unwrap().unwrap();
         let lease = a.renew(lease).await.unwrap();
         assert!(b.acquire(2).await.unwrap().is_none());
         a.release(lease).await.unwrap();
         assert_eq!(a.holder(2).await.unwrap(), None);
-        let taken = b.acquire(2).await.unwrap().expect("free right after the release");
+        let taken = b
+            .acquire(2)
+            .await
+            .unwrap()
+            .expect("free right after the release");
         assert_eq!(b.holder(2).await.unwrap().as_deref(), Some("b"));
         b.release(taken).await.unwrap();
     });
@@ -238,13 +261,18 @@ fn a_stale_owners_checkpoint_is_refused_and_the_newer_one_kept() {
         let config = LeaseConfig::new(&name, 2);
         let context = connect(&url).await;
         let a = Leases::open(&context, &config, "a").await.unwrap();
-        let b = Leases::open(&connect(&url).await, &config, "b").await.unwrap();
+        let b = member(&url, &config, "b").await;
         let checkpoints_a = Checkpoints::open(&context, &name).await.unwrap();
-        let checkpoints_b = Checkpoints::open(&connect(&url).await, &name).await.unwrap();
+        let checkpoints_b = Checkpoints::open(&connect(&url).await, &name)
+            .await
+            .unwrap();
         assert_eq!(checkpoints_a.load(0).await.unwrap(), None);
 
         let stale = a.acquire(0).await.unwrap().unwrap();
-        checkpoints_a.store(&stale, 10, b"state at 10").await.unwrap();
+        checkpoints_a
+            .store(&stale, 10, b"state at 10")
+            .await
+            .unwrap();
         let loaded = checkpoints_b.load(0).await.unwrap().unwrap();
         assert_eq!(
             (loaded.epoch, loaded.sequence, &loaded.state[..]),
@@ -253,16 +281,27 @@ fn a_stale_owners_checkpoint_is_refused_and_the_newer_one_kept() {
 
         // `a` is paused past its lease (its key purged, as expiry would) and `b` takes over,
         // resumes from a's checkpoint and stores its own.
-        lease_bucket(&context, &config).await.purge("partition.0").await.unwrap();
+        lease_bucket(&context, &config)
+            .await
+            .purge("partition.0")
+            .await
+            .unwrap();
         let lease = b.acquire(0).await.unwrap().unwrap();
         let resumed = checkpoints_b.load(0).await.unwrap().unwrap();
         assert_eq!(resumed.sequence, 10);
-        checkpoints_b.store(&lease, 25, b"state at 25").await.unwrap();
+        checkpoints_b
+            .store(&lease, 25, b"state at 25")
+            .await
+            .unwrap();
 
         // `a` wakes up still within its own deadline and writes: refused, nothing changed.
         assert!(stale.is_valid(), "the test needs a's deadline ahead");
         match checkpoints_a.store(&stale, 12, b"stale state").await {
-            Err(CheckpointError::Fenced { partition: 0, ours, stored }) => {
+            Err(CheckpointError::Fenced {
+                partition: 0,
+                ours,
+                stored,
+            }) => {
                 assert_eq!((ours, stored), (stale.epoch(), lease.epoch()));
             }
             other => panic!("stale write: {other:?}"),
@@ -270,7 +309,10 @@ fn a_stale_owners_checkpoint_is_refused_and_the_newer_one_kept() {
         let kept = checkpoints_a.load(0).await.unwrap().unwrap();
         assert_eq!((kept.sequence, &kept.state[..]), (25, &b"state at 25"[..]));
         // The same owner writes over its own checkpoints.
-        checkpoints_b.store(&lease, 40, b"state at 40").await.unwrap();
+        checkpoints_b
+            .store(&lease, 40, b"state at 40")
+            .await
+            .unwrap();
         assert_eq!(checkpoints_a.load(0).await.unwrap().unwrap().sequence, 40);
         // Other partitions are independent.
         assert_eq!(checkpoints_a.load(1).await.unwrap(), None);
@@ -282,12 +324,17 @@ fn a_checkpoint_over_the_message_limit_is_refused_with_its_size() {
     with_server("checkpoint_too_large", |url| async move {
         let name = group("large");
         let context = connect(&url).await;
-        let leases = Leases::open(&context, &LeaseConfig::new(&name, 1), "a").await.unwrap();
+        let leases = Leases::open(&context, &LeaseConfig::new(&name, 1), "a")
+            .await
+            .unwrap();
         let checkpoints = Checkpoints::open(&context, &name).await.unwrap();
         let lease = leases.acquire(0).await.unwrap().unwrap();
         let fits = vec![7u8; checkpoints.limit()];
         checkpoints.store(&lease, 1, &fits).await.unwrap();
-        assert_eq!(checkpoints.load(0).await.unwrap().unwrap().state.len(), fits.len());
+        assert_eq!(
+            checkpoints.load(0).await.unwrap().unwrap().state.len(),
+            fits.len()
+        );
         let over = vec![7u8; checkpoints.limit() + 1];
         let error = checkpoints.store(&lease, 2, &over).await.unwrap_err();
         assert!(
@@ -305,9 +352,9 @@ fn members_balance_to_their_fair_share_and_a_leaver_frees_its_part() {
     assert_eq!(fair_share(4, 8), 1);
     with_server("balance", |url| async move {
         let config = LeaseConfig::new(group("balance"), 8);
-        let a = Leases::open(&connect(&url).await, &config, "a").await.unwrap();
-        let b = Leases::open(&connect(&url).await, &config, "b").await.unwrap();
-        let c = Leases::open(&connect(&url).await, &config, "c").await.unwrap();
+        let a = member(&url, &config, "a").await;
+        let b = member(&url, &config, "b").await;
+        let c = member(&url, &config, "c").await;
         let (mut owned_a, mut owned_b, mut owned_c) = (Vec::new(), Vec::new(), Vec::new());
         // `a` alone takes everything.
         a.balance(&mut owned_a).await.unwrap();
@@ -340,11 +387,22 @@ fn members_balance_to_their_fair_share_and_a_leaver_frees_its_part() {
 /// One step of a member against the group's leases.
 #[derive(Debug, Clone)]
 enum Step {
-    Acquire { member: usize, partition: u32 },
-    Renew { member: usize, lease: usize },
-    Release { member: usize, lease: usize },
+    Acquire {
+        member: usize,
+        partition: u32,
+    },
+    Renew {
+        member: usize,
+        lease: usize,
+    },
+    Release {
+        member: usize,
+        lease: usize,
+    },
     /// The partition's key expires under whoever holds it (a purge: expiry without the wait).
-    Expire { partition: u32 },
+    Expire {
+        partition: u32,
+    },
 }
 
 const MEMBERS: usize = 3;
@@ -352,7 +410,8 @@ const PARTITIONS: u32 = 3;
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        (0..MEMBERS, 0..PARTITIONS).prop_map(|(member, partition)| Step::Acquire { member, partition }),
+        (0..MEMBERS, 0..PARTITIONS)
+            .prop_map(|(member, partition)| Step::Acquire { member, partition }),
         (0..MEMBERS, 0..4usize).prop_map(|(member, lease)| Step::Renew { member, lease }),
         (0..MEMBERS, 0..4usize).prop_map(|(member, lease)| Step::Release { member, lease }),
         (0..PARTITIONS).prop_map(|partition| Step::Expire { partition }),
@@ -391,7 +450,11 @@ async fn run_interleaving(url: &str, steps: Vec<Step>) {
     let context = connect(url).await;
     let mut members = Vec::new();
     for i in 0..MEMBERS {
-        members.push(Leases::open(&connect(url).await, &config, format!("m{i}")).await.unwrap());
+        members.push(
+            Leases::open(&connect(url).await, &config, format!("m{i}"))
+                .await
+                .unwrap(),
+        );
     }
     let bucket = lease_bucket(&context, &config).await;
     // Model: partition -> the revision of its live lease. Each member's leases, some stale.
@@ -401,7 +464,11 @@ async fn run_interleaving(url: &str, steps: Vec<Step>) {
         match step {
             Step::Acquire { member, partition } => {
                 let outcome = members[member].acquire(partition).await.unwrap();
-                assert_eq!(outcome.is_some(), !live.contains_key(&partition), "{step:?}");
+                assert_eq!(
+                    outcome.is_some(),
+                    !live.contains_key(&partition),
+                    "{step:?}"
+                );
                 if let Some(lease) = outcome {
                     live.insert(partition, lease.revision());
                     held[member].push(lease);
@@ -417,7 +484,9 @@ async fn run_interleaving(url: &str, steps: Vec<Step>) {
                         live.insert(partition, renewed.revision());
                         held[member].push(renewed);
                     }
-                    Err(RenewError::Lost { .. }) => assert!(!current, "{step:?}: a live lease lost"),
+                    Err(RenewError::Lost { .. }) => {
+                        assert!(!current, "{step:?}: a live lease lost")
+                    }
                     Err(error) => panic!("{step:?}: {error}"),
                 }
             }
@@ -429,7 +498,10 @@ async fn run_interleaving(url: &str, steps: Vec<Step>) {
                 members[member].release(lease).await.unwrap();
             }
             Step::Expire { partition } => {
-                bucket.purge(format!("partition.{partition}")).await.unwrap();
+                bucket
+                    .purge(format!("partition.{partition}"))
+                    .await
+                    .unwrap();
                 live.remove(&partition);
             }
             Step::Renew { .. } | Step::Release { .. } => {}
@@ -440,13 +512,21 @@ async fn run_interleaving(url: &str, steps: Vec<Step>) {
             let holders: Vec<usize> = (0..MEMBERS)
                 .filter(|&m| {
                     held[m].iter().any(|lease| {
-                        lease.partition() == partition && live.get(&partition) == Some(&lease.revision())
+                        lease.partition() == partition
+                            && live.get(&partition) == Some(&lease.revision())
                     })
                 })
                 .collect();
-            assert!(holders.len() <= 1, "partition {partition} held by {holders:?}");
+            assert!(
+                holders.len() <= 1,
+                "partition {partition} held by {holders:?}"
+            );
             let on_server = members[0].holder(partition).await.unwrap();
-            assert_eq!(on_server, holders.first().map(|m| format!("m{m}")), "partition {partition}");
+            assert_eq!(
+                on_server,
+                holders.first().map(|m| format!("m{m}")),
+                "partition {partition}"
+            );
         }
     }
 }

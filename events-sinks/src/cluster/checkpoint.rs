@@ -15,7 +15,7 @@ use async_nats::jetstream::kv::{Operation, Store, UpdateErrorKind};
 use async_nats::jetstream::Context;
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::lease::{nats_error, open_bucket};
+use super::lease::{nats_error, open_bucket, read_entry};
 use super::{check_name, partition_key, ClusterError, Lease};
 
 /// Epoch and sequence, 8 bytes each, big-endian, before the state.
@@ -128,12 +128,7 @@ impl Checkpoints {
 
     /// The partition's checkpoint, if one was stored.
     pub async fn load(&self, partition: u32) -> Result<Option<Checkpoint>, CheckpointError> {
-        let key = partition_key(partition);
-        let entry = self
-            .store
-            .entry(&key)
-            .await
-            .map_err(|source| nats_error(&self.bucket, format!("read {key}"), source.into()))?;
+        let entry = read_entry(&self.store, &self.bucket, &partition_key(partition)).await?;
         match entry {
             Some(entry) if entry.operation == Operation::Put => {
                 decode(partition, entry.revision, entry.value).map(Some)
@@ -169,11 +164,7 @@ impl Checkpoints {
             if !lease.is_valid() {
                 return Err(CheckpointError::LeaseExpired { partition });
             }
-            let entry = self
-                .store
-                .entry(&key)
-                .await
-                .map_err(|source| nats_error(&self.bucket, format!("read {key}"), source.into()))?;
+            let entry = read_entry(&self.store, &self.bucket, &key).await?;
             // Expect exactly the revision just read (0: none yet), so the epoch compared
             // here is the epoch of what the write replaces.
             let expected = match entry {

@@ -5,7 +5,7 @@
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::kv::{CreateErrorKind, Operation, Store, UpdateErrorKind};
+use async_nats::jetstream::kv::{CreateErrorKind, Entry, Operation, Store, UpdateErrorKind};
 use async_nats::jetstream::stream::{Config as StreamConfig, DiscardPolicy, StorageType};
 use async_nats::jetstream::Context;
 use bytes::Bytes;
@@ -332,12 +332,7 @@ impl Leases {
 
     /// The revision of `partition`'s live lease, if any.
     async fn current_revision(&self, partition: u32) -> Result<Option<u64>, ClusterError> {
-        let key = partition_key(partition);
-        let entry = self
-            .store
-            .entry(&key)
-            .await
-            .map_err(|source| nats_error(&self.bucket, format!("read {key}"), source.into()))?;
+        let entry = read_entry(&self.store, &self.bucket, &partition_key(partition)).await?;
         Ok(entry
             .filter(|entry| entry.operation == Operation::Put)
             .map(|entry| entry.revision))
@@ -347,12 +342,7 @@ impl Leases {
     /// time it returns it may have changed).
     pub async fn holder(&self, partition: u32) -> Result<Option<String>, ClusterError> {
         self.check_partition(partition)?;
-        let key = partition_key(partition);
-        let entry = self
-            .store
-            .entry(&key)
-            .await
-            .map_err(|source| nats_error(&self.bucket, format!("read {key}"), source.into()))?;
+        let entry = read_entry(&self.store, &self.bucket, &partition_key(partition)).await?;
         Ok(entry
             .filter(|entry| entry.operation == Operation::Put)
             .map(|entry| String::from_utf8_lossy(&entry.value).into_owned()))
@@ -362,10 +352,9 @@ impl Leases {
     /// lease). Call it as often as renewals.
     pub async fn heartbeat(&self) -> Result<(), ClusterError> {
         let key = format!("member.{}", self.member);
-        self.store
-            .put(&key, Bytes::new())
-            .await
-            .map_err(|source| nats_error(&self.bucket, format!("heartbeat {key}"), source.into()))?;
+        self.store.put(&key, Bytes::new()).await.map_err(|source| {
+            nats_error(&self.bucket, format!("heartbeat {key}"), source.into())
+        })?;
         Ok(())
     }
 
@@ -380,7 +369,8 @@ impl Leases {
 
     /// The members whose heartbeat is live, sorted.
     pub async fn members(&self) -> Result<Vec<String>, ClusterError> {
-        let error = |source: async_nats::Error| nats_error(&self.bucket, "list keys".into(), source);
+        let error =
+            |source: async_nats::Error| nats_error(&self.bucket, "list keys".into(), source);
         let mut keys = self.store.keys().await.map_err(|e| error(e.into()))?;
         let mut members = Vec::new();
         while let Some(key) =
@@ -398,9 +388,9 @@ impl Leases {
 
     /// One balancing step for this member, which holds `owned`: heartbeat, then release
     /// the highest partitions above [`fair_share`], or take free partitions (lowest first)
-    /// up to it. `owned` always holds what the member owns, even when a step fails.
-    /// Leases in `owned` that are past [`Lease::valid_until`] are dropped: the caller must
-    /// have stopped working them already.
+    /// up to it. `owned` always holds the leases the member may work, also when a step
+    /// fails (a lease whose release failed is left out: it expires unworked). Leases past
+    /// [`Lease::valid_until`] are dropped: the caller must have stopped working them.
     pub async fn balance(&self, owned: &mut Vec<Lease>) -> Result<(), ClusterError> {
         owned.retain(Lease::is_valid);
         self.heartbeat().await?;
@@ -477,7 +467,23 @@ pub(super) async fn open_bucket(
     }
 }
 
-pub(super) fn nats_error(bucket: &str, operation: String, source: async_nats::Error) -> ClusterError {
+/// The last write of `key` (a value, or a delete or purge marker), if any.
+pub(super) async fn read_entry(
+    store: &Store,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Entry>, ClusterError> {
+    store
+        .entry(key)
+        .await
+        .map_err(|source| nats_error(bucket, format!("read {key}"), source.into()))
+}
+
+pub(super) fn nats_error(
+    bucket: &str,
+    operation: String,
+    source: async_nats::Error,
+) -> ClusterError {
     ClusterError::Nats {
         bucket: bucket.to_owned(),
         operation,
