@@ -261,6 +261,10 @@ fn max_retry_after_caps_a_collectors_retry_after() {
 #[test]
 fn nats_when_a_server_is_given() {
     let Ok(url) = std::env::var("NATS_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none_or(|ci| ci.is_empty()),
+            "no NATS_URL; CI must run this test against a nats-server"
+        );
         let _ = writeln!(
             std::io::stderr(),
             "\n*** SKIPPED nats_when_a_server_is_given: set NATS_URL (.ci/run does) ***"
