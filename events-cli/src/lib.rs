@@ -13,7 +13,12 @@ use clap::{Parser, Subcommand};
 use events_core::Registry;
 
 pub mod check;
-pub mod dead_letter;
+pub mod delivery;
+/// The dead letter of rejected lines, written by `check`: events-sinks'
+/// [`RejectedLines`](events_sinks::RejectedLines), shared with `webaction serve`.
+pub mod dead_letter {
+    pub use events_sinks::RejectedLines as DeadLetter;
+}
 pub mod docs;
 pub mod input;
 pub mod progress;
