@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use events_sinks::{
-    BodyShape, DataLayerFormat, DeadLetter, FileOptions, FullQueuePolicy, QueueConfig,
-    RetryPolicy, SinkOptions,
+    BodyShape, DataLayerFormat, DeadLetter, FileOptions, FullQueuePolicy, QueueConfig, RetryPolicy,
+    SinkOptions,
 };
 
 /// The sink options of `replay` and `serve`.

@@ -25,6 +25,8 @@ pub mod progress;
 pub mod replay;
 pub mod report;
 pub mod same_file;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod shutdown;
 pub mod simulate;
 
@@ -53,6 +55,10 @@ pub enum Command {
     /// Write the documentation of every registered media type: pages, JSON Schemas,
     /// catalog, TypeScript declarations, index.
     Docs(docs::Args),
+    /// Collect events from browsers over HTTP (`POST /v1/events`), ingest and track them,
+    /// and deliver them to sinks, answering 200 once they are durable.
+    #[cfg(feature = "serve")]
+    Serve(serve::Args),
 }
 
 /// A failure that ends the command with status 2.
@@ -125,6 +131,8 @@ pub fn run(cli: Cli, registry: &Registry) -> ExitCode {
         Command::Replay(args) => replay::run(&args, registry),
         Command::Report(args) => report::run(&args, registry),
         Command::Docs(args) => docs::run(&args, registry),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(&args, registry),
     };
     match result {
         Ok(code) => code,

@@ -215,7 +215,11 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
     let options = args.sink_options();
     let dead_letter = options.dead_letter.clone();
     dead_letter.ensure_writable().map_err(|source| {
-        CliError::io("cannot write the dead letter", &args.delivery.dead_letter, source)
+        CliError::io(
+            "cannot write the dead letter",
+            &args.delivery.dead_letter,
+            source,
+        )
     })?;
     let interrupt = crate::shutdown::install_or_warn();
     let sink: Arc<dyn Sink> = events_sinks::open(&args.sink, options)
@@ -277,7 +281,11 @@ fn print_counts(args: &Args, stats: &ReplayStats) {
         stats.read, stats.accepted, stats.rejected
     );
     if stats.sink.dead_lettered > 0 {
-        let _ = writeln!(stderr, "dead letter: {}", args.delivery.dead_letter.display());
+        let _ = writeln!(
+            stderr,
+            "dead letter: {}",
+            args.delivery.dead_letter.display()
+        );
     }
     let _ = writeln!(stderr, "{}", stats.sink);
 }

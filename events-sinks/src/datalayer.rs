@@ -70,7 +70,10 @@ impl DataLayerSink {
                     .to_owned(),
             ));
         }
-        Ok(DataLayerSink::with(Out::open_with(output, options)?, format))
+        Ok(DataLayerSink::with(
+            Out::open_with(output, options)?,
+            format,
+        ))
     }
 
     /// A data layer written to any writer.

@@ -72,9 +72,9 @@ pub use http::{HttpConfig, HttpSink};
 #[cfg(feature = "nats")]
 pub use nats::{NatsConfig, NatsSink, StreamSetup};
 pub use ndjson::{FileOptions, Fsync, NdjsonSink};
+pub use queue::{FullQueuePolicy, QueueConfig};
 pub use receipt::{Confirmation, Fate, Receipt};
 pub use rejected::RejectedLines;
-pub use queue::{FullQueuePolicy, QueueConfig};
 pub use retry::RetryPolicy;
 pub use spec::{open, BodyShape, Output, SinkOptions, SinkSpec, SpecError};
 pub use stats::SinkStats;

@@ -197,7 +197,11 @@ impl Pipeline {
         })
     }
 
-    pub(crate) fn send(&self, event: &AnyEvent, receipt: Option<&Receipt>) -> Result<(), SinkError> {
+    pub(crate) fn send(
+        &self,
+        event: &AnyEvent,
+        receipt: Option<&Receipt>,
+    ) -> Result<(), SinkError> {
         let mut queued = Queued::new(event)?;
         if let Some(receipt) = receipt {
             receipt.expect(1);
@@ -363,7 +367,14 @@ impl Shared {
         if let Some(receipt) = &queued.receipt {
             // On an error the caller still holds the event; the receipt must not wait
             // for it.
-            receipt.resolve(if written.is_ok() { Fate::DeadLettered } else { Fate::Lost }, 1);
+            receipt.resolve(
+                if written.is_ok() {
+                    Fate::DeadLettered
+                } else {
+                    Fate::Lost
+                },
+                1,
+            );
         }
         written?;
         Counters::add(&self.counters.dead_lettered, 1);

@@ -168,6 +168,11 @@ impl<W: Write> RejectedLines<W> {
         self.out.flush()
     }
 
+    /// The output, to write to between records (to take what a `Vec` collected, say).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// The output.
     pub fn into_inner(self) -> W {
         self.out
