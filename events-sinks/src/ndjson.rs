@@ -144,6 +144,25 @@ pub(crate) fn write_event(out: &mut Vec<u8>, event: &AnyEvent) -> Result<(), Sin
     })
 }
 
+/// A process killed mid-write (`kill -9`) can leave a last line without its `\n`: one
+/// appended to then would glue the next event to that fragment and spoil both. The
+/// fragment (never confirmed) gets its line end, and the events after it their own lines.
+fn end_with_newline(mut file: &File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8];
+    // The file is opened for reading too; appends go to the end wherever this seeks.
+    file.seek(SeekFrom::Start(len - 1))?;
+    match file.read_exact(&mut last) {
+        Ok(()) if last[0] == b'\n' => Ok(()),
+        Ok(()) => file.write_all(b"\n"),
+        Err(error) => Err(error),
+    }
+}
+
 /// How many bytes [`Out`] holds before writing them out.
 const BUFFER: usize = 64 * 1024;
 
@@ -192,12 +211,16 @@ impl Out {
         let file = if options.append {
             std::fs::OpenOptions::new()
                 .create(true)
+                .read(true)
                 .append(true)
                 .open(path)
         } else {
             File::create(path)
         }
         .map_err(io)?;
+        if options.append {
+            end_with_newline(&file).map_err(io)?;
+        }
         let sync = match options.fsync {
             Fsync::Never => None,
             Fsync::OnCommit => Some(file.try_clone().map_err(io)?),
