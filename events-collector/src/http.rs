@@ -118,7 +118,7 @@ pub(crate) async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(app.config.header_timeout)
-        .max_buf_size(app.config.max_header_bytes.max(8192));
+        .max_header_size(app.config.max_header_bytes);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
