@@ -3,6 +3,9 @@
 //! `127.0.0.1:8080`, appends accepted events to `webaction-events.ndjson` and rejected
 //! ones to `webaction-dead-letter.ndjson`, in the working directory.
 //!
+//! `GET /report` shows the page `webaction report --html` writes, for what this process
+//! has accepted and rejected so far.
+//!
 //! It prints `listening on http://ADDR` as its first line on standard output (with
 //! `--listen 127.0.0.1:0`, the port the system chose). SIGTERM or SIGINT stops it: no new
 //! connections, requests in flight answered, sinks flushed and closed within
@@ -170,7 +173,8 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
         )
     })?;
     let mut collector = Collector::new(args.limits.builder(registry), args.config())
-        .sink_dead_letter(options.dead_letter.clone());
+        .sink_dead_letter(options.dead_letter.clone())
+        .report(Arc::new(crate::report::live::Live::new(registry)));
     for spec in &args.sinks {
         let sink: Arc<dyn Sink> = events_sinks::open(spec, options.clone())
             .map_err(|error| CliError::Usage(format!("--sink {spec}: {error}")))?

@@ -325,3 +325,36 @@ fn health_readiness_and_metrics_are_served() {
         "{text}"
     );
 }
+
+#[test]
+fn the_live_report_is_the_page_report_html_writes_for_the_same_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.ndjson");
+    let simulate = std::process::Command::new(env!("CARGO_BIN_EXE_webaction"))
+        .args(["simulate", "--actions", "300", "--seed", "7", "--invalid-rate", "0.1", "-o"])
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(simulate.status.success());
+    let server = Server::start(dir.path(), &[]);
+    let text = std::fs::read_to_string(&events).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for chunk in lines.chunks(37) {
+        let answer = server.post_events("", &chunk.join("\n"));
+        assert_eq!(answer.status, 200, "{}", answer.text());
+    }
+    let live = request(&server.addr, "GET", "/report", &[], b"").unwrap();
+    assert_eq!(live.status, 200);
+    assert_eq!(live.header("content-type"), Some("text/html; charset=utf-8"));
+    let page = dir.path().join("report.html");
+    let report = std::process::Command::new(env!("CARGO_BIN_EXE_webaction"))
+        .args(["report", "--html"])
+        .arg(&page)
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(report.status.success());
+    let written = std::fs::read_to_string(&page).unwrap();
+    assert!(written.contains("rejected"));
+    assert!(live.text() == written, "GET /report differs from `webaction report --html`");
+}

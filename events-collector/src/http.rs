@@ -30,6 +30,7 @@ use crate::batches::{valid_batch_id, Batches, Claim, Guard};
 use crate::body::{content_type_taken, events};
 use crate::ingestor::{self, Job, Message, Processed, RejectedFile};
 use crate::metrics::Metrics;
+use crate::LiveReport;
 use crate::{Ack, Collector, CollectorError, Config, Served};
 
 /// What every request shares.
@@ -43,6 +44,7 @@ struct App {
     unconfirmed: Arc<AtomicU64>,
     /// Shutting down: new requests get `503`.
     draining: AtomicBool,
+    report: Option<Arc<dyn LiveReport>>,
 }
 
 /// Set on a request whose body came compressed, before the decompression layer takes
@@ -85,6 +87,7 @@ pub(crate) async fn serve(
         config,
         sinks,
         sink_dead_letter,
+        report,
     } = collector;
     sink_dead_letter
         .ensure_writable()
@@ -98,9 +101,20 @@ pub(crate) async fn serve(
         let sinks: Vec<Arc<dyn Sink>> = sinks.iter().map(|(_, s)| Arc::clone(s)).collect();
         let rejected = RejectedFile::new(&config.dead_letter, config.fsync);
         let metrics = Arc::clone(&metrics);
+        let report = report.clone();
         std::thread::Builder::new()
             .name("webaction-ingest".to_owned())
-            .spawn(move || ingestor::run(ingest, sinks, sink_dead_letter, rejected, metrics, inbox))
+            .spawn(move || {
+                ingestor::run(
+                    ingest,
+                    sinks,
+                    sink_dead_letter,
+                    rejected,
+                    metrics,
+                    report,
+                    inbox,
+                )
+            })
             .map_err(CollectorError::Thread)?
     };
     let app = Arc::new(App {
@@ -111,6 +125,7 @@ pub(crate) async fn serve(
         unconfirmed: Arc::new(AtomicU64::new(0)),
         draining: AtomicBool::new(false),
         config,
+        report,
     });
     let router = router(Arc::clone(&app));
     let connections = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
@@ -189,11 +204,15 @@ pub(crate) async fn serve(
 }
 
 fn router(app: Arc<App>) -> Router {
-    let mut router = Router::new()
+    let mut router: Router<Arc<App>> = Router::new()
         .route("/v1/events", post(post_events))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics));
+    if app.report.is_some() {
+        router = router.route("/report", get(report_page));
+    }
+    router = router
         .layer(RequestDecompressionLayer::new())
         .layer(middleware::from_fn(mark_compressed));
     if !app.config.allowed_origins.is_empty() {
@@ -237,6 +256,7 @@ async fn timed(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
         "/healthz" => "/healthz",
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
+        "/report" => "/report",
         _ => "other",
     };
     let response = next.run(request).await;
@@ -273,6 +293,24 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
             format!("not ready: {reason}\n"),
         )
             .into_response(),
+    }
+}
+
+async fn report_page(State(app): State<Arc<App>>) -> Response {
+    let Some(report) = app.report.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    // Rendering thousands of maps takes milliseconds: off the async workers.
+    match tokio::task::spawn_blocking(move || report.html()).await {
+        Ok(page) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            )],
+            page,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 

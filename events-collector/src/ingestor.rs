@@ -23,6 +23,7 @@ use events_sinks::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
+use crate::report::LiveReport;
 
 /// One request's events, for the ingest thread.
 #[derive(Debug)]
@@ -113,6 +114,7 @@ struct ToSinks {
     sink_dead_letter: DeadLetter,
     receipt: Option<Receipt>,
     metrics: Arc<Metrics>,
+    report: Option<Arc<dyn LiveReport>>,
 }
 
 impl Emit for ToSinks {
@@ -126,7 +128,9 @@ impl Emit for ToSinks {
 
     fn emit_step(&mut self, event: &AnyEvent, from: Option<&'static str>) {
         self.metrics.accepted(event.media_type_name(), 1);
-        let _ = from;
+        if let Some(report) = &self.report {
+            report.accepted(event, from);
+        }
         let Some(receipt) = &self.receipt else {
             return;
         };
@@ -158,6 +162,7 @@ pub(crate) fn run(
     sink_dead_letter: DeadLetter,
     mut rejected: RejectedFile,
     metrics: Arc<Metrics>,
+    report: Option<Arc<dyn LiveReport>>,
     mut inbox: mpsc::Receiver<Message>,
 ) {
     let emit = ToSinks {
@@ -165,6 +170,7 @@ pub(crate) fn run(
         sink_dead_letter,
         receipt: None,
         metrics: Arc::clone(&metrics),
+        report: report.clone(),
     };
     let mut ingest = builder.build(emit);
     // Receipts waiting for the dead letter's commit.
@@ -200,6 +206,9 @@ pub(crate) fn run(
                                     _ => "unknown",
                                 };
                                 metrics.rejected(media_type, kind);
+                                if let Some(report) = &report {
+                                    report.rejected(raw, &outcome);
+                                }
                                 let message = error.to_string();
                                 // Into memory: cannot fail.
                                 let _ = rejected.letter.write_in_request(
@@ -218,6 +227,9 @@ pub(crate) fn run(
                         }
                     }
                     ingest.emitter().receipt = None;
+                    if let Some(report) = &report {
+                        report.counts(ingest.stats());
+                    }
                     if !processed.rejected.is_empty() {
                         job.receipt.expect(1);
                         awaiting_letter.push(job.receipt.clone());

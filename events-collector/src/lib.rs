@@ -25,7 +25,8 @@
 //!
 //! Also: `GET /healthz` (the process answers), `GET /readyz` (it accepts events: not
 //! stopping, its sinks' last commit succeeded, and their backlog under the bound),
-//! `GET /metrics` (Prometheus text), and `OPTIONS /v1/events` CORS preflights for the
+//! `GET /metrics` (Prometheus text), `GET /report` (a [`LiveReport`]'s page, when one is
+//! given), and `OPTIONS /v1/events` CORS preflights for the
 //! [`Config::allowed_origins`].
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
@@ -34,6 +35,7 @@ pub mod body;
 mod http;
 mod ingestor;
 mod metrics;
+mod report;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -46,6 +48,7 @@ use events_sinks::{DeadLetter, Fsync, Sink, SinkError, SinkStats};
 pub use batches::MAX_BATCH_ID_LEN;
 pub use body::{BodyError, CONTENT_TYPES};
 pub use http::shutdown_signal;
+pub use report::LiveReport;
 
 #[doc(no_inline)]
 pub use events_core::Registry;
@@ -150,6 +153,7 @@ pub struct Collector {
     config: Config,
     sinks: Vec<(String, Arc<dyn Sink>)>,
     sink_dead_letter: DeadLetter,
+    report: Option<Arc<dyn LiveReport>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -170,6 +174,7 @@ impl Collector {
             config,
             sinks: Vec::new(),
             sink_dead_letter,
+            report: None,
         }
     }
 
@@ -183,6 +188,13 @@ impl Collector {
     /// same file as the sinks' own dead letter in `webaction serve`).
     pub fn sink_dead_letter(mut self, dead_letter: DeadLetter) -> Self {
         self.sink_dead_letter = dead_letter;
+        self
+    }
+
+    /// Feeds `report` with what is accepted and rejected, and serves its page at
+    /// `GET /report` (without one, that route does not exist).
+    pub fn report(mut self, report: Arc<dyn LiveReport>) -> Self {
+        self.report = Some(report);
         self
     }
 
