@@ -331,7 +331,16 @@ fn the_live_report_is_the_page_report_html_writes_for_the_same_events() {
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.ndjson");
     let simulate = std::process::Command::new(env!("CARGO_BIN_EXE_webaction"))
-        .args(["simulate", "--actions", "300", "--seed", "7", "--invalid-rate", "0.1", "-o"])
+        .args([
+            "simulate",
+            "--actions",
+            "300",
+            "--seed",
+            "7",
+            "--invalid-rate",
+            "0.1",
+            "-o",
+        ])
         .arg(&events)
         .output()
         .unwrap();
@@ -345,7 +354,10 @@ fn the_live_report_is_the_page_report_html_writes_for_the_same_events() {
     }
     let live = request(&server.addr, "GET", "/report", &[], b"").unwrap();
     assert_eq!(live.status, 200);
-    assert_eq!(live.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        live.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     let page = dir.path().join("report.html");
     let report = std::process::Command::new(env!("CARGO_BIN_EXE_webaction"))
         .args(["report", "--html"])
@@ -356,5 +368,8 @@ fn the_live_report_is_the_page_report_html_writes_for_the_same_events() {
     assert!(report.status.success());
     let written = std::fs::read_to_string(&page).unwrap();
     assert!(written.contains("rejected"));
-    assert!(live.text() == written, "GET /report differs from `webaction report --html`");
+    assert!(
+        live.text() == written,
+        "GET /report differs from `webaction report --html`"
+    );
 }
