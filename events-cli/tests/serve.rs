@@ -373,3 +373,37 @@ fn the_live_report_is_the_page_report_html_writes_for_the_same_events() {
         "GET /report differs from `webaction report --html`"
     );
 }
+
+#[test]
+fn a_batch_whose_client_left_before_the_answer_is_a_duplicate_when_resent() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let (body, ids) = batch(50);
+    let target = format!("/v1/events?batchId={}", uuid::Uuid::new_v4());
+    // A page that closed: the request goes out, the connection closes unanswered.
+    {
+        let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+        write!(
+            stream,
+            "POST {target} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+    }
+    // The resend: 503 while the first is still being taken, then its answer.
+    let mut answer = server.post(&target, &[("Content-Type", "text/plain")], body.as_bytes());
+    for _ in 0..100 {
+        if answer.status != 503 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        answer = server.post(&target, &[("Content-Type", "text/plain")], body.as_bytes());
+    }
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let events = server.sink_events();
+    assert_eq!(events.len(), ids.len(), "each event once");
+    // Either the resend found the first answer, or the first had not reached the server
+    // before its connection closed and the resend was the first.
+    assert!(server.dead_letter().is_empty());
+    assert_eq!(answer.json()["accepted"], 50);
+}

@@ -2,73 +2,29 @@
 //! behind it has accepted them, NATS JetStream has acknowledged them.
 
 mod collector;
+mod downstream;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 
 use collector::{batch, Server};
 
-/// A collector behind `serve`: keeps the action ids of every batch it accepts, and only
-/// then answers 200.
-fn downstream() -> (String, Arc<Mutex<HashSet<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/collect", listener.local_addr().unwrap());
-    let received = Arc::new(Mutex::new(HashSet::new()));
-    let keep = Arc::clone(&received);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let keep = Arc::clone(&keep);
-            std::thread::spawn(move || {
-                let mut writer = stream.try_clone().unwrap();
-                let mut reader = BufReader::new(stream);
-                // Keep-alive: one request after another on the connection.
-                loop {
-                    let mut length = 0;
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        if let Some((name, value)) = line.split_once(':') {
-                            if name.eq_ignore_ascii_case("content-length") {
-                                length = value.trim().parse().unwrap();
-                            }
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).unwrap();
-                    let events: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
-                    keep.lock().unwrap().extend(
-                        events
-                            .iter()
-                            .map(|e| e["actionId"].as_str().unwrap().to_owned()),
-                    );
-                    writer
-                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                        .unwrap();
-                }
-            });
-        }
-    });
-    (url, received)
-}
-
 #[test]
 fn an_http_sink_has_accepted_every_event_before_the_200() {
-    let (url, received) = downstream();
+    let (url, bodies) = downstream::server(200);
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--sink", &url]);
     for _ in 0..20 {
         let (body, ids) = batch(25);
         let answer = server.post_events("", &body);
         assert_eq!(answer.status, 200, "{}", answer.text());
-        let received = received.lock().unwrap();
+        // What the collector behind had kept when the 200 was sent.
+        let received: HashSet<String> = bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|batch| batch.as_array().unwrap().clone())
+            .map(|event| event["actionId"].as_str().unwrap().to_owned())
+            .collect();
         for id in &ids {
             assert!(
                 received.contains(&id.to_string()),

@@ -174,8 +174,13 @@ pub(crate) async fn serve(
     if !drained {
         tracing::warn!("requests still in flight at the shutdown deadline");
     }
-    // Everything answered was committed already; the ingest thread commits the rest and
-    // stops.
+    // Everything answered was committed already. What is left belongs to requests whose
+    // clients went: a sink blocked on a receiver that is down must not hold the ingest
+    // thread past the deadline (its pending events go to the dead letter then).
+    for (_, sink) in &app.sinks {
+        sink.shut_down(deadline);
+    }
+    // The ingest thread commits the rest and stops.
     let _ = app.jobs.send(Message::Stop).await;
     let _ = tokio::task::spawn_blocking(move || ingest_thread.join()).await;
     let sinks = app
@@ -414,7 +419,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Everything `POST /v1/events` checks and does, in order: write key, content type,
 /// batch id, body, ingest, durability.
 async fn accept(
-    app: &App,
+    app: &Arc<App>,
     query: &HashMap<String, String>,
     request: Request,
     request_id: &str,
@@ -476,19 +481,31 @@ async fn accept(
     let body = read_body(app, request.into_body(), compressed).await?;
     let spans =
         events(&body).map_err(|error| Refusal::new(StatusCode::BAD_REQUEST, error.to_string()))?;
-    let (processed, confirmation) = ingest(app, request_id, body, spans).await?;
-    if let Some(confirmation) = confirmation {
-        if !confirmation.all_delivered() {
-            return Err(Refusal::unavailable(
-                app,
-                format!(
-                    "not every event is durable: {} dead-lettered, {} lost by the sinks; resend the batch",
-                    confirmation.dead_lettered, confirmation.lost
-                ),
-            ));
-        }
-    }
-    Ok(answer(processed, request_id, guard))
+    // From here on the request is seen through even if its client goes (a page that
+    // closed): its answer is still remembered for the batch id, so the resend of a batch
+    // that was taken gets `"duplicate": true`.
+    let task = {
+        let app = Arc::clone(app);
+        let request_id = request_id.to_owned();
+        tokio::spawn(async move {
+            let (processed, confirmation) = ingest(&app, &request_id, body, spans).await?;
+            if let Some(confirmation) = confirmation {
+                if !confirmation.all_delivered() {
+                    return Err(Refusal::unavailable(
+                        &app,
+                        format!(
+                            "not every event is durable: {} dead-lettered, {} lost by the \
+                             sinks; resend the batch",
+                            confirmation.dead_lettered, confirmation.lost
+                        ),
+                    ));
+                }
+            }
+            Ok(answer(processed, &request_id, guard))
+        })
+    };
+    task.await
+        .unwrap_or_else(|_| Err(Refusal::unavailable(app, "the request's task failed")))
 }
 
 /// Reads the body, decompressed, up to the limit and within the body timeout.

@@ -113,8 +113,10 @@ struct ToSinks {
     sinks: Vec<Arc<dyn Sink>>,
     sink_dead_letter: DeadLetter,
     receipt: Option<Receipt>,
-    metrics: Arc<Metrics>,
     report: Option<Arc<dyn LiveReport>>,
+    /// Accepted events by media type in the current request: the metric is updated
+    /// once per request, not per event.
+    accepted: Vec<(&'static str, u64)>,
 }
 
 impl Emit for ToSinks {
@@ -122,12 +124,21 @@ impl Emit for ToSinks {
         self.emit_step(event, None);
     }
 
+    // The step costs a tracker lookup per event: only a report needs it.
     fn wants_steps(&self) -> bool {
-        true
+        self.report.is_some()
     }
 
     fn emit_step(&mut self, event: &AnyEvent, from: Option<&'static str>) {
-        self.metrics.accepted(event.media_type_name(), 1);
+        let media_type = event.media_type_name();
+        match self
+            .accepted
+            .iter_mut()
+            .find(|(name, _)| *name == media_type)
+        {
+            Some((_, n)) => *n += 1,
+            None => self.accepted.push((media_type, 1)),
+        }
         if let Some(report) = &self.report {
             report.accepted(event, from);
         }
@@ -169,8 +180,8 @@ pub(crate) fn run(
         sinks: sinks.clone(),
         sink_dead_letter,
         receipt: None,
-        metrics: Arc::clone(&metrics),
         report: report.clone(),
+        accepted: Vec::new(),
     };
     let mut ingest = builder.build(emit);
     // Receipts waiting for the dead letter's commit.
@@ -226,7 +237,11 @@ pub(crate) fn run(
                             }
                         }
                     }
-                    ingest.emitter().receipt = None;
+                    let emitter = ingest.emitter();
+                    emitter.receipt = None;
+                    for (media_type, n) in emitter.accepted.drain(..) {
+                        metrics.accepted(media_type, n);
+                    }
                     if let Some(report) = &report {
                         report.counts(ingest.stats());
                     }

@@ -12,7 +12,7 @@
 //! | status | meaning | the client |
 //! | --- | --- | --- |
 //! | `200` `{"accepted": N, "rejected": [{"index", "kind", "error"}], "duplicate": false, "requestId"}` | every accepted event is durable at every sink (with [`Ack::Queued`]: queued), every rejected one is in the dead letter with the request's id and its index | done with the whole batch |
-//! | `200` with `"duplicate": true` | this `batchId` was answered `200` before: the first answer again, nothing delivered twice | done |
+//! | `200` with `"duplicate": true` | this `batchId` was taken before (answered `200`, or would have been had its client stayed): the first answer again, nothing delivered twice | done |
 //! | `503` + `Retry-After` | not accepted (the sinks cannot keep up, or the collector is stopping) | send the same batch, same `batchId`, later |
 //! | `400` / `401` / `413` / `415` | undecodable body (which decode failed is said), bad write key, too large, other content type | do not retry |
 //!
