@@ -146,7 +146,9 @@ fn a_resent_batch_gets_its_first_answer_again_and_is_not_delivered_twice() {
 fn undecodable_bodies_get_400_saying_which_decode_failed() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    let cases: [(&[(&str, &str)], Vec<u8>, &str); 5] = [
+    /// Headers, body, and what the error must say.
+    type Case<'a> = (&'a [(&'a str, &'a str)], Vec<u8>, &'a str);
+    let cases: [Case<'_>; 5] = [
         (
             &[("Content-Type", "text/plain"), ("Content-Encoding", "gzip")],
             b"not gzip at all".to_vec(),

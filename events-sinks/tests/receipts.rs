@@ -6,7 +6,6 @@ mod common;
 
 use std::io::Write;
 use std::sync::mpsc;
-use std::time::Duration;
 
 use common::*;
 use events_sinks::{Confirmation, FileOptions, Fsync, NdjsonSink, Receipt, Sink};
@@ -83,6 +82,7 @@ fn appending_after_a_cut_last_line_starts_a_line_of_its_own() {
 #[test]
 fn an_http_sink_confirms_once_the_collector_accepts_and_says_what_it_refused() {
     use events_sinks::{DeadLetter, HttpConfig, HttpSink, QueueConfig, RetryPolicy};
+    use std::time::Duration;
     let collector = Collector::start(|n| match n {
         0 => Fault::Status(503),
         1 => Fault::Ok,
