@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use clap::builder::RangedU64ValueParser;
 use events_core::ingest::{
-    Emit, IdleTimeout, IllegalPolicy, Ingest, Outcome, TrackerConfig, DEFAULT_MAX_LINE_BYTES,
+    Emit, IdleTimeout, IllegalPolicy, Ingest, IngestBuilder, Outcome, TrackerConfig,
+    DEFAULT_MAX_LINE_BYTES,
 };
 use events_core::Registry;
 
@@ -141,12 +142,17 @@ impl Limits {
     /// An ingest pipeline with these limits, quarantining illegal transitions. Idleness is
     /// counted in lines, so that a file gives the same result however fast it is read.
     pub fn ingest<E: events_core::ingest::Emit>(&self, registry: &Registry, emit: E) -> Ingest<E> {
+        self.builder(registry).build(emit)
+    }
+
+    /// The builder of [`ingest`](Self::ingest)'s pipeline, for a caller that adds to it
+    /// (enrichment) or builds it elsewhere (`serve`'s ingest thread).
+    pub fn builder(&self, registry: &Registry) -> IngestBuilder {
         Ingest::builder(registry.clone())
             .max_line_bytes(self.max_line_bytes)
             .max_actions(self.max_actions)
             .idle_timeout(self.idle_lines.map(IdleTimeout::Events))
             .illegal(IllegalPolicy::Quarantine)
-            .build(emit)
     }
 }
 

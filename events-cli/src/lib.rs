@@ -15,13 +15,20 @@ use events_core::Registry;
 
 pub mod check;
 pub mod completions;
-pub mod dead_letter;
+pub mod delivery;
+/// The dead letter of rejected lines, written by `check`: events-sinks'
+/// [`RejectedLines`](events_sinks::RejectedLines), shared with `webaction serve`.
+pub mod dead_letter {
+    pub use events_sinks::RejectedLines as DeadLetter;
+}
 pub mod docs;
 pub mod input;
 pub mod progress;
 pub mod replay;
 pub mod report;
 pub mod same_file;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod shutdown;
 pub mod simulate;
 
@@ -50,6 +57,10 @@ pub enum Command {
     /// Write the documentation of every registered media type: pages, JSON Schemas,
     /// catalog, TypeScript declarations, index.
     Docs(docs::Args),
+    /// Collect events from browsers over HTTP (`POST /v1/events`), ingest and track them,
+    /// and deliver them to sinks, answering 200 once they are durable.
+    #[cfg(feature = "serve")]
+    Serve(serve::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::Args),
 }
@@ -172,6 +183,8 @@ pub fn run_as(cli: Cli, program: Program, registry: &Registry) -> ExitCode {
         Command::Replay(args) => replay::run(&args, registry),
         Command::Report(args) => report::run(&args, registry),
         Command::Docs(args) => docs::run(&args, registry),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(&args, registry),
         Command::Completions(args) => completions::run(&args, program),
     };
     match result {

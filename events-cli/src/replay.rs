@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 
 use events_core::{Events, Registry};
 use events_sinks::{
-    BodyShape, DataLayerFormat, DeadLetter, Forwarder, FullQueuePolicy, Output, QueueConfig,
-    RetryPolicy, Sink, SinkError, SinkOptions, SinkSpec, SinkStats,
+    DeadLetter, FileOptions, Forwarder, FullQueuePolicy, Output, Sink, SinkError, SinkOptions,
+    SinkSpec, SinkStats,
 };
 
+pub use crate::delivery::{Body, Delivery, Layout};
 use crate::input::Limits;
 use crate::input::{self, LineReader};
 use crate::same_file::{self, Named};
@@ -35,74 +36,15 @@ pub struct Args {
     /// for NATS over TLS).
     #[arg(long, value_name = "SPEC")]
     pub sink: SinkSpec,
-    /// Events the sink could not deliver, one JSON object per line with the reason:
-    /// `{"sink", "reason", ..., "key", "event"}`. Created only if needed.
-    #[arg(
-        long,
-        value_name = "PATH",
-        default_value = "webaction-dead-letter.ndjson"
-    )]
-    pub dead_letter: PathBuf,
-    /// The HTTP body: the events as a JSON array, or a `track`-call batch.
-    #[arg(long, value_enum, default_value_t = Body::Events)]
-    pub body: Body,
-    /// Root certificates (PEM) to trust for an `https://` or `tls://` sink, besides the
-    /// system's: a private CA's, for example.
-    #[arg(long, value_name = "PATH")]
-    pub ca_file: Option<PathBuf>,
-    /// The data layer's layout (default: `array` for a `.json` path, else `ndjson`).
-    #[arg(long, value_enum)]
-    pub datalayer_format: Option<Layout>,
-    /// Events per HTTP request or per group of NATS publishes (at least 1).
-    #[arg(long, value_name = "N", default_value_t = 500,
-        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
-    pub batch_size: usize,
-    /// Events queued or in flight at most (HTTP, NATS): the memory bound (at least 1).
-    #[arg(long, value_name = "N", default_value_t = 10_000,
-        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
-    pub queue_capacity: usize,
     /// When the queue is full: wait for room, or write the event to the dead letter.
     #[arg(long, value_enum, default_value_t = OnFull::Block)]
     pub on_full: OnFull,
-    /// Retries of a failed delivery before the event goes to the dead letter (0 to 1000).
-    #[arg(long, value_name = "N", default_value_t = 8,
-        value_parser = clap::value_parser!(u32).range(0..=1000))]
-    pub max_retries: u32,
-    /// One attempt's time limit, in milliseconds (1 to 3600000, an hour).
-    #[arg(long, value_name = "MS", default_value_t = 10_000,
-        value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
-    pub timeout_ms: u64,
-    /// At the end, or after SIGTERM/SIGINT, how long to wait for pending deliveries
-    /// before dead-lettering them, in seconds (0 to 86400, a day).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30,
-        value_parser = clap::value_parser!(u64).range(0..=86_400))]
-    pub shutdown_timeout: u64,
-    /// The longest wait a collector's `Retry-After` can impose, in seconds (0 to 86400); a
-    /// longer one waits this long, and the retry counts against `--max-retries`.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60,
-        value_parser = clap::value_parser!(u64).range(0..=86_400))]
-    pub max_retry_after: u64,
+    /// The dead letter, batching, retries and time limits of the sink.
+    #[command(flatten)]
+    pub delivery: Delivery,
     /// Line length and tracking limits.
     #[command(flatten)]
     pub limits: Limits,
-}
-
-/// `--body`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Body {
-    /// `[{"actionId": ...}, ...]`.
-    Events,
-    /// `{"batch": [{"type": "track", "messageId", "anonymousId", "event", "properties"}]}`.
-    Track,
-}
-
-/// `--datalayer-format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Layout {
-    /// One JSON array.
-    Array,
-    /// One object per line.
-    Ndjson,
 }
 
 /// `--on-full`.
@@ -115,35 +57,14 @@ pub enum OnFull {
 }
 
 impl Args {
-    /// The sink options these arguments ask for.
+    /// The sink options these arguments ask for: the file sink truncates its file.
     pub fn sink_options(&self) -> SinkOptions {
-        SinkOptions {
-            dead_letter: DeadLetter::file(&self.dead_letter),
-            datalayer_format: self.datalayer_format.map(|layout| match layout {
-                Layout::Array => DataLayerFormat::Array,
-                Layout::Ndjson => DataLayerFormat::Ndjson,
-            }),
-            http_shape: match self.body {
-                Body::Events => BodyShape::Events,
-                Body::Track => BodyShape::TrackBatch,
-            },
-            ca_file: self.ca_file.clone(),
-            queue: Some(QueueConfig {
-                capacity: self.queue_capacity,
-                batch_size: self.batch_size,
-                full_queue: match self.on_full {
-                    OnFull::Block => FullQueuePolicy::Block,
-                    OnFull::Spill => FullQueuePolicy::Spill,
-                },
-                retry: RetryPolicy {
-                    max_retries: Some(self.max_retries),
-                    timeout: Duration::from_millis(self.timeout_ms),
-                    max_retry_after: Duration::from_secs(self.max_retry_after),
-                    ..RetryPolicy::default()
-                },
-                ..QueueConfig::default()
-            }),
-        }
+        let full_queue = match self.on_full {
+            OnFull::Block => FullQueuePolicy::Block,
+            OnFull::Spill => FullQueuePolicy::Spill,
+        };
+        self.delivery
+            .sink_options(full_queue, FileOptions::default())
     }
 }
 
@@ -257,7 +178,7 @@ fn refuse_overlap(args: &Args) -> Result<(), CliError> {
         }),
         _ => None,
     };
-    let mut outputs = vec![Named::new("--dead-letter", &args.dead_letter)];
+    let mut outputs = vec![Named::new("--dead-letter", &args.delivery.dead_letter)];
     if let Some(path) = &sink_file {
         outputs.insert(0, Named::new("--sink", path));
     }
@@ -294,13 +215,17 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
     let options = args.sink_options();
     let dead_letter = options.dead_letter.clone();
     dead_letter.ensure_writable().map_err(|source| {
-        CliError::io("cannot write the dead letter", &args.dead_letter, source)
+        CliError::io(
+            "cannot write the dead letter",
+            &args.delivery.dead_letter,
+            source,
+        )
     })?;
     let interrupt = crate::shutdown::install_or_warn();
     let sink: Arc<dyn Sink> = events_sinks::open(&args.sink, options)
         .map_err(|error| CliError::Usage(format!("--sink {}: {error}", args.sink)))?
         .into();
-    let shutdown = Duration::from_secs(args.shutdown_timeout);
+    let shutdown = Duration::from_secs(args.delivery.shutdown_timeout);
     let result = replay_stream(
         input.reader,
         registry,
@@ -356,7 +281,11 @@ fn print_counts(args: &Args, stats: &ReplayStats) {
         stats.read, stats.accepted, stats.rejected
     );
     if stats.sink.dead_lettered > 0 {
-        let _ = writeln!(stderr, "dead letter: {}", args.dead_letter.display());
+        let _ = writeln!(
+            stderr,
+            "dead letter: {}",
+            args.delivery.dead_letter.display()
+        );
     }
     let _ = writeln!(stderr, "{}", stats.sink);
 }

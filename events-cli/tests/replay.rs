@@ -1,12 +1,13 @@
 //! `webaction replay` end to end: the binary reads a simulated stream and forwards it to
 //! each kind of sink; the final line counts what happened.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+mod downstream;
+
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 
+use downstream::{server, server_with};
 use events_cli::simulate::{simulate, Simulation};
 use events_core::Registry;
 use serde_json::Value;
@@ -96,67 +97,6 @@ fn datalayer_json_is_an_array_of_named_objects() {
         assert_eq!(object["event"], name.as_str());
         assert_eq!(object["actionId"], event["actionId"]);
     }
-}
-
-/// A bare HTTP/1.1 server: answers every request with `status`, keeps the bodies.
-fn server(status: u16) -> (String, Arc<Mutex<Vec<Value>>>) {
-    server_with(move |_| (status, ""))
-}
-
-/// A bare HTTP/1.1 server answering request `n` (from 0) with `plan(n)`: a status and
-/// header lines (each ending in `\r\n`); keeps the bodies of every request.
-fn server_with(
-    plan: impl Fn(usize) -> (u16, &'static str) + Send + Sync + 'static,
-) -> (String, Arc<Mutex<Vec<Value>>>) {
-    let plan = Arc::new(plan);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/batch", listener.local_addr().unwrap());
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let kept = Arc::clone(&bodies);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let kept = Arc::clone(&kept);
-            let plan = Arc::clone(&plan);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut writer = stream;
-                loop {
-                    let mut length = 0;
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        if let Some((name, value)) = line.split_once(':') {
-                            if name.eq_ignore_ascii_case("content-length") {
-                                length = value.trim().parse().unwrap();
-                            }
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).unwrap();
-                    let (status, headers) = {
-                        let mut kept = kept.lock().unwrap();
-                        kept.push(serde_json::from_slice(&body).unwrap());
-                        plan(kept.len() - 1)
-                    };
-                    let answer = if status == 200 { "{}" } else { "bad batch" };
-                    let response = format!(
-                        "HTTP/1.1 {status} X\r\n{headers}content-length: {}\r\n\r\n{answer}",
-                        answer.len()
-                    );
-                    if writer.write_all(response.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (url, bodies)
 }
 
 #[test]

@@ -9,7 +9,7 @@ use events_core::AnyEvent;
 use crate::lock;
 use crate::ndjson::{write_event, Out};
 use crate::stats::Counters;
-use crate::{Output, Sink, SinkError, SinkStats};
+use crate::{FileOptions, Output, Receipt, Sink, SinkError, SinkStats};
 
 /// How a [`DataLayerSink`] lays its objects out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,7 +52,28 @@ pub struct DataLayerSink {
 impl DataLayerSink {
     /// A data layer written to standard output or a file created at the path.
     pub fn open(output: &Output, format: DataLayerFormat) -> Result<Self, SinkError> {
-        Ok(DataLayerSink::with(Out::open(output)?, format))
+        DataLayerSink::open_with(output, format, FileOptions::default())
+    }
+
+    /// A data layer written to standard output or a file opened as `options` say. A
+    /// JSON array cannot be appended to: [`DataLayerFormat::Array`] with
+    /// [`FileOptions::append`] is a [`SinkError::Config`].
+    pub fn open_with(
+        output: &Output,
+        format: DataLayerFormat,
+        options: FileOptions,
+    ) -> Result<Self, SinkError> {
+        if options.append && format == DataLayerFormat::Array {
+            return Err(SinkError::Config(
+                "a data layer written as one JSON array cannot be appended to; \
+                 use the NDJSON layout (a path not ending in `.json`)"
+                    .to_owned(),
+            ));
+        }
+        Ok(DataLayerSink::with(
+            Out::open_with(output, options)?,
+            format,
+        ))
     }
 
     /// A data layer written to any writer.
@@ -135,8 +156,8 @@ pub fn original_field_name(name: &str) -> Option<Cow<'_, str>> {
     }
 }
 
-impl Sink for DataLayerSink {
-    fn send(&self, event: &AnyEvent) -> Result<(), SinkError> {
+impl DataLayerSink {
+    fn take(&self, event: &AnyEvent, receipt: Option<&Receipt>) -> Result<(), SinkError> {
         let mut out = lock(&self.out);
         let first = out.taken() == 0;
         out.line.clear();
@@ -148,10 +169,28 @@ impl Sink for DataLayerSink {
         if self.format == DataLayerFormat::Ndjson {
             out.line.push(b'\n');
         }
-        out.write_line(&self.counters)
+        out.write_line(&self.counters)?;
+        if let Some(receipt) = receipt {
+            out.unconfirmed.push(receipt);
+        }
+        Ok(())
+    }
+}
+
+impl Sink for DataLayerSink {
+    fn send(&self, event: &AnyEvent) -> Result<(), SinkError> {
+        self.take(event, None)
+    }
+
+    fn send_confirmed(&self, event: &AnyEvent, receipt: &Receipt) -> Result<(), SinkError> {
+        self.take(event, Some(receipt))
     }
 
     fn flush(&self, _deadline: Instant) -> Result<(), SinkError> {
+        lock(&self.out).flush(&self.counters)
+    }
+
+    fn commit(&self) -> Result<(), SinkError> {
         lock(&self.out).flush(&self.counters)
     }
 

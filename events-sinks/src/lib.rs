@@ -57,12 +57,14 @@ mod ndjson;
 #[cfg(any(feature = "http", feature = "nats"))]
 mod pipeline;
 mod queue;
+mod receipt;
+pub mod rejected;
 mod retry;
 mod spec;
 mod stats;
 
 use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use events_core::AnyEvent;
 
@@ -73,8 +75,10 @@ pub use forward::Forwarder;
 pub use http::{HttpConfig, HttpSink};
 #[cfg(feature = "nats")]
 pub use nats::{NatsConfig, NatsSink, StreamSetup};
-pub use ndjson::NdjsonSink;
+pub use ndjson::{FileOptions, Fsync, NdjsonSink};
 pub use queue::{FullQueuePolicy, QueueConfig};
+pub use receipt::{Confirmation, Fate, Receipt};
+pub use rejected::RejectedLines;
 pub use retry::RetryPolicy;
 pub use spec::{open, BodyShape, Output, SinkOptions, SinkSpec, SpecError};
 pub use stats::SinkStats;
@@ -88,6 +92,37 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
     /// written, queued for delivery, or put in the dead letter with the reason. An error
     /// means it did not, and the caller still holds the event.
     fn send(&self, event: &AnyEvent) -> Result<(), SinkError>;
+
+    /// Hands one event to the sink, like [`send`](Self::send), and tells `receipt` once
+    /// the event is durable at the receiver, dead-lettered or lost: what a collector
+    /// waits for before it acknowledges a request. `Ok` means as for `send`; on an error
+    /// the receipt was not told about the event.
+    ///
+    /// Sinks that buffer resolve their receipts at the next [`commit`](Self::commit),
+    /// so that many senders share one write and flush (group commit); sinks that deliver
+    /// in the background resolve them as their receiver acknowledges. The default, for a
+    /// sink that does neither, sends and flushes each event on its own.
+    fn send_confirmed(&self, event: &AnyEvent, receipt: &Receipt) -> Result<(), SinkError> {
+        self.send(event)?;
+        receipt.expect(1);
+        match self.flush(Instant::now() + DEFAULT_CONFIRM_TIMEOUT) {
+            Ok(()) => receipt.resolve(Fate::Delivered, 1),
+            Err(error) => {
+                receipt.resolve(Fate::Lost, 1);
+                tracing::error!(%error, "flushing a confirmed event");
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the events sent so far with [`send_confirmed`](Self::send_confirmed)
+    /// durable and resolves their receipts (a file sink: writes, flushes, syncs per its
+    /// [`Fsync`]), or, for a sink that delivers in the background, sends a partial batch
+    /// now instead of waiting for it to fill or age. It does not wait for background
+    /// deliveries. An error means the buffered events were lost (their receipts say so).
+    fn commit(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
 
     /// Waits until every event sent so far is delivered or dead-lettered, sending partial
     /// batches at once. Fails with [`SinkError::FlushTimeout`] if `deadline` passes first;
@@ -116,6 +151,9 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
     /// The counts so far.
     fn stats(&self) -> SinkStats;
 }
+
+/// How long the default [`Sink::send_confirmed`] waits for its flush.
+const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Locks a sink's shared state. A poisoned lock only means another thread panicked
 /// mid-write; the data (a file handle, counters) is still usable, and losing events or

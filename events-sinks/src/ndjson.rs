@@ -8,8 +8,32 @@ use std::time::Instant;
 use events_core::AnyEvent;
 
 use crate::lock;
+use crate::receipt::{Fate, Unconfirmed};
 use crate::stats::Counters;
-use crate::{idempotency_key, Output, Sink, SinkError, SinkStats};
+use crate::{idempotency_key, Output, Receipt, Sink, SinkError, SinkStats};
+
+/// When a file sink asks the system to put its writes on disk (`fdatasync`), beyond
+/// writing them out of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fsync {
+    /// Never: a flush hands the bytes to the system, which survives the process being
+    /// killed (`kill -9`), not the machine losing power.
+    #[default]
+    Never,
+    /// At every flush and [`commit`](Sink::commit): what is confirmed survives a power
+    /// loss too. A collector's group commit shares one sync among many requests.
+    OnCommit,
+}
+
+/// How a file sink opens its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FileOptions {
+    /// Append to an existing file instead of truncating it: what a long-running
+    /// collector needs, so that a restart keeps what was confirmed before it.
+    pub append: bool,
+    /// When to sync.
+    pub fsync: Fsync,
+}
 
 /// Writes each event as one line of JSON, exactly as it came in plus any enrichment:
 /// unknown fields included, in their order.
@@ -26,7 +50,13 @@ pub struct NdjsonSink {
 impl NdjsonSink {
     /// Creates (or truncates) the file at `path`.
     pub fn create(path: impl AsRef<Path>) -> Result<Self, SinkError> {
-        Ok(NdjsonSink::with(Out::create(path.as_ref())?))
+        NdjsonSink::create_with(path, FileOptions::default())
+    }
+
+    /// Opens the file at `path` as `options` say: truncated or appended to, synced or
+    /// not.
+    pub fn create_with(path: impl AsRef<Path>, options: FileOptions) -> Result<Self, SinkError> {
+        Ok(NdjsonSink::with(Out::create_with(path.as_ref(), options)?))
     }
 
     /// Standard output.
@@ -41,10 +71,12 @@ impl NdjsonSink {
 
     /// Standard output or a file created at the path.
     pub fn open(output: &Output) -> Result<Self, SinkError> {
-        match output {
-            Output::Stdout => Ok(NdjsonSink::stdout()),
-            Output::File(path) => NdjsonSink::create(path),
-        }
+        NdjsonSink::open_with(output, FileOptions::default())
+    }
+
+    /// Standard output or a file opened as `options` say.
+    pub fn open_with(output: &Output, options: FileOptions) -> Result<Self, SinkError> {
+        Ok(NdjsonSink::with(Out::open_with(output, options)?))
     }
 
     fn with(out: Out) -> Self {
@@ -64,7 +96,21 @@ impl Sink for NdjsonSink {
         out.write_line(&self.counters)
     }
 
+    fn send_confirmed(&self, event: &AnyEvent, receipt: &Receipt) -> Result<(), SinkError> {
+        let mut out = lock(&self.out);
+        out.line.clear();
+        write_event(&mut out.line, event)?;
+        out.line.push(b'\n');
+        out.write_line(&self.counters)?;
+        out.unconfirmed.push(receipt);
+        Ok(())
+    }
+
     fn flush(&self, _deadline: Instant) -> Result<(), SinkError> {
+        lock(&self.out).flush(&self.counters)
+    }
+
+    fn commit(&self) -> Result<(), SinkError> {
         lock(&self.out).flush(&self.counters)
     }
 
@@ -98,6 +144,25 @@ pub(crate) fn write_event(out: &mut Vec<u8>, event: &AnyEvent) -> Result<(), Sin
     })
 }
 
+/// A process killed mid-write (`kill -9`) can leave a last line without its `\n`: one
+/// appended to then would glue the next event to that fragment and spoil both. The
+/// fragment (never confirmed) gets its line end, and the events after it their own lines.
+fn end_with_newline(mut file: &File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8];
+    // The file is opened for reading too; appends go to the end wherever this seeks.
+    file.seek(SeekFrom::Start(len - 1))?;
+    match file.read_exact(&mut last) {
+        Ok(()) if last[0] == b'\n' => Ok(()),
+        Ok(()) => file.write_all(b"\n"),
+        Err(error) => Err(error),
+    }
+}
+
 /// How many bytes [`Out`] holds before writing them out.
 const BUFFER: usize = 64 * 1024;
 
@@ -107,6 +172,11 @@ const BUFFER: usize = 64 * 1024;
 /// full disk), so that a failure never hides what it cost.
 pub(crate) struct Out {
     writer: Box<dyn Write + Send>,
+    /// The file again, to sync, under [`Fsync::OnCommit`].
+    sync: Option<File>,
+    /// Receipts of the buffered events and of those written out since the last flush:
+    /// resolved when a flush makes them durable.
+    pub(crate) unconfirmed: Unconfirmed,
     /// Bytes not yet written.
     buffer: Vec<u8>,
     /// Where each buffered event's bytes end in `buffer`.
@@ -122,6 +192,8 @@ impl Out {
     pub(crate) fn new(writer: Box<dyn Write + Send>, target: String) -> Self {
         Out {
             writer,
+            sync: None,
+            unconfirmed: Unconfirmed::default(),
             buffer: Vec::with_capacity(BUFFER),
             ends: Vec::new(),
             taken: 0,
@@ -131,18 +203,37 @@ impl Out {
         }
     }
 
-    pub(crate) fn create(path: &Path) -> Result<Self, SinkError> {
-        let file = File::create(path).map_err(|source| SinkError::Io {
+    pub(crate) fn create_with(path: &Path, options: FileOptions) -> Result<Self, SinkError> {
+        let io = |source| SinkError::Io {
             target: path.display().to_string(),
             source,
-        })?;
-        Ok(Out::new(Box::new(file), path.display().to_string()))
+        };
+        let file = if options.append {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(path)
+        } else {
+            File::create(path)
+        }
+        .map_err(io)?;
+        if options.append {
+            end_with_newline(&file).map_err(io)?;
+        }
+        let sync = match options.fsync {
+            Fsync::Never => None,
+            Fsync::OnCommit => Some(file.try_clone().map_err(io)?),
+        };
+        let mut out = Out::new(Box::new(file), path.display().to_string());
+        out.sync = sync;
+        Ok(out)
     }
 
-    pub(crate) fn open(output: &Output) -> Result<Self, SinkError> {
+    pub(crate) fn open_with(output: &Output, options: FileOptions) -> Result<Self, SinkError> {
         match output {
             Output::Stdout => Ok(Out::new(Box::new(std::io::stdout()), "stdout".to_owned())),
-            Output::File(path) => Out::create(path),
+            Output::File(path) => Out::create_with(path, options),
         }
     }
 
@@ -172,10 +263,23 @@ impl Out {
         self.buffer.extend_from_slice(bytes);
     }
 
-    /// Writes the buffer out and flushes the writer.
+    /// Writes the buffer out, flushes the writer and syncs the file when asked to; then
+    /// the receipts of everything taken so far are resolved: delivered, or lost when any
+    /// step failed (the bytes may or may not have reached the disk; the caller is told
+    /// they did not).
     pub(crate) fn flush(&mut self, counters: &Counters) -> Result<(), SinkError> {
-        self.write_out(counters)?;
-        self.writer.flush().map_err(|source| self.error(source))
+        let result = self
+            .write_out(counters)
+            .and_then(|()| self.writer.flush().map_err(|source| self.error(source)))
+            .and_then(|()| match &self.sync {
+                Some(file) => file.sync_data().map_err(|source| self.error(source)),
+                None => Ok(()),
+            });
+        self.unconfirmed.resolve(match result {
+            Ok(()) => Fate::Delivered,
+            Err(_) => Fate::Lost,
+        });
+        result
     }
 
     /// Writes the whole buffer, counting each event whose bytes all went out as delivered
@@ -204,7 +308,11 @@ impl Out {
         self.ends.clear();
         match failure {
             None => Ok(()),
-            Some(source) => Err(self.error(source)),
+            Some(source) => {
+                // Which of them reached the file is not known: none is confirmed.
+                self.unconfirmed.resolve(Fate::Lost);
+                Err(self.error(source))
+            }
         }
     }
 

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use crate::lock;
 use crate::ndjson::write_event;
 use crate::queue::{FullQueuePolicy, QueueConfig};
+use crate::receipt::{Fate, Receipt};
 use crate::stats::Counters;
 use crate::{idempotency_key, DeadLetter, DeadLetterReason, Sink, SinkError, SinkStats};
 
@@ -30,6 +31,8 @@ pub(crate) struct Queued {
     pub(crate) state: &'static str,
     pub(crate) customer_id: Uuid,
     enqueued: Instant,
+    /// Told the event's fate, when it was sent with one.
+    receipt: Option<Receipt>,
 }
 
 impl Queued {
@@ -43,6 +46,7 @@ impl Queued {
             state: event.state_name(),
             customer_id: event.customer_id(),
             enqueued: Instant::now(),
+            receipt: None,
         })
     }
 
@@ -98,7 +102,14 @@ pub(crate) trait Pipelined: Send + Sync + std::fmt::Debug {
 
 impl<P: Pipelined> Sink for P {
     fn send(&self, event: &AnyEvent) -> Result<(), SinkError> {
-        self.pipeline().send(event)
+        self.pipeline().send(event, None)
+    }
+    fn send_confirmed(&self, event: &AnyEvent, receipt: &Receipt) -> Result<(), SinkError> {
+        self.pipeline().send(event, Some(receipt))
+    }
+    fn commit(&self) -> Result<(), SinkError> {
+        self.pipeline().commit();
+        Ok(())
     }
     fn flush(&self, deadline: Instant) -> Result<(), SinkError> {
         self.pipeline().flush(deadline)
@@ -144,6 +155,9 @@ struct State {
     peak_pending: usize,
     peak_bytes: usize,
     flushing: usize,
+    /// Events queued before the last [`Pipeline::commit`] still waiting to be batched:
+    /// they go out now, without waiting for their batch to fill or age.
+    committed: usize,
     closed: bool,
     /// Shut down by [`Pipeline::shut_down`]: sends dead-letter their event (`shutdown`).
     interrupted: bool,
@@ -183,8 +197,16 @@ impl Pipeline {
         })
     }
 
-    pub(crate) fn send(&self, event: &AnyEvent) -> Result<(), SinkError> {
-        let queued = Queued::new(event)?;
+    pub(crate) fn send(
+        &self,
+        event: &AnyEvent,
+        receipt: Option<&Receipt>,
+    ) -> Result<(), SinkError> {
+        let mut queued = Queued::new(event)?;
+        if let Some(receipt) = receipt {
+            receipt.expect(1);
+            queued.receipt = Some(receipt.clone());
+        }
         let shared = &*self.shared;
         let mut state = lock(&shared.state);
         loop {
@@ -254,6 +276,14 @@ impl Pipeline {
         state.flushing -= 1;
         drop(state);
         result.and_then(|()| shared.dead_letter.check())
+    }
+
+    /// Sends what is queued now without waiting for batches to fill or age.
+    pub(crate) fn commit(&self) {
+        let mut state = lock(&self.shared.state);
+        state.committed = state.items.len();
+        drop(state);
+        self.shared.work.notify_one();
     }
 
     pub(crate) fn shut_down(&self, deadline: Instant) {
@@ -331,8 +361,22 @@ impl Shared {
     /// Dead-letters one event a send could not queue; an error if even that failed (the
     /// caller still holds the event).
     fn dead_letter_one(&self, reason: &DeadLetterReason, queued: &Queued) -> Result<(), SinkError> {
-        self.dead_letter
-            .write(self.name, reason, &queued.key, &queued.json)?;
+        let written = self
+            .dead_letter
+            .write(self.name, reason, &queued.key, &queued.json);
+        if let Some(receipt) = &queued.receipt {
+            // On an error the caller still holds the event; the receipt must not wait
+            // for it.
+            receipt.resolve(
+                if written.is_ok() {
+                    Fate::DeadLettered
+                } else {
+                    Fate::Lost
+                },
+                1,
+            );
+        }
+        written?;
         Counters::add(&self.counters.dead_lettered, 1);
         Ok(())
     }
@@ -352,19 +396,26 @@ impl Shared {
             };
         };
         let due = oldest.enqueued + self.config.max_batch_age;
-        let urgent = state.flushing > 0 || state.closed;
+        let urgent = state.flushing > 0 || state.closed || state.committed > 0;
         if state.items.len() >= self.config.batch_size || urgent || now >= due {
             let n = state.items.len().min(self.config.batch_size);
+            state.committed = state.committed.saturating_sub(n);
             Next::Batch(state.items.drain(..n).collect())
         } else {
             Next::Wait(Some(due))
         }
     }
 
-    /// Marks events as resolved: frees their room in the queue.
-    fn resolve(&self, events: &[Queued]) {
+    /// Marks events as resolved: frees their room in the queue, and tells their
+    /// receipts their `fate`.
+    fn resolve(&self, events: &[Queued], fate: Fate) {
         if events.is_empty() {
             return;
+        }
+        for event in events {
+            if let Some(receipt) = &event.receipt {
+                receipt.resolve(fate, 1);
+            }
         }
         let bytes: usize = events.iter().map(Queued::size).sum();
         let mut state = lock(&self.state);
@@ -381,12 +432,12 @@ impl Shared {
         let records = events.iter().map(|q| (&*q.key, &q.json[..]));
         // A failed write is remembered by the dead letter and reported by flush and
         // close; the worker has no caller to return it to, so the events count as lost.
-        let counter = match self.dead_letter.write_all(self.name, reason, records) {
-            Ok(()) => &self.counters.dead_lettered,
-            Err(_) => &self.counters.lost,
+        let (counter, fate) = match self.dead_letter.write_all(self.name, reason, records) {
+            Ok(()) => (&self.counters.dead_lettered, Fate::DeadLettered),
+            Err(_) => (&self.counters.lost, Fate::Lost),
         };
         Counters::add(counter, events.len());
-        self.resolve(events);
+        self.resolve(events, fate);
     }
 }
 
@@ -496,7 +547,7 @@ async fn deliver<T: Transport>(
             }
         }
         Counters::add(&shared.counters.delivered, delivered.len());
-        shared.resolve(&delivered);
+        shared.resolve(&delivered, Fate::Delivered);
         for (reason, events) in &rejected {
             shared.dead_letter(events, reason);
         }

@@ -2,7 +2,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::{DataLayerFormat, DataLayerSink, DeadLetter, NdjsonSink, QueueConfig, Sink, SinkError};
+use crate::{
+    DataLayerFormat, DataLayerSink, DeadLetter, FileOptions, NdjsonSink, QueueConfig, Sink,
+    SinkError,
+};
 #[cfg(feature = "http")]
 use crate::{HttpConfig, HttpSink};
 #[cfg(feature = "nats")]
@@ -27,7 +30,7 @@ pub enum BodyShape {
 pub enum Output {
     /// `-`.
     Stdout,
-    /// A path; the file is created (or truncated).
+    /// A path; the file is created, or truncated unless [`FileOptions::append`] says.
     File(PathBuf),
 }
 
@@ -254,6 +257,8 @@ pub struct SinkOptions {
     /// Queue, batching and retries of the HTTP and NATS sinks; `None` keeps each sink's
     /// defaults.
     pub queue: Option<QueueConfig>,
+    /// How the file sinks (`ndjson:`, `datalayer:`) open their file and sync it.
+    pub file: FileOptions,
 }
 
 impl SinkOptions {
@@ -265,6 +270,7 @@ impl SinkOptions {
             http_shape: BodyShape::default(),
             ca_file: None,
             queue: None,
+            file: FileOptions::default(),
         }
     }
 }
@@ -272,13 +278,13 @@ impl SinkOptions {
 /// Opens the sink a spec names.
 pub fn open(spec: &SinkSpec, options: SinkOptions) -> Result<Box<dyn Sink>, SinkError> {
     Ok(match spec {
-        SinkSpec::Ndjson(output) => Box::new(NdjsonSink::open(output)?),
+        SinkSpec::Ndjson(output) => Box::new(NdjsonSink::open_with(output, options.file)?),
         SinkSpec::DataLayer(output) => {
             let format = options.datalayer_format.unwrap_or(match output {
                 Output::Stdout => DataLayerFormat::Ndjson,
                 Output::File(path) => DataLayerFormat::for_path(path),
             });
-            Box::new(DataLayerSink::open(output, format)?)
+            Box::new(DataLayerSink::open_with(output, format, options.file)?)
         }
         #[cfg(feature = "http")]
         SinkSpec::Http(url) => {

@@ -14,6 +14,8 @@
 
 pub mod html;
 pub mod json;
+#[cfg(feature = "serve")]
+pub mod live;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -260,9 +262,9 @@ impl Report {
 /// state an action stepped from comes from the ingest tracker ([`Emit::emit_step`]), so
 /// memory is the tracker's (bounded by its cap) plus one entry per action map.
 #[derive(Debug, Default)]
-struct Tally {
-    maps: BTreeMap<MapKey, MapReport>,
-    media_types: Vec<&'static MediaTypeDescription>,
+pub(crate) struct Tally {
+    pub(crate) maps: BTreeMap<MapKey, MapReport>,
+    pub(crate) media_types: Vec<&'static MediaTypeDescription>,
 }
 
 impl Emit for Tally {
@@ -303,7 +305,7 @@ impl Emit for Tally {
 /// The registered media type a rejected line claims, if any: the decoded event's for an
 /// illegal transition, else its `actionMediaType` when the line is a JSON object whose
 /// `actionMediaType` is a registered name. Only rejected lines pay for the second parse.
-fn claimed_media_type(
+pub(crate) fn claimed_media_type(
     outcome: &Outcome,
     line: &[u8],
     media_types: &[&'static MediaTypeDescription],

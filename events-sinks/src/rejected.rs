@@ -1,5 +1,8 @@
-//! The dead-letter file: one JSON object per rejected line,
-//! `{"line": N, "kind": "...", "error": "...", "raw": "<the line exactly as read>"}`.
+//! The dead letter of rejected input: one JSON object per line that ingest rejected,
+//! `{"line": N, "kind": "...", "error": "...", "raw": "<the line exactly as read>"}`
+//! (`webaction check`), or, for an event of an HTTP request,
+//! `{"request": "<request id>", "index": I, "kind": ..., "error": ..., "raw": ...}`
+//! (`webaction serve`).
 //!
 //! `raw` holds the line byte for byte when it is UTF-8. JSON strings cannot hold other
 //! bytes: for such a line `raw` holds it with each invalid sequence replaced by U+FFFD, and
@@ -12,9 +15,10 @@ use std::io::{self, Seek, Write};
 
 use base64::Engine as _;
 
-/// Writes dead-letter records.
+/// Writes dead-letter records of rejected input (where [`DeadLetter`](crate::DeadLetter)
+/// keeps events a sink could not deliver).
 #[derive(Debug)]
-pub struct DeadLetter<W: Write> {
+pub struct RejectedLines<W: Write> {
     out: W,
     /// Bytes of an incomplete UTF-8 sequence at the end of the last chunk.
     carry: Vec<u8>,
@@ -25,10 +29,10 @@ pub struct DeadLetter<W: Write> {
     spill: Option<File>,
 }
 
-impl<W: Write> DeadLetter<W> {
+impl<W: Write> RejectedLines<W> {
     /// Records go to `out` (buffer it: records are written in small pieces).
     pub fn new(out: W) -> Self {
-        DeadLetter {
+        RejectedLines {
             out,
             carry: Vec::new(),
             lossy: false,
@@ -38,7 +42,23 @@ impl<W: Write> DeadLetter<W> {
 
     /// Writes the record of a line read whole.
     pub fn write(&mut self, line: u64, kind: &str, error: &str, raw: &[u8]) -> io::Result<()> {
-        self.begin(line, kind, error)?;
+        self.write_at(At::Line(line), kind, error, raw)
+    }
+
+    /// Writes the record of the event at `index` (0-based) of the request `request`.
+    pub fn write_in_request(
+        &mut self,
+        request: &str,
+        index: usize,
+        kind: &str,
+        error: &str,
+        raw: &[u8],
+    ) -> io::Result<()> {
+        self.write_at(At::Request { request, index }, kind, error, raw)
+    }
+
+    fn write_at(&mut self, at: At<'_>, kind: &str, error: &str, raw: &[u8]) -> io::Result<()> {
+        self.begin(at, kind, error)?;
         self.raw_chunk(raw)?;
         self.finish_raw()?;
         if self.lossy {
@@ -52,16 +72,23 @@ impl<W: Write> DeadLetter<W> {
     /// for a line too long to hold; end it with [`end_streamed`](Self::end_streamed). The
     /// chunks are also kept in a temporary file, for `raw_base64` should they not be UTF-8.
     pub fn begin_streamed(&mut self, line: u64, kind: &str, error: &str) -> io::Result<()> {
-        self.begin(line, kind, error)?;
+        self.begin(At::Line(line), kind, error)?;
         self.spill = Some(tempfile::tempfile()?);
         Ok(())
     }
 
-    fn begin(&mut self, line: u64, kind: &str, error: &str) -> io::Result<()> {
+    fn begin(&mut self, at: At<'_>, kind: &str, error: &str) -> io::Result<()> {
         self.carry.clear();
         self.lossy = false;
         self.spill = None;
-        write!(self.out, r#"{{"line":{line},"kind":"#)?;
+        match at {
+            At::Line(line) => write!(self.out, r#"{{"line":{line},"kind":"#)?,
+            At::Request { request, index } => {
+                self.out.write_all(br#"{"request":"#)?;
+                serde_json::to_writer(&mut self.out, request)?;
+                write!(self.out, r#","index":{index},"kind":"#)?;
+            }
+        }
         serde_json::to_writer(&mut self.out, kind)?;
         self.out.write_all(br#","error":"#)?;
         serde_json::to_writer(&mut self.out, error)?;
@@ -141,10 +168,22 @@ impl<W: Write> DeadLetter<W> {
         self.out.flush()
     }
 
+    /// The output, to write to between records (to take what a `Vec` collected, say).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// The output.
     pub fn into_inner(self) -> W {
         self.out
     }
+}
+
+/// Where a rejected event was read: the first fields of its record.
+#[derive(Debug, Clone, Copy)]
+enum At<'a> {
+    Line(u64),
+    Request { request: &'a str, index: usize },
 }
 
 /// Writes `text` as the inside of a JSON string.
@@ -179,7 +218,7 @@ mod tests {
     use serde_json::Value;
 
     fn record(raw: &[u8]) -> Value {
-        let mut letter = DeadLetter::new(Vec::new());
+        let mut letter = RejectedLines::new(Vec::new());
         letter
             .write(7, "malformed_json", "oops \"quoted\"", raw)
             .unwrap();
@@ -198,6 +237,19 @@ mod tests {
     }
 
     #[test]
+    fn an_event_of_a_request_is_named_by_the_request_and_its_index() {
+        let mut letter = RejectedLines::new(Vec::new());
+        letter
+            .write_in_request("r-\"1", 4, "missing_field", "no actionId", b"{}")
+            .unwrap();
+        let value: Value = serde_json::from_slice(&letter.into_inner()).unwrap();
+        assert_eq!(value["request"], "r-\"1");
+        assert_eq!(value["index"], 4);
+        assert_eq!(value["raw"], "{}");
+        assert!(value.get("line").is_none());
+    }
+
+    #[test]
     fn invalid_utf8_is_kept_exactly_in_base64() {
         let raw = b"{\"x\":\"\xff\xfe\"} \xe2\x82";
         let value = record(raw);
@@ -210,7 +262,7 @@ mod tests {
 
     #[test]
     fn a_streamed_line_that_is_not_utf8_is_kept_exactly_in_base64() {
-        let mut letter = DeadLetter::new(Vec::new());
+        let mut letter = RejectedLines::new(Vec::new());
         letter.begin_streamed(3, "too_large", "too long").unwrap();
         let raw: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 256) as u8).collect();
         for chunk in raw.chunks(333) {
@@ -227,7 +279,7 @@ mod tests {
 
     #[test]
     fn streamed_chunks_join_multibyte_characters_cut_at_a_boundary() {
-        let mut letter = DeadLetter::new(Vec::new());
+        let mut letter = RejectedLines::new(Vec::new());
         letter.begin_streamed(1, "too_large", "too long").unwrap();
         let text = "aé€😀z".as_bytes();
         for chunk in text.chunks(1) {

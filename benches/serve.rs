@@ -1,0 +1,209 @@
+//! End to end through the collector: events per second accepted by `POST /v1/events` in
+//! batches of 100 into the NDJSON file sink with durable acknowledgement (written,
+//! flushed and synced before each 200), with the p50 and p99 request latency; and, in
+//! the same run, `webaction check` single-threaded over the same events, the figure the
+//! target compares with (serve ≥ 0.5 × check).
+//!
+//! The input is `webaction simulate --actions 50000 --seed 1`, grouped into batches of
+//! whole lifecycles (so that concurrent batches cannot reorder one action's events).
+//! The client is hyper on loopback, 32 connections sending at once, on the same 2 cores:
+//! a collector serves many pages at once, and with few connections the figure is the
+//! sync's latency (a connection waits for its 200), not what the collector can take.
+//!
+//! Run: `cargo bench --bench serve` (a bench binary: it prints its figures).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use events_cli::check::check_stream;
+use events_cli::input::Limits;
+use events_cli::shutdown::Shutdown;
+use events_cli::simulate::{simulate, Simulation};
+use events_collector::{Collector, Config};
+use events_sinks::{FileOptions, Fsync, NdjsonSink};
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use indicatif::ProgressBar;
+use webaction_events::Registry;
+
+const BATCH: usize = 100;
+const CONNECTIONS: usize = 32;
+const ROUNDS: usize = 3;
+
+/// Batches of about `BATCH` events, each holding whole lifecycles in order.
+fn batches(input: &[u8]) -> Vec<Bytes> {
+    let mut by_action: BTreeMap<String, Vec<&[u8]>> = BTreeMap::new();
+    for line in input.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let value: serde_json::Value = serde_json::from_slice(line).unwrap();
+        let id = value["actionId"].as_str().unwrap().to_owned();
+        by_action.entry(id).or_default().push(line);
+    }
+    let mut batches = Vec::new();
+    let mut current: Vec<u8> = Vec::new();
+    let mut count = 0;
+    for lines in by_action.values() {
+        for line in lines {
+            current.extend_from_slice(line);
+            current.push(b'\n');
+        }
+        count += lines.len();
+        if count >= BATCH {
+            batches.push(Bytes::from(std::mem::take(&mut current)));
+            count = 0;
+        }
+    }
+    if !current.is_empty() {
+        batches.push(Bytes::from(current));
+    }
+    batches
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// One run of the collector over `batches`: events accepted per second, latencies.
+fn serve_once(registry: &Registry, batches: &[Bytes], events: u64) -> (f64, Vec<Duration>) {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let sink = NdjsonSink::create_with(
+            dir.path().join("events.ndjson"),
+            FileOptions {
+                append: true,
+                fsync: Fsync::OnCommit,
+            },
+        )
+        .unwrap();
+        let config = Config {
+            dead_letter: dir.path().join("dead-letter.ndjson"),
+            ..Config::default()
+        };
+        let collector = Collector::new(Limits::default().builder(registry), config)
+            .sink("file", Arc::new(sink));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(collector.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        let queue = Arc::new(std::sync::Mutex::new(batches.to_vec()));
+        let started = Instant::now();
+        let mut clients = Vec::new();
+        for _ in 0..CONNECTIONS {
+            let queue = Arc::clone(&queue);
+            clients.push(tokio::spawn(async move {
+                let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                let (mut sender, connection) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .unwrap();
+                tokio::spawn(connection);
+                let mut latencies = Vec::new();
+                let mut accepted = 0u64;
+                loop {
+                    let Some(body) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let request = Request::post("/v1/events")
+                        .header("host", "bench")
+                        .header("content-type", "text/plain;charset=UTF-8")
+                        .body(Full::new(body))
+                        .unwrap();
+                    let sent = Instant::now();
+                    let response = sender.send_request(request).await.unwrap();
+                    assert_eq!(response.status(), 200);
+                    let body = response.into_body().collect().await.unwrap().to_bytes();
+                    latencies.push(sent.elapsed());
+                    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    accepted += answer["accepted"].as_u64().unwrap();
+                }
+                (accepted, latencies)
+            }));
+        }
+        let mut accepted = 0;
+        let mut latencies = Vec::new();
+        for client in clients {
+            let (n, l) = client.await.unwrap();
+            accepted += n;
+            latencies.extend(l);
+        }
+        let took = started.elapsed();
+        assert_eq!(accepted, events, "every event accepted");
+        let _ = stop.send(());
+        let served = server.await.unwrap().unwrap();
+        assert!(served.clean());
+        (accepted as f64 / took.as_secs_f64(), latencies)
+    })
+}
+
+fn check_once(registry: &Registry, input: &[u8], events: u64) -> f64 {
+    let started = Instant::now();
+    let stats = check_stream(
+        input,
+        registry,
+        &Limits::default(),
+        None,
+        &ProgressBar::hidden(),
+        &Shutdown::manual(),
+    )
+    .unwrap();
+    let took = started.elapsed();
+    assert_eq!(stats.valid, events);
+    events as f64 / took.as_secs_f64()
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter that names neither runs nothing.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if filter.as_deref().is_some_and(|f| !"serve".contains(f)) {
+        return;
+    }
+    let registry = Registry::builtin();
+    let mut input = Vec::new();
+    let summary = simulate(
+        &registry,
+        &Simulation {
+            actions: 50_000,
+            seed: 1,
+            invalid_rate: 0.0,
+        },
+        &mut input,
+    )
+    .unwrap();
+    let batches = batches(&input);
+    let mut serve_rates = Vec::new();
+    let mut check_rates = Vec::new();
+    let mut latencies = Vec::new();
+    for _ in 0..ROUNDS {
+        check_rates.push(check_once(&registry, &input, summary.events));
+        let (rate, mut l) = serve_once(&registry, &batches, summary.events);
+        serve_rates.push(rate);
+        latencies.append(&mut l);
+    }
+    let median = |rates: &mut Vec<f64>| {
+        rates.sort_by(f64::total_cmp);
+        rates[rates.len() / 2]
+    };
+    let serve = median(&mut serve_rates);
+    let check = median(&mut check_rates);
+    latencies.sort();
+    println!(
+        "serve/durable_file_batch_{BATCH}: {:.0} events/s ({:.0} requests/s), p50 {:.2} ms, p99 {:.2} ms ({} events, {} requests per round, {CONNECTIONS} connections, median of {ROUNDS})",
+        serve,
+        serve / BATCH as f64,
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        summary.events,
+        batches.len(),
+    );
+    println!("check/single_thread: {check:.0} events/s");
+    println!("serve / check: {:.2} (target ≥ 0.5)", serve / check);
+}
