@@ -43,6 +43,8 @@ fn the_example_media_type_gets_a_page_a_schema_and_its_place_in_every_shared_doc
             "webMessagingOffer.schema.json",
             "catalog.json",
             "webaction-events.d.ts",
+            "webaction-collector.js",
+            "webaction-collector.d.ts",
             "index.md",
         ]
     );
@@ -81,6 +83,13 @@ fn the_example_media_type_gets_a_page_a_schema_and_its_place_in_every_shared_doc
     assert!(ts.contains("  'webMessagingOffer:conversed': WebMessagingOfferConversedEvent;"));
     assert!(ts.contains(
         "export interface WebActionTopics extends WebChatTopics, ContentOfferTopics, WebMessagingOfferTopics {}"
+    ));
+    // The collector subscribes to the user's media type too.
+    assert!(contents(&documents, "webaction-collector.js").contains(
+        "    // An offer to start a web messaging conversation.\n    'webMessagingOffer',\n"
+    ));
+    assert!(contents(&documents, "webaction-collector.d.ts").contains(
+        "export type WebActionMediaType =\n  | 'webchat'\n  | 'contentoffer'\n  | 'webMessagingOffer';\n"
     ));
     let catalog: Value = serde_json::from_str(contents(&documents, "catalog.json")).unwrap();
     assert_eq!(catalog["mediaTypes"][2]["mediaType"], "webMessagingOffer");

@@ -1,5 +1,6 @@
 //! `webaction docs`: writes the documentation of every registered media type — a page and
-//! a JSON Schema each, `catalog.json`, `webaction-events.d.ts` and `index.md` — generated
+//! a JSON Schema each, `catalog.json`, `webaction-events.d.ts`, the browser script
+//! `webaction-collector.js` with its `webaction-collector.d.ts`, and `index.md` — generated
 //! from the declarations by [`events_docs`].
 
 use std::io::{self, Write};

@@ -34,7 +34,7 @@ fn docs_writes_the_committed_documentation() {
         .lines()
         .map(PathBuf::from)
         .collect();
-    assert_eq!(printed.len(), 7);
+    assert_eq!(printed.len(), 9);
     assert!(printed
         .iter()
         .all(|p| p.starts_with(&target) && p.is_file()));

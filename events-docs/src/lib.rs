@@ -1,5 +1,6 @@
 //! Documentation generated from media type descriptions: a Markdown page and a JSON Schema
 //! per media type, a catalog for other tools, TypeScript declarations for the browser side,
+//! the browser script that sends the events to `webaction serve` (with its declarations),
 //! and an index linking them.
 //!
 //! Everything here works from [`MediaTypeDescription`]s alone, so a media type declared in
@@ -37,6 +38,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod catalog;
+mod collector;
 mod markdown;
 mod mermaid;
 mod schema;
@@ -51,6 +53,7 @@ use events_core::MediaTypeDescription;
 use events_core::Registry;
 
 pub use catalog::catalog;
+pub use collector::{collector_declarations, collector_script};
 pub use markdown::{index_page, media_type_page};
 pub use mermaid::state_diagram;
 pub use schema::json_schema;
@@ -60,6 +63,10 @@ pub use typescript::typescript_declarations;
 pub const CATALOG_FILE: &str = "catalog.json";
 /// The file name of the TypeScript declarations.
 pub const TYPESCRIPT_FILE: &str = "webaction-events.d.ts";
+/// The file name of the browser script that sends the events to `webaction serve`.
+pub const COLLECTOR_SCRIPT_FILE: &str = "webaction-collector.js";
+/// The file name of the TypeScript declarations of that script's API.
+pub const COLLECTOR_DECLARATIONS_FILE: &str = "webaction-collector.d.ts";
 /// The file name of the index page.
 pub const INDEX_FILE: &str = "index.md";
 
@@ -135,7 +142,7 @@ pub struct Written {
 
 /// Every document for the media types of `registry`, in a fixed order: per media type (in
 /// registration order) its page and its schema, then the catalog, the TypeScript
-/// declarations and the index.
+/// declarations, the collector script and its declarations, and the index.
 pub fn generate(registry: &Registry) -> Result<Vec<Document>, DocsError> {
     let descriptions: Vec<_> = registry.iter().map(|entry| entry.description).collect();
     generate_for(&descriptions)
@@ -145,7 +152,7 @@ pub fn generate(registry: &Registry) -> Result<Vec<Document>, DocsError> {
 pub fn generate_for(
     descriptions: &[&'static MediaTypeDescription],
 ) -> Result<Vec<Document>, DocsError> {
-    let mut documents = Vec::with_capacity(descriptions.len() * 2 + 3);
+    let mut documents = Vec::with_capacity(descriptions.len() * 2 + 5);
     for description in descriptions {
         check_file_name(description.wire_name)?;
         documents.push(Document {
@@ -164,6 +171,14 @@ pub fn generate_for(
     documents.push(Document {
         file_name: TYPESCRIPT_FILE.to_owned(),
         contents: typescript_declarations(descriptions)?,
+    });
+    documents.push(Document {
+        file_name: COLLECTOR_SCRIPT_FILE.to_owned(),
+        contents: collector_script(descriptions),
+    });
+    documents.push(Document {
+        file_name: COLLECTOR_DECLARATIONS_FILE.to_owned(),
+        contents: collector_declarations(descriptions),
     });
     documents.push(Document {
         file_name: INDEX_FILE.to_owned(),

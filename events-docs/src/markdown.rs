@@ -4,7 +4,10 @@
 use std::fmt::Write;
 
 use super::text::{code_list, js_string, one_line, rust_string, table_cell};
-use super::{mermaid::state_diagram, page_file, schema_file, CATALOG_FILE, TYPESCRIPT_FILE};
+use super::{
+    mermaid::state_diagram, page_file, schema_file, CATALOG_FILE, COLLECTOR_DECLARATIONS_FILE,
+    COLLECTOR_SCRIPT_FILE, TYPESCRIPT_FILE,
+};
 use events_core::{
     FieldDescription, MediaTypeDescription, StateDescription, StateKind, DOCUMENTED_FIELDS,
 };
@@ -296,6 +299,13 @@ pub fn index_page(descriptions: &[&MediaTypeDescription]) -> String {
         page,
         "- [`{TYPESCRIPT_FILE}`]({TYPESCRIPT_FILE}): TypeScript declarations of the events and \
          of `ac('on' | 'once' | 'off', topic, callback)`."
+    );
+    let _ = writeln!(
+        page,
+        "- [`{COLLECTOR_SCRIPT_FILE}`]({COLLECTOR_SCRIPT_FILE}): the browser script that sends \
+         every event of these media types to `webaction serve` \
+         (`WebActionCollector.start({{ endpoint }})`); its API is declared in \
+         [`{COLLECTOR_DECLARATIONS_FILE}`]({COLLECTOR_DECLARATIONS_FILE})."
     );
     page
 }

@@ -494,6 +494,8 @@ fn a_user_declared_media_type_gets_the_same_documents() {
             "webMessagingOffer.schema.json",
             "catalog.json",
             "webaction-events.d.ts",
+            "webaction-collector.js",
+            "webaction-collector.d.ts",
             "index.md",
         ]
     );
