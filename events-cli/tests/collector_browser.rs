@@ -49,6 +49,13 @@ fn chromium(test: &str) -> Option<PathBuf> {
     bin
 }
 
+/// The script as `webaction docs` writes it.
+fn generated_script(dir: &Path) -> Vec<u8> {
+    let docs = dir.join("docs");
+    webaction(&["docs", "--out", docs.to_str().unwrap()]);
+    std::fs::read(docs.join("webaction-collector.js")).unwrap()
+}
+
 fn webaction(args: &[&str]) -> Vec<u8> {
     let output = Command::new(env!("CARGO_BIN_EXE_webaction"))
         .args(args)
@@ -108,74 +115,199 @@ impl Drop for Serve {
     }
 }
 
-/// What the page server knows and saw.
-struct Site {
-    page: String,
-    script: Vec<u8>,
-    /// The sink file, and how many events it must hold before the page after the one
-    /// under test may close the browser: the beacon is not answered to the page, so the
-    /// browser must stay up until the service has it.
-    sink: PathBuf,
-    expected_events: usize,
-    /// The query of `/next`: the page's report as it left, JSON in base64.
-    report: Mutex<Option<String>>,
+/// One request a test server received.
+#[derive(Debug, Clone)]
+struct Received {
+    method: String,
+    target: String,
+    /// Header names in lower case.
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
 }
 
-/// A minimal HTTP/1.1 server for the test pages: GET only, one request per connection.
-fn serve_site(listener: TcpListener, site: Arc<Site>) {
+/// An answer of a test server.
+struct Answer {
+    status: &'static str,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Answer {
+            status: "200 OK",
+            headers: vec![("Content-Type", format!("{content_type}; charset=utf-8"))],
+            body: body.into(),
+        }
+    }
+}
+
+/// A listener on a free port of 127.0.0.1, and its origin (`http://127.0.0.1:PORT`).
+fn listen() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    (listener, origin)
+}
+
+/// A minimal HTTP/1.1 server for the tests: one request per connection, a thread each
+/// (an answer may wait).
+fn spawn_server(
+    listener: TcpListener,
+    handler: impl Fn(Received) -> Answer + Send + Sync + 'static,
+) {
+    let handler = Arc::new(handler);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
-            let site = Arc::clone(&site);
-            std::thread::spawn(move || answer(stream, &site));
+            let handler = Arc::clone(&handler);
+            std::thread::spawn(move || {
+                if let Some(request) = read_request(&mut BufReader::new(&stream)) {
+                    write_answer(stream, handler(request));
+                }
+            });
         }
     });
 }
 
-fn answer(mut stream: TcpStream, site: &Site) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+fn read_request(reader: &mut impl BufRead) -> Option<Received> {
     let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
+    reader.read_line(&mut request_line).ok()?;
+    let mut parts = request_line.split_whitespace();
+    let (method, target) = (parts.next()?.to_owned(), parts.next()?.to_owned());
+    let mut headers = HashMap::new();
     loop {
-        let mut header = String::new();
-        match reader.read_line(&mut header) {
-            Ok(0) | Err(_) => return,
-            Ok(_) if header == "\r\n" => break,
-            Ok(_) => {}
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
         }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':')?;
+        headers.insert(name.to_ascii_lowercase(), value.trim().to_owned());
     }
-    let target = request_line.split(' ').nth(1).unwrap_or("/").to_owned();
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let (status, content_type, body): (&str, &str, Vec<u8>) = match path {
-        "/page" => ("200 OK", "text/html", site.page.clone().into_bytes()),
-        "/webaction-collector.js" => ("200 OK", "text/javascript", site.script.clone()),
-        "/next" => {
-            *site.report.lock().unwrap() = Some(query.to_owned());
-            let html = "<!DOCTYPE html><title>next</title><p>next page</p><script src=\"/close.js\"></script>";
-            ("200 OK", "text/html", html.as_bytes().to_vec())
-        }
-        "/close.js" => {
-            let deadline = Instant::now() + GUARD;
-            while sink_events(&site.sink).len() < site.expected_events && Instant::now() < deadline
-            {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            // Opened from the command line and navigated with `location.replace`, so the
-            // history has one entry and the script may close the window; closing the last
-            // one ends the browser.
-            ("200 OK", "text/javascript", b"window.close();".to_vec())
-        }
-        _ => ("404 Not Found", "text/plain", b"not found".to_vec()),
-    };
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}; charset=utf-8\r\nContent-Length: {}\r\n\
-         Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
+    let length = headers
+        .get("content-length")
+        .map_or(0, |n: &String| n.parse().unwrap());
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Received {
+        method,
+        target,
+        headers,
+        body,
+    })
+}
+
+fn write_answer(mut stream: TcpStream, answer: Answer) {
+    let mut head = format!("HTTP/1.1 {}\r\n", answer.status);
+    for (name, value) in &answer.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+        answer.body.len()
+    ));
     let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(&body);
+    let _ = stream.write_all(&answer.body);
+}
+
+/// The pages: `/page` (the one under test), the script, and `/next`, where the page goes
+/// with its report as the query (JSON in base64). `/next` loads `/close.js`, answered only
+/// once `delivered()` (or after the guard): a beacon gets no answer the page could wait
+/// for, so the browser must stay up until the receiver has it. Returns the report.
+fn spawn_site(
+    listener: TcpListener,
+    page: String,
+    script: Vec<u8>,
+    delivered: impl Fn() -> bool + Send + Sync + 'static,
+) -> Arc<Mutex<Option<String>>> {
+    let report = Arc::new(Mutex::new(None));
+    let left = Arc::clone(&report);
+    spawn_server(listener, move |request| {
+        let (path, query) = request
+            .target
+            .split_once('?')
+            .unwrap_or((&request.target, ""));
+        match path {
+            "/page" => Answer::ok("text/html", page.clone()),
+            "/webaction-collector.js" => Answer::ok("text/javascript", script.clone()),
+            "/next" => {
+                *left.lock().unwrap() = Some(query.to_owned());
+                Answer::ok(
+                    "text/html",
+                    "<!DOCTYPE html><title>next</title><p>next page</p><script src=\"/close.js\"></script>",
+                )
+            }
+            "/close.js" => {
+                let deadline = Instant::now() + GUARD;
+                while !delivered() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                // Opened from the command line and left with `location.replace`, the
+                // history has one entry, so the script may close the window; closing the
+                // last one ends the browser.
+                Answer::ok("text/javascript", "window.close();")
+            }
+            _ => Answer {
+                status: "404 Not Found",
+                headers: Vec::new(),
+                body: b"not found".to_vec(),
+            },
+        }
+    });
+    report
+}
+
+/// Runs headless Chromium on `url` until the page closes it, logging the network with
+/// the bytes sent into `net_log`; returns the page's report. The flags keep the browser's
+/// own requests off the network; `--no-sandbox` because CI runs as root.
+fn run_browser(
+    bin: &Path,
+    dir: &Path,
+    url: &str,
+    report: &Mutex<Option<String>>,
+    net_log: &Path,
+) -> Value {
+    let mut browser = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--net-log-capture-mode=Everything",
+        ])
+        .arg(format!("--log-net-log={}", net_log.display()))
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    let deadline = Instant::now() + GUARD;
+    while browser.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = browser.kill();
+    let output = browser.wait_with_output().unwrap();
+    let report = report.lock().unwrap().clone();
+    assert!(
+        output.status.success() && report.is_some(),
+        "chromium did not leave the page and close: {output:?}"
+    );
+    serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(report.unwrap())
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 fn sink_events(sink: &Path) -> Vec<Value> {
@@ -191,11 +323,10 @@ fn sink_events(sink: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// The page: the vendor's `ac` (on / once / off by `<mediaType>:<state>` or
-/// `<mediaType>:all`, as documented) and the widgets' bus as stubs, the script, then the
-/// scenario: the first events, `flush()` (answered through `fetch`), the last events, and
-/// away.
-fn page(endpoint: &str, events: &[Value], last: usize) -> String {
+/// The vendor's `ac` (on / once / off by `<mediaType>:<state>` or `<mediaType>:all`, as
+/// documented) and the Genesys widgets' bus as stubs, then the script, then `scenario`
+/// (which reaches the script's API as `WebActionCollector` and emits with `emit(event)`).
+fn page(scenario: &str) -> String {
     let stubs = r#"
 (function () {
   var subscribers = [];
@@ -234,29 +365,17 @@ fn page(endpoint: &str, events: &[Value], last: usize) -> String {
     };
     return deferred;
   } } } };
+  // Leaves for /next with the report; waits for enrichment to answer first.
+  window.leave = function (collector, report) {
+    (function go() {
+      if (collector.stats().enriching > 0) return setTimeout(go, 10);
+      report.leaving = collector.stats();
+      location.replace('/next?' + btoa(JSON.stringify(report)));
+    })();
+  };
 })();
 "#
     .replace("CONVERSATION_ID", &json!(CONVERSATION_ID).to_string());
-    let scenario = r#"
-var collector = WebActionCollector.start({
-  endpoint: ENDPOINT, writeKey: WRITE_KEY, batchSize: 4, flushMs: 600000,
-});
-var topics = acTopics();
-EVENTS.slice(0, EVENTS.length - LAST).forEach(emit);
-collector.flush().then(function (flushed) {
-  EVENTS.slice(EVENTS.length - LAST).forEach(emit);
-  (function leave() {
-    var leaving = collector.stats();
-    if (leaving.enriching > 0) return setTimeout(leave, 10);
-    var report = { topics: topics, flushed: flushed, leaving: leaving };
-    location.replace('/next?' + btoa(JSON.stringify(report)));
-  })();
-});
-"#
-    .replace("ENDPOINT", &json!(endpoint).to_string())
-    .replace("WRITE_KEY", &json!(WRITE_KEY).to_string())
-    .replace("EVENTS", &Value::from(events.to_vec()).to_string())
-    .replace("LAST", &last.to_string());
     format!(
         "<!DOCTYPE html><meta charset=\"utf-8\"><title>collector</title>\n\
          <script>{stubs}</script>\n<script src=\"/webaction-collector.js\"></script>\n\
@@ -264,15 +383,29 @@ collector.flush().then(function (flushed) {
     )
 }
 
+/// `"NAME"` in `script` replaced by the JSON of each value.
+fn fill(script: &str, values: &[(&str, Value)]) -> String {
+    values
+        .iter()
+        .fold(script.to_owned(), |script, (name, value)| {
+            script.replace(name, &value.to_string())
+        })
+}
+
 /// One HTTP request as the browser wrote it to a socket.
 #[derive(Debug)]
 struct SentRequest {
     /// The position in the net log of the bytes that began it: the order of sending.
     order: usize,
-    method: String,
-    target: String,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
+    request: Received,
+}
+
+/// What the browser wrote to one socket, and where in the net log each write was.
+#[derive(Default)]
+struct SocketBytes {
+    bytes: Vec<u8>,
+    /// (offset in `bytes`, position in the log) of each write.
+    writes: Vec<(usize, usize)>,
 }
 
 /// Every HTTP/1.1 request in a Chromium net log captured with
@@ -280,65 +413,41 @@ struct SentRequest {
 fn sent_requests(net_log: &Path) -> Vec<SentRequest> {
     let log: Value = serde_json::from_slice(&std::fs::read(net_log).unwrap()).unwrap();
     let bytes_sent = &log["constants"]["logEventTypes"]["SOCKET_BYTES_SENT"];
-    // Per socket: its bytes, and where each logged write began.
-    let mut sockets: BTreeMap<u64, (Vec<u8>, Vec<(usize, usize)>)> = BTreeMap::new();
+    let mut sockets: BTreeMap<u64, SocketBytes> = BTreeMap::new();
     for (order, event) in log["events"].as_array().unwrap().iter().enumerate() {
-        if &event["type"] != bytes_sent {
-            continue;
-        }
         let Some(bytes) = event["params"]["bytes"].as_str() else {
             continue;
         };
+        if &event["type"] != bytes_sent {
+            continue;
+        }
         let socket = sockets
             .entry(event["source"]["id"].as_u64().unwrap())
             .or_default();
-        socket.1.push((socket.0.len(), order));
-        socket.0.extend(
-            base64::engine::general_purpose::STANDARD
-                .decode(bytes)
-                .unwrap(),
-        );
+        socket.writes.push((socket.bytes.len(), order));
+        let decoded = base64::engine::general_purpose::STANDARD.decode(bytes);
+        socket.bytes.extend(decoded.unwrap());
     }
     let mut requests = Vec::new();
-    for (bytes, writes) in sockets.values() {
-        let mut at = 0;
-        while let Some(end) = find(&bytes[at..], b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&bytes[at..at + end]).into_owned();
-            let mut lines = head.split("\r\n");
-            let mut request_line = lines.next().unwrap().split(' ');
-            let (Some(method), Some(target)) = (request_line.next(), request_line.next()) else {
+    for socket in sockets.values() {
+        let mut reader = std::io::Cursor::new(&socket.bytes[..]);
+        loop {
+            let at = reader.position() as usize;
+            let Some(request) = read_request(&mut reader) else {
                 break;
             };
-            let headers: HashMap<String, String> = lines
-                .filter_map(|line| line.split_once(": "))
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
-                .collect();
-            let length: usize = headers
-                .get("content-length")
-                .map_or(0, |n| n.parse().unwrap());
-            let body_start = at + end + 4;
-            let order = writes
+            let order = socket
+                .writes
                 .iter()
                 .rev()
                 .find(|(offset, _)| *offset <= at)
                 .unwrap()
                 .1;
-            requests.push(SentRequest {
-                order,
-                method: method.to_owned(),
-                target: target.to_owned(),
-                body: bytes[body_start..(body_start + length).min(bytes.len())].to_vec(),
-                headers,
-            });
-            at = body_start + length;
+            requests.push(SentRequest { order, request });
         }
     }
     requests.sort_by_key(|r| r.order);
     requests
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn query(target: &str) -> HashMap<String, String> {
@@ -397,65 +506,46 @@ fn every_event_reaches_serve_once_enriched_and_the_last_batch_by_beacon_on_pageh
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let docs = dir.path().join("docs");
-    webaction(&["docs", "--out", docs.to_str().unwrap()]);
     let (events, last) = scripted_events();
     let sink = dir.path().join("events.ndjson");
-
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let (listener, origin) = listen();
     let serve = Serve::start(dir.path(), &sink, &origin);
-    let site = Arc::new(Site {
-        page: page(&serve.endpoint, &events, last),
-        script: std::fs::read(docs.join("webaction-collector.js")).unwrap(),
-        sink: sink.clone(),
-        expected_events: events.len(),
-        report: Mutex::new(None),
-    });
-    serve_site(listener, Arc::clone(&site));
-
-    let net_log = dir.path().join("net-log.json");
-    let mut browser = Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--net-log-capture-mode=Everything",
-        ])
-        .arg(format!("--log-net-log={}", net_log.display()))
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.path().join("profile").display()
-        ))
-        .arg(format!("{origin}/page"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    let deadline = Instant::now() + GUARD;
-    while browser.try_wait().unwrap().is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = browser.kill();
-    let output = browser.wait_with_output().unwrap();
-    let report = site.report.lock().unwrap().clone();
-    assert!(
-        output.status.success() && report.is_some(),
-        "chromium did not leave the page and close: {output:?}"
+    // The first events, `flush()` (answered through fetch), the last events, and away.
+    let scenario = fill(
+        r#"
+var collector = WebActionCollector.start({
+  endpoint: ENDPOINT, writeKey: WRITE_KEY, batchSize: 4, flushMs: 600000,
+});
+var topics = acTopics();
+EVENTS.slice(0, EVENTS.length - LAST).forEach(emit);
+collector.flush().then(function (flushed) {
+  EVENTS.slice(EVENTS.length - LAST).forEach(emit);
+  leave(collector, { topics: topics, flushed: flushed });
+});
+"#,
+        &[
+            ("ENDPOINT", json!(serve.endpoint)),
+            ("WRITE_KEY", json!(WRITE_KEY)),
+            ("EVENTS", Value::from(events.clone())),
+            ("LAST", json!(last)),
+        ],
     );
-    let report: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD
-            .decode(report.unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let expected = events.len();
+    let in_sink = sink.clone();
+    let report = spawn_site(
+        listener,
+        page(&scenario),
+        generated_script(dir.path()),
+        move || sink_events(&in_sink).len() >= expected,
+    );
+    let net_log = dir.path().join("net-log.json");
+    let report = run_browser(
+        &bin,
+        dir.path(),
+        &format!("{origin}/page"),
+        &report,
+        &net_log,
+    );
 
     // The page: one subscription per registered media type; the first events answered
     // through fetch; the last ones held when it left.
@@ -489,17 +579,18 @@ fn every_event_reaches_serve_once_enriched_and_the_last_batch_by_beacon_on_pageh
     let requests = sent_requests(&net_log);
     let navigation = requests
         .iter()
-        .find(|r| r.method == "GET" && r.target.starts_with("/next?"))
+        .find(|r| r.request.method == "GET" && r.request.target.starts_with("/next?"))
         .expect("the navigation away in the net log")
         .order;
-    let posts: Vec<&SentRequest> = requests
+    let posts: Vec<(usize, &Received)> = requests
         .iter()
-        .filter(|r| r.method == "POST" && r.target.starts_with("/v1/events?"))
+        .filter(|r| r.request.method == "POST" && r.request.target.starts_with("/v1/events?"))
+        .map(|r| (r.order, &r.request))
         .collect();
     let mut batch_ids = Vec::new();
     let mut beaconed = Vec::new();
     let mut fetched = 0;
-    for post in &posts {
+    for (order, post) in &posts {
         let params = query(&post.target);
         assert_eq!(params.get("writeKey").map(String::as_str), Some(WRITE_KEY));
         batch_ids.push(params["batchId"].clone());
@@ -517,7 +608,7 @@ fn every_event_reaches_serve_once_enriched_and_the_last_batch_by_beacon_on_pageh
             .map(|line| serde_json::from_str(line).unwrap())
             .collect();
         let mode = post.headers.get("sec-fetch-mode").map(String::as_str);
-        if post.order < navigation {
+        if *order < navigation {
             assert_eq!(mode, Some("cors"), "a fetch before leaving: {post:?}");
             fetched += lines.len();
         } else {
@@ -531,4 +622,158 @@ fn every_event_reaches_serve_once_enriched_and_the_last_batch_by_beacon_on_pageh
     batch_ids.sort();
     batch_ids.dedup();
     assert_eq!(batch_ids.len(), posts.len(), "one batch id per batch");
+}
+
+/// The script's own rules, against a recorder in this test that answers as scripted (the
+/// real service cannot be made to answer 503 or 400 on cue): a 503 with `Retry-After` is
+/// retried with the same batch id, a 400 is counted as not sent and not retried, events
+/// past `maxQueue` are counted as dropped, `stop()` unsubscribes, and the beacons on
+/// leaving are split under `maxBatchBytes` (UTF-8 bytes: the events carry non-ASCII
+/// text) and carry every queued event once.
+#[test]
+fn retries_keep_the_batch_id_refusals_are_counted_and_beacons_are_split() {
+    let Some(bin) = chromium("retries_keep_the_batch_id_refusals_are_counted") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (site_listener, origin) = listen();
+    let (recorder_listener, recorder) = listen();
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let log = Arc::clone(&received);
+    spawn_server(recorder_listener, move |request| {
+        let mut log = log.lock().unwrap();
+        log.push(request.clone());
+        let cors = [
+            (
+                "Access-Control-Allow-Origin",
+                request.headers["origin"].clone(),
+            ),
+            ("Access-Control-Expose-Headers", "Retry-After".to_owned()),
+        ];
+        // The first request: busy. The third (the second batch): a bad request.
+        let (status, extra) = match log.len() {
+            1 => (
+                "503 Service Unavailable",
+                Some(("Retry-After", "1".to_owned())),
+            ),
+            3 => ("400 Bad Request", None),
+            _ => ("200 OK", None),
+        };
+        let lines = request
+            .body
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty());
+        let body = json!({"accepted": lines.count(), "rejected": [], "duplicate": false});
+        Answer {
+            status,
+            headers: cors.into_iter().chain(extra).collect(),
+            body: body.to_string().into_bytes(),
+        }
+    });
+
+    // Ten content offers, each with 200 bytes of text that is 300 bytes in UTF-8.
+    let events: Vec<Value> = (0..10)
+        .map(|i| {
+            json!({
+                "actionId": format!("00000000-0000-4000-8000-{i:012}"),
+                "actionState": "offered",
+                "actionMediaType": "contentoffer",
+                "note": "é".repeat(100) + &"x".repeat(100),
+            })
+        })
+        .collect();
+    let scenario = fill(
+        r#"
+var first = WebActionCollector.start({ endpoint: ENDPOINT, batchSize: 2, flushMs: 600000 });
+var report = {};
+EVENTS.slice(0, 2).forEach(emit);
+first.flush().then(function (busy) {
+  report.busy = busy;
+  EVENTS.slice(2, 4).forEach(emit);
+  return first.flush();
+}).then(function (refused) {
+  report.refused = refused;
+  return first.stop();
+}).then(function (stopped) {
+  report.topicsAfterStop = acTopics();
+  var second = WebActionCollector.start({
+    endpoint: ENDPOINT, batchSize: 1000, flushMs: 600000, maxQueue: 5, maxBatchBytes: 700,
+  });
+  EVENTS.slice(4).forEach(emit);
+  report.first = first.stats();
+  leave(second, report);
+});
+"#,
+        &[
+            ("ENDPOINT", json!(format!("{recorder}/v1/events"))),
+            ("EVENTS", Value::from(events.clone())),
+        ],
+    );
+    let in_recorder = Arc::clone(&received);
+    let report = spawn_site(
+        site_listener,
+        page(&scenario),
+        generated_script(dir.path()),
+        move || {
+            let received = in_recorder.lock().unwrap();
+            let beaconed = received
+                .iter()
+                .filter(|r| r.headers.get("sec-fetch-mode").map(String::as_str) == Some("no-cors"));
+            beaconed
+                .map(|r| {
+                    r.body
+                        .split(|b| *b == b'\n')
+                        .filter(|l| !l.is_empty())
+                        .count()
+                })
+                .sum::<usize>()
+                >= 5
+        },
+    );
+    let report = run_browser(
+        &bin,
+        dir.path(),
+        &format!("{origin}/page"),
+        &report,
+        &dir.path().join("net-log.json"),
+    );
+
+    let received = received.lock().unwrap();
+    let batch_id = |r: &Received| query(&r.target)["batchId"].clone();
+    let events_in = |r: &Received| -> Vec<Value> {
+        std::str::from_utf8(&r.body)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    // 503, then the same batch with the same id: accepted once.
+    assert_eq!(batch_id(&received[0]), batch_id(&received[1]));
+    assert_eq!(received[0].body, received[1].body);
+    assert_eq!(events_in(&received[0]), events[0..2]);
+    assert_eq!(report["busy"]["accepted"], 2, "{report}");
+    assert_eq!(report["busy"]["retries"], 1, "{report}");
+    // 400: counted as failed, not sent again.
+    assert_eq!(events_in(&received[2]), events[2..4]);
+    assert_eq!(report["refused"]["failed"], 2, "{report}");
+    assert_eq!(report["refused"]["retries"], 1, "{report}");
+    // Stopped: no subscription left, and the stopped collector took none of the rest.
+    assert_eq!(report["topicsAfterStop"], json!([]), "{report}");
+    assert_eq!(report["first"]["accepted"], 2, "{report}");
+    // The second collector: 5 held, 1 dropped; on leaving, beacons of at most 700 bytes.
+    assert_eq!(report["leaving"]["queued"], 5, "{report}");
+    assert_eq!(report["leaving"]["dropped"], 1, "{report}");
+    let beacons: Vec<&Received> = received[3..].iter().collect();
+    let mut beaconed = Vec::new();
+    for beacon in &beacons {
+        assert_eq!(
+            beacon.headers.get("sec-fetch-mode").map(String::as_str),
+            Some("no-cors"),
+            "{beacon:?}"
+        );
+        assert!(beacon.body.len() <= 700, "{} bytes", beacon.body.len());
+        beaconed.extend(events_in(beacon));
+    }
+    assert!(beacons.len() >= 2, "split: {} beacons", beacons.len());
+    assert_eq!(beaconed, events[4..9]);
 }
