@@ -11,13 +11,13 @@
 //! `sendBeacon` of `text/plain`, and the order of the requests says which came after the
 //! navigation away.
 //!
-//! Chromium is `CHROMIUM_BIN` or `/usr/bin/chromium`; without it the test fails under CI
-//! (`CI` set) and says SKIPPED elsewhere.
+//! Chromium: see `chromium/mod.rs` (without it the tests fail under CI and say SKIPPED
+//! elsewhere).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,29 +25,13 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+mod chromium;
+
 const WRITE_KEY: &str = "page-key-1";
 const CONVERSATION_ID: &str = "7d2c1f4e-8a9b-4c3d-9e0f-1a2b3c4d5e6f";
 /// A guard against a run that never ends, not a performance check: past it the test
 /// fails with what it has instead of hanging CI.
 const GUARD: Duration = Duration::from_secs(120);
-
-fn chromium(test: &str) -> Option<PathBuf> {
-    let bin = std::env::var_os("CHROMIUM_BIN")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/usr/bin/chromium")).filter(|p| p.exists()));
-    if bin.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none_or(|ci| ci.is_empty()),
-            "{test}: no Chromium (set CHROMIUM_BIN or install Debian's chromium); CI must run it"
-        );
-        // Straight to stderr: the test harness swallows `eprintln!` of passing tests.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED {test}: set CHROMIUM_BIN to a Chromium binary to run it (.ci/run does) ***"
-        );
-    }
-    bin
-}
 
 /// The script as `webaction docs` writes it.
 fn generated_script(dir: &Path) -> Vec<u8> {
@@ -261,8 +245,7 @@ fn spawn_site(
 }
 
 /// Runs headless Chromium on `url` until the page closes it, logging the network with
-/// the bytes sent into `net_log`; returns the page's report. The flags keep the browser's
-/// own requests off the network; `--no-sandbox` because CI runs as root.
+/// the bytes sent into `net_log`; returns the page's report.
 fn run_browser(
     bin: &Path,
     dir: &Path,
@@ -270,33 +253,13 @@ fn run_browser(
     report: &Mutex<Option<String>>,
     net_log: &Path,
 ) -> Value {
-    let mut browser = Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--net-log-capture-mode=Everything",
-        ])
+    let browser = chromium::command(bin, &dir.join("profile"))
+        .arg("--net-log-capture-mode=Everything")
         .arg(format!("--log-net-log={}", net_log.display()))
-        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
         .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("start chromium");
-    let deadline = Instant::now() + GUARD;
-    while browser.try_wait().unwrap().is_none() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = browser.kill();
-    let output = browser.wait_with_output().unwrap();
+    let output = chromium::wait(browser);
     let report = report.lock().unwrap().clone();
     assert!(
         output.status.success() && report.is_some(),
@@ -502,7 +465,7 @@ fn enriched(event: &Value) -> Value {
 #[test]
 fn every_event_reaches_serve_once_enriched_and_the_last_batch_by_beacon_on_pagehide() {
     let test = "every_event_reaches_serve_once_enriched_and_the_last_batch_by_beacon";
-    let Some(bin) = chromium(test) else {
+    let Some(bin) = chromium::find(test) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -632,7 +595,7 @@ collector.flush().then(function (flushed) {
 /// text) and carry every queued event once.
 #[test]
 fn retries_keep_the_batch_id_refusals_are_counted_and_beacons_are_split() {
-    let Some(bin) = chromium("retries_keep_the_batch_id_refusals_are_counted") else {
+    let Some(bin) = chromium::find("retries_keep_the_batch_id_refusals_are_counted") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -3,75 +3,28 @@
 //! figures of `report --json`; the page must load nothing; its screenshot must not be
 //! blank.
 //!
-//! Chromium is `CHROMIUM_BIN` or `/usr/bin/chromium` (`.ci/run` installs Debian's
-//! package). Without it the tests fail under CI (`CI` set) and say SKIPPED elsewhere.
+//! Chromium: see `chromium/mod.rs` (without it the tests fail under CI and say SKIPPED
+//! elsewhere).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod chromium;
 // This test reads the page and `--json`, not the text report.
 #[allow(dead_code)]
 mod figures;
 
-fn chromium(test: &str) -> Option<PathBuf> {
-    let bin = std::env::var_os("CHROMIUM_BIN")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/usr/bin/chromium")).filter(|p| p.exists()));
-    if bin.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none_or(|ci| ci.is_empty()),
-            "{test}: no Chromium (set CHROMIUM_BIN or install Debian's chromium); CI must run it"
-        );
-        // Straight to stderr: the test harness swallows `eprintln!` of passing tests.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED {test}: set CHROMIUM_BIN to a Chromium binary to run it (.ci/run does) ***"
-        );
-    }
-    bin
-}
-
-/// Runs headless Chromium on `url` with `args`, with a fresh profile. The flags keep the
-/// browser itself off the network (no update checks, sync or QUIC probes), which is also
-/// closed on CI machines; `--no-sandbox` because CI runs as root.
+/// Runs headless Chromium on `url` with `args` (see [`chromium::command`]).
 fn run_chromium(bin: &Path, profile: &Path, args: &[OsString], url: &str) -> Output {
-    let mut child = Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
+    let child = chromium::command(bin, profile)
         .args(args)
         .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("start chromium");
-    // A guard against a browser that never exits, not a performance check: the test
-    // fails with what the browser printed instead of hanging CI.
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
+    let output = chromium::wait(child);
     assert!(output.status.success(), "chromium {args:?}: {output:?}");
     output
 }
@@ -118,7 +71,7 @@ fn page_requests(net_log: &Path) -> Vec<String> {
 
 #[test]
 fn chromium_builds_one_svg_per_action_map_with_the_json_figures_and_loads_nothing() {
-    let Some(bin) = chromium("chromium_builds_one_svg_per_action_map") else {
+    let Some(bin) = chromium::find("chromium_builds_one_svg_per_action_map") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -185,7 +138,7 @@ fn chromium_builds_one_svg_per_action_map_with_the_json_figures_and_loads_nothin
 
 #[test]
 fn the_screenshot_of_the_page_is_not_blank() {
-    let Some(bin) = chromium("the_screenshot_of_the_page_is_not_blank") else {
+    let Some(bin) = chromium::find("the_screenshot_of_the_page_is_not_blank") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
