@@ -6,13 +6,14 @@ use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use events_core::ingest::{Discard, ErrorKind, IngestStats, Outcome};
+use events_core::ingest::{Discard, ErrorKind, Ingest, IngestStats, Outcome};
 use events_core::Registry;
 use indicatif::ProgressBar;
 use serde_json::{json, Value};
 
 use crate::dead_letter::DeadLetter;
 use crate::input::{self, is_blank, Limits, Line, LineReader, StreamError};
+use crate::lanes::{self, BatchLine, Lanes, LineBatch, Worker};
 use crate::same_file::{self, Named};
 use crate::shutdown::{Shutdown, EXIT_INTERRUPTED};
 use crate::{progress, CliError};
@@ -35,20 +36,32 @@ pub struct Args {
     pub limits: Limits,
 }
 
-/// Checks every line of `reader`; rejected lines go to `dead_letter` when given. Once
-/// `shutdown` is requested (a signal), reading stops at the next line; the counts and the
-/// dead letter then cover every line read.
+/// Checks every line of `reader` on `limits.threads()` threads; rejected lines go to
+/// `dead_letter` when given, in input order. Once `shutdown` is requested (a signal),
+/// reading stops at the next line; the counts and the dead letter then cover every line
+/// read.
 pub fn check_stream(
     reader: impl BufRead,
     registry: &Registry,
     limits: &Limits,
-    mut dead_letter: Option<&mut DeadLetter<&mut dyn Write>>,
+    dead_letter: Option<&mut DeadLetter<&mut dyn Write>>,
     progress: &ProgressBar,
     shutdown: &Shutdown,
 ) -> Result<IngestStats, StreamError> {
+    let workers = limits.threads();
+    // Counts the too-large lines, which the reader handles itself.
     let mut ingest = limits.ingest(registry, Discard);
+    let mut lanes = Lanes::new(workers, ingest.decoder().clone(), |_| CheckWorker {
+        ingest: limits.worker_ingest(registry, Discard, workers),
+    });
     let mut lines = LineReader::new(reader, limits.max_line_bytes);
     let mut buf = Vec::new();
+    let mut batch = LineBatch::default();
+    let mut position = 0;
+    let mut out = Rejected {
+        letter: dead_letter,
+        error: None,
+    };
     while !shutdown.requested() {
         let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? else {
             break;
@@ -59,10 +72,15 @@ pub fn check_stream(
         }
         match line {
             Line::TooLarge => {
+                // Its dead-letter record is streamed: everything before it goes first.
+                lanes.submit(std::mem::take(&mut batch), |b, l, r| out.write(b, l, r));
+                lanes.drain(|b, l, r| out.write(b, l, r));
+                out.failed().map_err(StreamError::Write)?;
+                position += 1;
                 let max = limits.max_line_bytes;
                 let message = format!("line exceeds the limit of {max} bytes");
                 let kind = ErrorKind::TooLarge.as_str();
-                let rest = match dead_letter.as_deref_mut() {
+                let rest = match out.letter.as_deref_mut() {
                     Some(letter) => {
                         letter
                             .begin_streamed(number, kind, &message)
@@ -90,22 +108,77 @@ pub fn check_stream(
             }
             Line::Complete if is_blank(&buf) => {}
             Line::Complete => {
-                if let Outcome::Rejected(rejection) = ingest.ingest(&buf) {
-                    if let Some(letter) = dead_letter.as_deref_mut() {
-                        let error = &rejection.error;
-                        letter
-                            .write(number, error.kind().as_str(), &error.to_string(), &buf)
-                            .map_err(StreamError::Write)?;
-                    }
+                position += 1;
+                batch.push(number, position, &buf);
+                if batch.is_full() {
+                    lanes.submit(std::mem::take(&mut batch), |b, l, r| out.write(b, l, r));
                 }
             }
         }
+        out.failed().map_err(StreamError::Write)?;
     }
+    lanes.submit(batch, |b, l, r| out.write(b, l, r));
+    let counts = lanes.finish(|b, l, r| out.write(b, l, r));
+    out.failed().map_err(StreamError::Write)?;
     progress.set_position(lines.bytes_read());
-    if let Some(letter) = dead_letter {
+    if let Some(letter) = out.letter {
         letter.flush().map_err(StreamError::Write)?;
     }
-    Ok(*ingest.stats())
+    Ok(lanes::total(counts.into_iter().chain([*ingest.stats()])))
+}
+
+/// Where rejected lines go, in input order, and the first write that failed (the lines
+/// merged after it are not written).
+struct Rejected<'a, 'w> {
+    letter: Option<&'a mut DeadLetter<&'w mut dyn Write>>,
+    error: Option<io::Error>,
+}
+
+impl Rejected<'_, '_> {
+    fn write(
+        &mut self,
+        batch: &LineBatch,
+        line: &BatchLine,
+        rejected: Option<(ErrorKind, String)>,
+    ) {
+        if let (Some((kind, message)), Some(letter), None) =
+            (rejected, self.letter.as_deref_mut(), &self.error)
+        {
+            let raw = batch.bytes(line);
+            self.error = letter
+                .write(line.number, kind.as_str(), &message, raw)
+                .err();
+        }
+    }
+
+    fn failed(&mut self) -> io::Result<()> {
+        self.error.take().map_or(Ok(()), Err)
+    }
+}
+
+/// One thread of `check`: what it makes of a line is the error, for the dead letter.
+struct CheckWorker {
+    ingest: Ingest<Discard>,
+}
+
+impl Worker for CheckWorker {
+    type Settled = Option<(ErrorKind, String)>;
+    type Summary = IngestStats;
+
+    fn judge(&mut self, lines: &[(u64, &[u8])], settled: &mut Vec<Self::Settled>) {
+        self.ingest.ingest_batch_at(lines, |_, outcome| {
+            settled.push(match outcome {
+                Outcome::Rejected(rejection) => {
+                    Some((rejection.error.kind(), rejection.error.to_string()))
+                }
+                _ => None,
+            })
+        });
+    }
+
+    fn finish(self) -> IngestStats {
+        *self.ingest.stats()
+    }
 }
 
 /// The `--json` summary: `{"events", "valid", "rejected", "by_kind"}`, every kind listed.

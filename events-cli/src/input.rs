@@ -119,7 +119,19 @@ pub struct Limits {
     #[arg(long, value_name = "LINES",
         value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(u32::MAX)))]
     pub idle_lines: Option<u32>,
+    /// Ingest on this many threads (default: the available parallelism). Lines are routed
+    /// to a thread by their `actionId`, so that each action's events are judged in order,
+    /// and the results are merged back in input order: the output is the same as with
+    /// `--threads 1`, except that `--max-actions` is split between the threads (each
+    /// evicts among its own actions) and `--idle-lines` may forget an action that is idle
+    /// between once and twice the limit at a different line.
+    #[arg(long, value_name = "N",
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_THREADS))]
+    pub threads: Option<usize>,
 }
+
+/// The most `--threads`: a line's thread is stored in 16 bits.
+const MAX_THREADS: u64 = 1 << 16;
 
 /// The longest line limit accepted: 1 GiB. Lines are held in memory up to the limit.
 const MAX_LINE_BYTES: u64 = 1 << 30;
@@ -133,6 +145,7 @@ impl Default for Limits {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_actions: 1_000_000,
             idle_lines: None,
+            threads: Some(1),
         }
     }
 }
@@ -141,9 +154,25 @@ impl Limits {
     /// An ingest pipeline with these limits, quarantining illegal transitions. Idleness is
     /// counted in lines, so that a file gives the same result however fast it is read.
     pub fn ingest<E: events_core::ingest::Emit>(&self, registry: &Registry, emit: E) -> Ingest<E> {
+        self.worker_ingest(registry, emit, 1)
+    }
+
+    /// The threads to ingest on: `--threads`, or the available parallelism.
+    pub fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(crate::lanes::default_threads)
+    }
+
+    /// The pipeline of one of `workers` ingest threads: as [`ingest`](Self::ingest), with
+    /// its share of `--max-actions`.
+    pub fn worker_ingest<E: Emit>(
+        &self,
+        registry: &Registry,
+        emit: E,
+        workers: usize,
+    ) -> Ingest<E> {
         Ingest::builder(registry.clone())
             .max_line_bytes(self.max_line_bytes)
-            .max_actions(self.max_actions)
+            .max_actions(self.max_actions.div_ceil(workers))
             .idle_timeout(self.idle_lines.map(IdleTimeout::Events))
             .illegal(IllegalPolicy::Quarantine)
             .build(emit)

@@ -18,6 +18,7 @@ pub mod completions;
 pub mod dead_letter;
 pub mod docs;
 pub mod input;
+pub mod lanes;
 pub mod progress;
 pub mod replay;
 pub mod report;
