@@ -12,8 +12,8 @@ use indicatif::ProgressBar;
 use serde_json::{json, Value};
 
 use crate::dead_letter::DeadLetter;
-use crate::input::{self, is_blank, Limits, Line, LineReader, StreamError};
-use crate::lanes::{self, BatchLine, Lanes, LineBatch, Worker};
+use crate::input::{self, Limits, LineReader, StreamError};
+use crate::lanes::{self, BatchLine, Lanes, LineBatch, Settle, Worker};
 use crate::same_file::{self, Named};
 use crate::shutdown::{Shutdown, EXIT_INTERRUPTED};
 use crate::{progress, CliError};
@@ -49,110 +49,98 @@ pub fn check_stream(
     shutdown: &Shutdown,
 ) -> Result<IngestStats, StreamError> {
     let workers = limits.threads();
-    // Counts the too-large lines, which the reader handles itself.
-    let mut ingest = limits.ingest(registry, Discard);
-    let mut lanes = Lanes::new(workers, ingest.decoder().clone(), |_| CheckWorker {
+    let ingest = limits.ingest(registry, Discard);
+    let lanes = Lanes::new(workers, ingest.decoder().clone(), |_| CheckWorker {
         ingest: limits.worker_ingest(registry, Discard, workers),
     });
     let mut lines = LineReader::new(reader, limits.max_line_bytes);
-    let mut buf = Vec::new();
-    let mut batch = LineBatch::default();
-    let mut position = 0;
     let mut out = Rejected {
         letter: dead_letter,
         error: None,
+        broken: false,
+        ingest,
+        max_line_bytes: limits.max_line_bytes,
     };
-    while !shutdown.requested() {
-        let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? else {
-            break;
-        };
-        let number = lines.line_number();
-        if number.is_multiple_of(4096) {
-            progress.set_position(lines.bytes_read());
-        }
-        match line {
-            Line::TooLarge => {
-                // Its dead-letter record is streamed: everything before it goes first.
-                lanes.submit(std::mem::take(&mut batch), |b, l, r| out.write(b, l, r));
-                lanes.drain(|b, l, r| out.write(b, l, r));
-                out.failed().map_err(StreamError::Write)?;
-                position += 1;
-                let max = limits.max_line_bytes;
-                let message = format!("line exceeds the limit of {max} bytes");
-                let kind = ErrorKind::TooLarge.as_str();
-                let rest = match out.letter.as_deref_mut() {
-                    Some(letter) => {
-                        letter
-                            .begin_streamed(number, kind, &message)
-                            .map_err(StreamError::Write)?;
-                        letter.raw_chunk(&buf).map_err(StreamError::Write)?;
-                        let mut write_error = None;
-                        let rest = lines
-                            .drain_rest(|chunk| {
-                                letter.raw_chunk(chunk).inspect_err(|e| {
-                                    write_error = Some(io::Error::new(e.kind(), e.to_string()));
-                                })
-                            })
-                            .map_err(|e| match write_error.take() {
-                                Some(write) => StreamError::Write(write),
-                                None => StreamError::Read(e),
-                            })?;
-                        letter
-                            .end_streamed(buf.len() as u64 + rest)
-                            .map_err(StreamError::Write)?;
-                        rest
-                    }
-                    None => lines.drain_rest(|_| Ok(())).map_err(StreamError::Read)?,
-                };
-                let _ = ingest.too_large(buf.len() + rest as usize);
-            }
-            Line::Complete if is_blank(&buf) => {}
-            Line::Complete => {
-                position += 1;
-                batch.push(number, position, &buf);
-                if batch.is_full() {
-                    lanes.submit(std::mem::take(&mut batch), |b, l, r| out.write(b, l, r));
-                }
-            }
-        }
-        out.failed().map_err(StreamError::Write)?;
-    }
-    lanes.submit(batch, |b, l, r| out.write(b, l, r));
-    let counts = lanes.finish(|b, l, r| out.write(b, l, r));
-    out.failed().map_err(StreamError::Write)?;
-    progress.set_position(lines.bytes_read());
+    let counts = lanes::feed(lanes, &mut lines, &mut out, progress, shutdown)?;
     if let Some(letter) = out.letter {
         letter.flush().map_err(StreamError::Write)?;
     }
-    Ok(lanes::total(counts.into_iter().chain([*ingest.stats()])))
+    Ok(lanes::total(
+        counts.into_iter().chain([*out.ingest.stats()]),
+    ))
 }
 
 /// Where rejected lines go, in input order, and the first write that failed (the lines
-/// merged after it are not written).
+/// settled after it are not written).
 struct Rejected<'a, 'w> {
     letter: Option<&'a mut DeadLetter<&'w mut dyn Write>>,
     error: Option<io::Error>,
+    /// A write failed: nothing more is written.
+    broken: bool,
+    /// Counts the too-large lines, which the reader handles itself.
+    ingest: Ingest<Discard>,
+    max_line_bytes: usize,
 }
 
-impl Rejected<'_, '_> {
-    fn write(
+impl Settle<Option<(ErrorKind, String)>> for Rejected<'_, '_> {
+    fn settled(
         &mut self,
         batch: &LineBatch,
         line: &BatchLine,
         rejected: Option<(ErrorKind, String)>,
     ) {
-        if let (Some((kind, message)), Some(letter), None) =
-            (rejected, self.letter.as_deref_mut(), &self.error)
+        if let (Some((kind, message)), Some(letter), false) =
+            (rejected, self.letter.as_deref_mut(), self.broken)
         {
             let raw = batch.bytes(line);
             self.error = letter
                 .write(line.number, kind.as_str(), &message, raw)
                 .err();
+            self.broken = self.error.is_some();
         }
     }
 
-    fn failed(&mut self) -> io::Result<()> {
-        self.error.take().map_or(Ok(()), Err)
+    fn too_large<R: BufRead>(
+        &mut self,
+        lines: &mut LineReader<R>,
+        number: u64,
+        head: &[u8],
+    ) -> Result<(), StreamError> {
+        let max = self.max_line_bytes;
+        let message = format!("line exceeds the limit of {max} bytes");
+        let kind = ErrorKind::TooLarge.as_str();
+        let rest = match self.letter.as_deref_mut() {
+            Some(letter) => {
+                letter
+                    .begin_streamed(number, kind, &message)
+                    .map_err(StreamError::Write)?;
+                letter.raw_chunk(head).map_err(StreamError::Write)?;
+                let mut write_error = None;
+                let rest = lines
+                    .drain_rest(|chunk| {
+                        letter.raw_chunk(chunk).inspect_err(|e| {
+                            write_error = Some(io::Error::new(e.kind(), e.to_string()));
+                        })
+                    })
+                    .map_err(|e| match write_error.take() {
+                        Some(write) => StreamError::Write(write),
+                        None => StreamError::Read(e),
+                    })?;
+                letter
+                    .end_streamed(head.len() as u64 + rest)
+                    .map_err(StreamError::Write)?;
+                rest
+            }
+            None => lines.drain_rest(|_| Ok(())).map_err(StreamError::Read)?,
+        };
+        let _ = self.ingest.too_large(head.len() + rest as usize);
+        Ok(())
+    }
+
+    fn failed(&mut self) -> Result<(), StreamError> {
+        self.error
+            .take()
+            .map_or(Ok(()), |e| Err(StreamError::Write(e)))
     }
 }
 

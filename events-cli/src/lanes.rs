@@ -14,6 +14,7 @@
 //! With one worker nothing is spawned: the batch is judged on the calling thread.
 
 use std::collections::VecDeque;
+use std::io::BufRead;
 use std::ops::Range;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -21,6 +22,10 @@ use std::thread::JoinHandle;
 
 use events_core::ingest::{Decoder, IngestStats};
 use events_core::Uuid;
+use indicatif::ProgressBar;
+
+use crate::input::{is_blank, Line, LineReader, StreamError};
+use crate::shutdown::Shutdown;
 
 /// The most lines in one batch.
 pub const BATCH_LINES: usize = 1024;
@@ -373,6 +378,90 @@ fn skip_whitespace(bytes: &[u8]) -> &[u8] {
         .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
         .unwrap_or(bytes.len());
     &bytes[start..]
+}
+
+/// What the reader does with what the workers made of each line, and with the lines it
+/// handles itself.
+pub trait Settle<T> {
+    /// Takes what became of `line`, in input order.
+    fn settled(&mut self, batch: &LineBatch, line: &BatchLine, value: T);
+
+    /// Takes a line over the limit (its line `number`, its first bytes `head`): drains the
+    /// rest from `lines` and counts it. Every line before it has been settled.
+    fn too_large<R: BufRead>(
+        &mut self,
+        lines: &mut LineReader<R>,
+        number: u64,
+        head: &[u8],
+    ) -> Result<(), StreamError>;
+
+    /// A failure [`settled`](Self::settled) met, which ends the stream.
+    fn failed(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+}
+
+/// Reads every line of `lines` into batches for `lanes`, settling each line in input
+/// order through `settle`, and ends the workers, giving back their summaries. Once
+/// `shutdown` is requested (a signal), reading stops at the next line: what was read is
+/// still judged and settled.
+pub fn feed<R: BufRead, W: Worker>(
+    mut lanes: Lanes<W>,
+    lines: &mut LineReader<R>,
+    settle: &mut impl Settle<W::Settled>,
+    progress: &ProgressBar,
+    shutdown: &Shutdown,
+) -> Result<Vec<W::Summary>, StreamError> {
+    let mut batch = LineBatch::default();
+    let result = read_all(&mut lanes, &mut batch, lines, settle, progress, shutdown);
+    // Even after a failure, what was read is judged, so that the counts cover it.
+    lanes.submit(batch, |b, l, v| settle.settled(b, l, v));
+    let summaries = lanes.finish(|b, l, v| settle.settled(b, l, v));
+    result?;
+    settle.failed()?;
+    progress.set_position(lines.bytes_read());
+    Ok(summaries)
+}
+
+fn read_all<R: BufRead, W: Worker>(
+    lanes: &mut Lanes<W>,
+    batch: &mut LineBatch,
+    lines: &mut LineReader<R>,
+    settle: &mut impl Settle<W::Settled>,
+    progress: &ProgressBar,
+    shutdown: &Shutdown,
+) -> Result<(), StreamError> {
+    let mut buf = Vec::new();
+    let mut position = 0;
+    while !shutdown.requested() {
+        let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? else {
+            break;
+        };
+        let number = lines.line_number();
+        if number.is_multiple_of(4096) {
+            progress.set_position(lines.bytes_read());
+        }
+        match line {
+            Line::TooLarge => {
+                // The reader settles it itself: everything before it goes first.
+                lanes.submit(std::mem::take(batch), |b, l, v| settle.settled(b, l, v));
+                lanes.drain(|b, l, v| settle.settled(b, l, v));
+                settle.failed()?;
+                position += 1;
+                settle.too_large(lines, number, &buf)?;
+            }
+            Line::Complete if is_blank(&buf) => {}
+            Line::Complete => {
+                position += 1;
+                batch.push(number, position, &buf);
+                if batch.is_full() {
+                    lanes.submit(std::mem::take(batch), |b, l, v| settle.settled(b, l, v));
+                }
+            }
+        }
+        settle.failed()?;
+    }
+    Ok(())
 }
 
 /// The sum of the workers' counts.
