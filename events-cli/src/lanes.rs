@@ -399,6 +399,11 @@ pub trait Settle<T> {
     fn failed(&mut self) -> Result<(), StreamError> {
         Ok(())
     }
+
+    /// Whether to stop reading (what was read is still judged and settled).
+    fn stop(&self) -> bool {
+        false
+    }
 }
 
 /// Reads every line of `lines` into batches for `lanes`, settling each line in input
@@ -433,7 +438,7 @@ fn read_all<R: BufRead, W: Worker>(
 ) -> Result<(), StreamError> {
     let mut buf = Vec::new();
     let mut position = 0;
-    while !shutdown.requested() {
+    while !shutdown.requested() && !settle.stop() {
         let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? else {
             break;
         };
