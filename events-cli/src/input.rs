@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::builder::RangedU64ValueParser;
 use events_core::ingest::{
-    Emit, IdleTimeout, IllegalPolicy, Ingest, Outcome, TrackerConfig, DEFAULT_MAX_LINE_BYTES,
+    Emit, IdleTimeout, IllegalPolicy, Ingest, TrackerConfig, DEFAULT_MAX_LINE_BYTES,
 };
 use events_core::Registry;
 
@@ -153,7 +153,7 @@ impl Default for Limits {
 impl Limits {
     /// An ingest pipeline with these limits, quarantining illegal transitions. Idleness is
     /// counted in lines, so that a file gives the same result however fast it is read.
-    pub fn ingest<E: events_core::ingest::Emit>(&self, registry: &Registry, emit: E) -> Ingest<E> {
+    pub fn ingest<E: Emit>(&self, registry: &Registry, emit: E) -> Ingest<E> {
         self.worker_ingest(registry, emit, 1)
     }
 
@@ -263,7 +263,7 @@ impl<R: BufRead> LineReader<R> {
                 return Ok(Some(self.judge(buf)));
             }
             started = true;
-            let newline = available.iter().position(|&b| b == b'\n');
+            let newline = memchr::memchr(b'\n', available);
             let content = newline.unwrap_or(available.len());
             // Room for the limit, a `\r` that may end the line, and one byte more to tell
             // that the line is too long.
@@ -337,7 +337,7 @@ impl<R: BufRead> LineReader<R> {
             if available.is_empty() {
                 return Ok(total);
             }
-            let newline = available.iter().position(|&b| b == b'\n');
+            let newline = memchr::memchr(b'\n', available);
             let content = newline.unwrap_or(available.len());
             each(&available[..content])?;
             total += content as u64;
@@ -354,28 +354,6 @@ impl<R: BufRead> LineReader<R> {
 /// Whether a line holds only spaces, tabs and carriage returns: skipped, not an error.
 pub fn is_blank(line: &[u8]) -> bool {
     line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
-}
-
-/// Hands one line `next_line` returned to `ingest`, for the commands that only count
-/// rejected lines (`report`, `replay`): a line over the limit is drained and counted as
-/// `too_large`, a blank one skipped, any other ingested. Returns the outcome of an
-/// ingested line (`None` for a blank or too-large one), so `report` can tell which media
-/// type a rejected line claimed.
-pub fn ingest_line<R: BufRead, E: Emit>(
-    ingest: &mut Ingest<E>,
-    lines: &mut LineReader<R>,
-    buf: &[u8],
-    line: Line,
-) -> io::Result<Option<Outcome>> {
-    match line {
-        Line::TooLarge => {
-            let rest = lines.drain_rest(|_| Ok(()))?;
-            let _ = ingest.too_large(buf.len() + rest as usize);
-            Ok(None)
-        }
-        Line::Complete if is_blank(buf) => Ok(None),
-        Line::Complete => Ok(Some(ingest.ingest(buf))),
-    }
 }
 
 #[cfg(test)]

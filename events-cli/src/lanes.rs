@@ -20,7 +20,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use events_core::ingest::{Decoder, IngestStats};
+use events_core::ingest::{Decoder, Emit, Ingest, IngestStats};
 use events_core::Uuid;
 use indicatif::ProgressBar;
 
@@ -466,6 +466,18 @@ fn read_all<R: BufRead, W: Worker>(
         }
         settle.failed()?;
     }
+    Ok(())
+}
+
+/// Drains the rest of a line over the limit and counts it in `ingest`, for the commands
+/// that keep nothing of it.
+pub fn skip_too_large<R: BufRead, E: Emit>(
+    lines: &mut LineReader<R>,
+    ingest: &mut Ingest<E>,
+    head: &[u8],
+) -> Result<(), StreamError> {
+    let rest = lines.drain_rest(|_| Ok(())).map_err(StreamError::Read)?;
+    let _ = ingest.too_large(head.len() + rest as usize);
     Ok(())
 }
 

@@ -322,8 +322,7 @@ impl Settle<Option<Box<AnyEvent>>> for Forward<'_> {
         _: u64,
         head: &[u8],
     ) -> Result<(), StreamError> {
-        let rest = lines.drain_rest(|_| Ok(())).map_err(StreamError::Read)?;
-        let _ = self.ingest.too_large(head.len() + rest as usize);
+        lanes::skip_too_large(lines, &mut self.ingest, head)?;
         Ok(())
     }
 

@@ -233,7 +233,9 @@ impl IngestBuilder {
     }
 
     /// A function that may add or change fields of every decoded event before it is
-    /// tracked and emitted. Declared fields are changed on the typed event
+    /// tracked and emitted. It must be `Send`: a pipeline may be moved to another thread,
+    /// and one that ingests on several threads (`webaction check --threads`, or a server
+    /// with one `Ingest` per worker) runs it on those threads. Declared fields are changed on the typed event
     /// ([`downcast_mut`](crate::DynEvent#method.downcast_mut)); others through [`extra_mut`](crate::DynEvent::extra_mut).
     ///
     /// ```

@@ -13,6 +13,16 @@
 //! 25 % more instructions and 40 % more cache misses than at 5/7 (BENCHMARKS.md); the
 //! queue below is kept tight to pay for the extra slots within 48 bytes per action.
 //!
+//! Why not `hashbrown::HashTable` with a compact entry: its bucket count is a power of
+//! two at most 7/8 full, so one million actions take 2²¹ buckets, and what a live action
+//! needs (its 16-byte id, last tick, queue position, state, media type and flags: 27 bytes,
+//! 28 aligned) plus its control byte makes 29 bytes a bucket: 61 bytes per live action at
+//! one million, past the 48 the tracker must stay within. Even the smallest entry that still tells actions apart, the id and a
+//! state byte (`ingest/tracker_floor`: 17 bytes plus the control byte), takes 37.7 bytes
+//! per live action at one million and leaves 10 for the eviction order and the memory of
+//! ended actions, which need more. So this table is kept; `tracker_floor` measures, in
+//! the same run, what such a map costs per event for the same steps.
+//!
 //! Eviction needs an order. Each action gets one 4-byte record in a FIFO queue when first
 //! seen: the *home* index of its slot (where its probe sequence starts), not the slot
 //! index. Linear probing shifts slots back on removal, but never before their home, so a
