@@ -345,15 +345,26 @@ fn threads_give_byte_identical_sink_output() {
         invalid_rate: 0.05,
     };
     simulate(&Registry::builtin(), &simulation, &mut input).unwrap();
+    let path = dir.join("events.ndjson");
+    std::fs::write(&path, &input).unwrap();
+    // Files, not pipes: the test writes no input while the sink's output waits unread.
     let run = |threads: &str| {
-        let output = replay(&input, &["--sink", "ndjson:-", "--threads", threads], &dir);
+        let out = dir.join(format!("sink-{threads}.ndjson"));
+        let output = Command::new(env!("CARGO_BIN_EXE_webaction"))
+            .arg("replay")
+            .arg(&path)
+            .args(["--threads", threads, "--sink"])
+            .arg(format!("ndjson:{}", out.display()))
+            .current_dir(&dir)
+            .output()
+            .unwrap();
         assert_eq!(
             output.status.code(),
             Some(0),
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        (output.stdout, output.stderr)
+        (std::fs::read(out).unwrap(), output.stderr)
     };
     let one = run("1");
     let delivered = one.0.iter().filter(|&&b| b == b'\n').count();
