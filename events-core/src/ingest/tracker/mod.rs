@@ -271,8 +271,8 @@ impl Tracker {
             .map(|_| ())
     }
 
-    /// Checks and records a batch of steps, in order, exactly as [`track_state`]
-    /// (Self::track_state) would one by one, and hands each result to `judged` with the
+    /// Checks and records a batch of steps, in order, exactly as
+    /// [`track_state`](Self::track_state) would one by one, and hands each result to `judged` with the
     /// step's position in `steps`, before the next step is judged. An accepted step comes
     /// with the state its action was in before it (`None` for an action's first event).
     ///
