@@ -4,7 +4,10 @@
 //!   the parse alone, on the same lines;
 //! - `ingest`: the whole path (decode through the registry, track, emit on the bus to one
 //!   handler);
-//! - `tracker_1m`: tracking alone, with one million live actions.
+//! - `tracker_1m`: tracking alone ([`Tracker::track_batch`]), with one million live
+//!   actions; `tracker_1m_one_by_one` the same steps through `Tracker::track_state`;
+//! - `tracker_floor`: the same steps on a `hashbrown::HashMap<Uuid, u8>` (foldhash), which
+//!   only inserts, updates and removes: what a general-purpose map costs.
 //!
 //! The lines are a `webaction simulate` stream: both built-in media types, interleaved
 //! lifecycles. Run: `cargo bench --bench ingest -- --warm-up-time 1 --measurement-time 3`.
@@ -16,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use events_cli::simulate::{simulate, Simulation};
-use webaction_events::ingest::{IdleTimeout, Ingest, Tracker};
+use webaction_events::ingest::{IdleTimeout, Ingest, Step, Tracker};
 use webaction_events::{
     AnyEvent, ContentOffer, Events, MediaTypeDescription, Registry, Uuid, WebChat,
 };
@@ -95,26 +98,20 @@ fn bench_ingest(c: &mut Criterion) {
         );
     });
 
-    let mut live = LiveActions::new(1_000_000);
+    // One step sequence for both tracker benchmarks: the same actions, the same steps.
+    let steps = StepSequence::generate(1_000_000, 1 << 21);
     let mut tracker = Tracker::new(&Registry::builtin());
-    live.fill(&mut tracker);
+    let mut feed = Feed::default();
     group.bench_function("tracker_1m", |b| {
-        let mut chunk = Vec::with_capacity(1 << 17);
         b.iter_custom(|iters| {
-            let mut elapsed = Duration::ZERO;
-            let mut left = iters as usize;
-            while left > 0 {
-                // An ending step brings the next action's first event: a chunk may hold
-                // one event more than asked, which is tracked too (never skipped).
-                live.next_events(left.min(1 << 16), &mut chunk);
+            feed.run(iters, &steps, &mut tracker, |tracker, chunk| {
+                let batch: Vec<Step> = chunk.iter().map(TrackedStep::step).collect();
                 let start = Instant::now();
-                for &(media, id, state) in &chunk {
-                    let _ = black_box(tracker.track_state(media, id, state, 0));
-                }
-                elapsed += start.elapsed();
-                left = left.saturating_sub(chunk.len());
-            }
-            elapsed
+                tracker.track_batch(&batch, |_, result| {
+                    let _ = black_box(result);
+                });
+                start.elapsed()
+            })
         });
     });
     eprintln!(
@@ -124,7 +121,196 @@ fn bench_ingest(c: &mut Criterion) {
         tracker.memory_bytes() as f64 / tracker.len() as f64,
         tracker.stats(),
     );
+    group.bench_function("tracker_1m_one_by_one", |b| {
+        b.iter_custom(|iters| {
+            feed.run(iters, &steps, &mut tracker, |tracker, chunk| {
+                let start = Instant::now();
+                for step in chunk {
+                    let step = step.step();
+                    let _ = black_box(tracker.track_state(
+                        step.media_index,
+                        step.action_id,
+                        step.state_index,
+                        step.now,
+                    ));
+                }
+                start.elapsed()
+            })
+        });
+    });
+    drop(tracker);
+    let mut map = FloorMap::default();
+    let mut feed = Feed::default();
+    group.bench_function("tracker_floor", |b| {
+        b.iter_custom(|iters| {
+            feed.run(iters, &steps, &mut map, |map, chunk| {
+                let start = Instant::now();
+                for step in chunk {
+                    map.step(black_box(step));
+                }
+                start.elapsed()
+            })
+        });
+    });
+    eprintln!(
+        "tracker_floor: {} live actions, {} bytes, {:.1} bytes per live action",
+        map.live.len(),
+        map.live.allocation_size(),
+        map.live.allocation_size() as f64 / map.live.len() as f64,
+    );
     group.finish();
+}
+
+/// One event of the step sequence, compact (18 bytes) so that millions of them fit.
+#[derive(Debug, Clone, Copy)]
+struct TrackedStep {
+    media: u8,
+    state: u8,
+    id: Uuid,
+}
+
+impl TrackedStep {
+    fn step(&self) -> Step {
+        Step {
+            media_index: usize::from(self.media),
+            action_id: self.id,
+            state_index: usize::from(self.state),
+            now: 0,
+        }
+    }
+}
+
+/// The events both tracker benchmarks are fed: `start` brings one million actions to
+/// life, `steps` then advance random live ones (see [`LiveActions`]).
+struct StepSequence {
+    start: Vec<TrackedStep>,
+    steps: Vec<TrackedStep>,
+    /// Whether each media type's state ends a lifecycle, by `[media][state]`.
+    ends: [Vec<bool>; 2],
+}
+
+impl StepSequence {
+    fn generate(actions: usize, steps: usize) -> Self {
+        let mut live = LiveActions::new(actions);
+        let mut start = Vec::with_capacity(actions);
+        for i in 0..actions {
+            live.step(i, &mut start);
+        }
+        let mut sequence = Vec::with_capacity(steps + 1);
+        live.next_events(steps, &mut sequence);
+        let ends = live.media.map(|media| {
+            media
+                .states
+                .iter()
+                .map(|s| s.kind.ends_lifecycle())
+                .collect()
+        });
+        StepSequence {
+            start: start.iter().map(compact).collect(),
+            steps: sequence.iter().map(compact).collect(),
+            ends,
+        }
+    }
+}
+
+fn compact(&(media, id, state): &(usize, Uuid, usize)) -> TrackedStep {
+    TrackedStep {
+        media: media as u8,
+        state: state as u8,
+        id,
+    }
+}
+
+/// What the tracker benchmarks drive: the tracker, or the floor's map.
+trait Tracks {
+    /// Forgets everything, then starts every action of `sequence`.
+    fn restart(&mut self, sequence: &StepSequence);
+}
+
+impl Tracks for Tracker {
+    fn restart(&mut self, sequence: &StepSequence) {
+        self.clear();
+        let batch: Vec<Step> = sequence.start.iter().map(TrackedStep::step).collect();
+        self.track_batch(&batch, |_, result| {
+            result.unwrap();
+        });
+        assert_eq!(self.len(), sequence.start.len());
+    }
+}
+
+/// `tracker_floor`: a general-purpose hash map doing the same steps as the tracker: insert
+/// on an action's first event, update on each next one, remove when it ends. No check of
+/// the transition, no idle expiry, no cap, no memory of ended actions.
+#[derive(Default)]
+struct FloorMap {
+    live: hashbrown::HashMap<Uuid, u8, foldhash::fast::RandomState>,
+    ends: [Vec<bool>; 2],
+}
+
+impl FloorMap {
+    fn step(&mut self, step: &TrackedStep) {
+        let ends = self.ends[usize::from(step.media)][usize::from(step.state)];
+        match self.live.entry(step.id) {
+            hashbrown::hash_map::Entry::Occupied(entry) if ends => {
+                entry.remove();
+            }
+            hashbrown::hash_map::Entry::Occupied(mut entry) => {
+                *entry.get_mut() = step.state;
+            }
+            hashbrown::hash_map::Entry::Vacant(entry) => {
+                if !ends {
+                    entry.insert(step.state);
+                }
+            }
+        }
+    }
+}
+
+impl Tracks for FloorMap {
+    fn restart(&mut self, sequence: &StepSequence) {
+        self.live.clear();
+        self.ends = sequence.ends.clone();
+        for step in &sequence.start {
+            self.step(step);
+        }
+        assert_eq!(self.live.len(), sequence.start.len());
+    }
+}
+
+/// Where the next benchmark iteration reads the step sequence. When it runs out, the
+/// tracked state is restarted (outside the timed part) and the sequence read again, so
+/// every step is judged from the state the sequence was generated for.
+#[derive(Default)]
+struct Feed {
+    at: Option<usize>,
+}
+
+impl Feed {
+    /// Feeds `iters` steps to `tracks` in chunks, summing what `timed` measures of each.
+    fn run<T: Tracks>(
+        &mut self,
+        iters: u64,
+        sequence: &StepSequence,
+        tracks: &mut T,
+        mut timed: impl FnMut(&mut T, &[TrackedStep]) -> Duration,
+    ) -> Duration {
+        let mut elapsed = Duration::ZERO;
+        let mut left = iters as usize;
+        while left > 0 {
+            let at = match self.at {
+                Some(at) if at < sequence.steps.len() => at,
+                _ => {
+                    tracks.restart(sequence);
+                    0
+                }
+            };
+            let end = (at + left.min(4096)).min(sequence.steps.len());
+            elapsed += timed(tracks, &sequence.steps[at..end]);
+            left -= end - at;
+            self.at = Some(end);
+        }
+        elapsed
+    }
 }
 
 /// One million actions in progress, each advanced by a random declared step; an action
@@ -167,19 +353,6 @@ impl LiveActions {
             self.next_id
                 .wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835),
         )
-    }
-
-    /// Starts every action (each reports its initial state).
-    fn fill(&mut self, tracker: &mut Tracker) {
-        let mut events = Vec::new();
-        let n = self.slots.len();
-        for i in 0..n {
-            self.step(i, &mut events);
-        }
-        for (media, id, state) in events {
-            tracker.track_state(media, id, state, 0).unwrap();
-        }
-        assert_eq!(tracker.len(), n);
     }
 
     fn step(&mut self, i: usize, out: &mut Vec<(usize, Uuid, usize)>) {

@@ -700,3 +700,87 @@ proptest! {
         }
     }
 }
+
+/// Records what ingest emits, with the state each action stepped from.
+#[derive(Default)]
+struct Recorder(Vec<String>);
+
+impl webaction_events::ingest::Emit for Recorder {
+    fn emit(&mut self, event: &AnyEvent) {
+        self.0
+            .push(format!("emit {} {}", event.action_id(), event.topic()));
+    }
+
+    fn emit_flagged(&mut self, event: &AnyEvent, illegal: &IllegalTransition) {
+        self.0.push(format!("flagged {} {illegal}", event.topic()));
+    }
+
+    fn wants_steps(&self) -> bool {
+        true
+    }
+
+    fn emit_step(&mut self, event: &AnyEvent, from: Option<&'static str>) {
+        self.0.push(format!(
+            "step {} {} from {from:?}",
+            event.action_id(),
+            event.topic()
+        ));
+    }
+}
+
+/// A line of a few actions: a state of either media type, or now and then a broken line.
+fn batch_line() -> impl Strategy<Value = Vec<u8>> {
+    let states: Vec<(&str, &str)> = [WebChat::DESCRIPTION, ContentOffer::DESCRIPTION]
+        .iter()
+        .flat_map(|m| m.states.iter().map(move |s| (m.wire_name, s.wire_name)))
+        .collect();
+    prop_oneof![
+        12 => (0u128..6, prop::sample::select(states))
+            .prop_map(|(id, (media, state))| line(&event(id, media, state))),
+        1 => Just(b"{not json".to_vec()),
+        1 => Just(br#"{"actionMediaType":"webchat"}"#.to_vec()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// `ingest_batch` is `ingest` line by line: the same outcomes, emits (with the state
+    /// stepped from), counts and tracker counts, however the stream is cut into batches,
+    /// with a cap, an ended memory and an idle timeout small enough to act.
+    #[test]
+    fn a_batch_is_ingested_as_its_lines_one_by_one(
+        lines in prop::collection::vec(batch_line(), 0..80),
+        cuts in prop::collection::vec(1usize..20, 1..10),
+        policy in prop::sample::select(vec![IllegalPolicy::Deliver, IllegalPolicy::Quarantine, IllegalPolicy::Drop]),
+        idle in prop::option::of(1u32..6),
+    ) {
+        let build = || {
+            Ingest::builder(Registry::builtin())
+                .max_actions(3)
+                .remember_ended(2)
+                .idle_timeout(idle.map(IdleTimeout::Events))
+                .illegal(policy)
+                .build(Recorder::default())
+        };
+        let describe = |outcome: Outcome| format!("{outcome:?}");
+        let mut single = build();
+        let expected: Vec<String> = lines.iter().map(|l| describe(single.ingest(l))).collect();
+        let mut batched = build();
+        let mut got = Vec::new();
+        let (mut start, mut cut) = (0, cuts.iter().cycle());
+        while start < lines.len() {
+            let end = (start + cut.next().unwrap()).min(lines.len());
+            batched.ingest_batch(&lines[start..end], |i, outcome| {
+                got.push((start + i, describe(outcome)));
+            });
+            start = end;
+        }
+        let positions: Vec<usize> = got.iter().map(|(i, _)| *i).collect();
+        prop_assert_eq!(positions, (0..lines.len()).collect::<Vec<_>>());
+        prop_assert_eq!(got.into_iter().map(|(_, o)| o).collect::<Vec<_>>(), expected);
+        prop_assert_eq!(batched.stats(), single.stats());
+        prop_assert_eq!(batched.tracker_stats(), single.tracker_stats());
+        prop_assert_eq!(&batched.emitter().0, &single.emitter().0);
+    }
+}

@@ -6,13 +6,14 @@ use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use events_core::ingest::{Discard, ErrorKind, IngestStats, Outcome};
+use events_core::ingest::{Discard, ErrorKind, Ingest, IngestStats, Outcome};
 use events_core::Registry;
 use indicatif::ProgressBar;
 use serde_json::{json, Value};
 
 use crate::dead_letter::DeadLetter;
-use crate::input::{self, is_blank, Limits, Line, LineReader, StreamError};
+use crate::input::{self, Limits, LineReader, StreamError};
+use crate::lanes::{self, BatchLine, Lanes, LineBatch, Settle, Worker};
 use crate::same_file::{self, Named};
 use crate::shutdown::{Shutdown, EXIT_INTERRUPTED};
 use crate::{progress, CliError};
@@ -35,77 +36,137 @@ pub struct Args {
     pub limits: Limits,
 }
 
-/// Checks every line of `reader`; rejected lines go to `dead_letter` when given. Once
-/// `shutdown` is requested (a signal), reading stops at the next line; the counts and the
-/// dead letter then cover every line read.
+/// Checks every line of `reader` on `limits.threads()` threads; rejected lines go to
+/// `dead_letter` when given, in input order. Once `shutdown` is requested (a signal),
+/// reading stops at the next line; the counts and the dead letter then cover every line
+/// read.
 pub fn check_stream(
     reader: impl BufRead,
     registry: &Registry,
     limits: &Limits,
-    mut dead_letter: Option<&mut DeadLetter<&mut dyn Write>>,
+    dead_letter: Option<&mut DeadLetter<&mut dyn Write>>,
     progress: &ProgressBar,
     shutdown: &Shutdown,
 ) -> Result<IngestStats, StreamError> {
-    let mut ingest = limits.ingest(registry, Discard);
+    let workers = limits.threads();
+    let ingest = limits.ingest(registry, Discard);
+    let lanes = Lanes::new(workers, ingest.decoder().clone(), |_| CheckWorker {
+        ingest: limits.worker_ingest(registry, Discard, workers),
+    });
     let mut lines = LineReader::new(reader, limits.max_line_bytes);
-    let mut buf = Vec::new();
-    while !shutdown.requested() {
-        let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? else {
-            break;
-        };
-        let number = lines.line_number();
-        if number.is_multiple_of(4096) {
-            progress.set_position(lines.bytes_read());
-        }
-        match line {
-            Line::TooLarge => {
-                let max = limits.max_line_bytes;
-                let message = format!("line exceeds the limit of {max} bytes");
-                let kind = ErrorKind::TooLarge.as_str();
-                let rest = match dead_letter.as_deref_mut() {
-                    Some(letter) => {
-                        letter
-                            .begin_streamed(number, kind, &message)
-                            .map_err(StreamError::Write)?;
-                        letter.raw_chunk(&buf).map_err(StreamError::Write)?;
-                        let mut write_error = None;
-                        let rest = lines
-                            .drain_rest(|chunk| {
-                                letter.raw_chunk(chunk).inspect_err(|e| {
-                                    write_error = Some(io::Error::new(e.kind(), e.to_string()));
-                                })
-                            })
-                            .map_err(|e| match write_error.take() {
-                                Some(write) => StreamError::Write(write),
-                                None => StreamError::Read(e),
-                            })?;
-                        letter
-                            .end_streamed(buf.len() as u64 + rest)
-                            .map_err(StreamError::Write)?;
-                        rest
-                    }
-                    None => lines.drain_rest(|_| Ok(())).map_err(StreamError::Read)?,
-                };
-                let _ = ingest.too_large(buf.len() + rest as usize);
-            }
-            Line::Complete if is_blank(&buf) => {}
-            Line::Complete => {
-                if let Outcome::Rejected(rejection) = ingest.ingest(&buf) {
-                    if let Some(letter) = dead_letter.as_deref_mut() {
-                        let error = &rejection.error;
-                        letter
-                            .write(number, error.kind().as_str(), &error.to_string(), &buf)
-                            .map_err(StreamError::Write)?;
-                    }
-                }
-            }
-        }
-    }
-    progress.set_position(lines.bytes_read());
-    if let Some(letter) = dead_letter {
+    let mut out = Rejected {
+        letter: dead_letter,
+        error: None,
+        broken: false,
+        ingest,
+        max_line_bytes: limits.max_line_bytes,
+    };
+    let counts = lanes::feed(lanes, &mut lines, &mut out, progress, shutdown)?;
+    if let Some(letter) = out.letter {
         letter.flush().map_err(StreamError::Write)?;
     }
-    Ok(*ingest.stats())
+    Ok(lanes::total(
+        counts.into_iter().chain([*out.ingest.stats()]),
+    ))
+}
+
+/// Where rejected lines go, in input order, and the first write that failed (the lines
+/// settled after it are not written).
+struct Rejected<'a, 'w> {
+    letter: Option<&'a mut DeadLetter<&'w mut dyn Write>>,
+    error: Option<io::Error>,
+    /// A write failed: nothing more is written.
+    broken: bool,
+    /// Counts the too-large lines, which the reader handles itself.
+    ingest: Ingest<Discard>,
+    max_line_bytes: usize,
+}
+
+impl Settle<Option<(ErrorKind, String)>> for Rejected<'_, '_> {
+    fn settled(
+        &mut self,
+        batch: &LineBatch,
+        line: &BatchLine,
+        rejected: Option<(ErrorKind, String)>,
+    ) {
+        if let (Some((kind, message)), Some(letter), false) =
+            (rejected, self.letter.as_deref_mut(), self.broken)
+        {
+            let raw = batch.bytes(line);
+            self.error = letter
+                .write(line.number, kind.as_str(), &message, raw)
+                .err();
+            self.broken = self.error.is_some();
+        }
+    }
+
+    fn too_large<R: BufRead>(
+        &mut self,
+        lines: &mut LineReader<R>,
+        number: u64,
+        head: &[u8],
+    ) -> Result<(), StreamError> {
+        let max = self.max_line_bytes;
+        let message = format!("line exceeds the limit of {max} bytes");
+        let kind = ErrorKind::TooLarge.as_str();
+        let rest = match self.letter.as_deref_mut() {
+            Some(letter) => {
+                letter
+                    .begin_streamed(number, kind, &message)
+                    .map_err(StreamError::Write)?;
+                letter.raw_chunk(head).map_err(StreamError::Write)?;
+                let mut write_error = None;
+                let rest = lines
+                    .drain_rest(|chunk| {
+                        letter.raw_chunk(chunk).inspect_err(|e| {
+                            write_error = Some(io::Error::new(e.kind(), e.to_string()));
+                        })
+                    })
+                    .map_err(|e| match write_error.take() {
+                        Some(write) => StreamError::Write(write),
+                        None => StreamError::Read(e),
+                    })?;
+                letter
+                    .end_streamed(head.len() as u64 + rest)
+                    .map_err(StreamError::Write)?;
+                rest
+            }
+            None => lines.drain_rest(|_| Ok(())).map_err(StreamError::Read)?,
+        };
+        let _ = self.ingest.too_large(head.len() + rest as usize);
+        Ok(())
+    }
+
+    fn failed(&mut self) -> Result<(), StreamError> {
+        self.error
+            .take()
+            .map_or(Ok(()), |e| Err(StreamError::Write(e)))
+    }
+}
+
+/// One thread of `check`: what it makes of a line is the error, for the dead letter.
+struct CheckWorker {
+    ingest: Ingest<Discard>,
+}
+
+impl Worker for CheckWorker {
+    type Settled = Option<(ErrorKind, String)>;
+    type Summary = IngestStats;
+
+    fn judge(&mut self, lines: &[(u64, &[u8])], settled: &mut Vec<Self::Settled>) {
+        self.ingest.ingest_batch_at(lines, |_, outcome| {
+            settled.push(match outcome {
+                Outcome::Rejected(rejection) => {
+                    Some((rejection.error.kind(), rejection.error.to_string()))
+                }
+                _ => None,
+            })
+        });
+    }
+
+    fn finish(self) -> IngestStats {
+        *self.ingest.stats()
+    }
 }
 
 /// The `--json` summary: `{"events", "valid", "rejected", "by_kind"}`, every kind listed.

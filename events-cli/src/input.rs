@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::builder::RangedU64ValueParser;
 use events_core::ingest::{
-    Emit, IdleTimeout, IllegalPolicy, Ingest, IngestBuilder, Outcome, TrackerConfig,
+    Emit, IdleTimeout, IllegalPolicy, Ingest, IngestBuilder, TrackerConfig,
     DEFAULT_MAX_LINE_BYTES,
 };
 use events_core::Registry;
@@ -120,7 +120,19 @@ pub struct Limits {
     #[arg(long, value_name = "LINES",
         value_parser = RangedU64ValueParser::<u32>::new().range(1..=u64::from(u32::MAX)))]
     pub idle_lines: Option<u32>,
+    /// Ingest on this many threads (default: the available parallelism). Lines are routed
+    /// to a thread by their `actionId`, so that each action's events are judged in order,
+    /// and the results are merged back in input order: the output is the same as with
+    /// `--threads 1`, except that `--max-actions` is split between the threads (each
+    /// evicts among its own actions) and `--idle-lines` may forget an action that is idle
+    /// between once and twice the limit at a different line.
+    #[arg(long, value_name = "N",
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_THREADS))]
+    pub threads: Option<usize>,
 }
+
+/// The most `--threads`: a line's thread is stored in 16 bits.
+const MAX_THREADS: u64 = 1 << 16;
 
 /// The longest line limit accepted: 1 GiB. Lines are held in memory up to the limit.
 const MAX_LINE_BYTES: u64 = 1 << 30;
@@ -134,6 +146,7 @@ impl Default for Limits {
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             max_actions: 1_000_000,
             idle_lines: None,
+            threads: Some(1),
         }
     }
 }
@@ -141,16 +154,36 @@ impl Default for Limits {
 impl Limits {
     /// An ingest pipeline with these limits, quarantining illegal transitions. Idleness is
     /// counted in lines, so that a file gives the same result however fast it is read.
-    pub fn ingest<E: events_core::ingest::Emit>(&self, registry: &Registry, emit: E) -> Ingest<E> {
-        self.builder(registry).build(emit)
+    pub fn ingest<E: Emit>(&self, registry: &Registry, emit: E) -> Ingest<E> {
+        self.worker_ingest(registry, emit, 1)
+    }
+
+    /// The threads to ingest on: `--threads`, or the available parallelism.
+    pub fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(crate::lanes::default_threads)
+    }
+
+    /// The pipeline of one of `workers` ingest threads: as [`ingest`](Self::ingest), with
+    /// its share of `--max-actions`.
+    pub fn worker_ingest<E: Emit>(
+        &self,
+        registry: &Registry,
+        emit: E,
+        workers: usize,
+    ) -> Ingest<E> {
+        self.worker_builder(registry, workers).build(emit)
     }
 
     /// The builder of [`ingest`](Self::ingest)'s pipeline, for a caller that adds to it
     /// (enrichment) or builds it elsewhere (`serve`'s ingest thread).
     pub fn builder(&self, registry: &Registry) -> IngestBuilder {
+        self.worker_builder(registry, 1)
+    }
+
+    fn worker_builder(&self, registry: &Registry, workers: usize) -> IngestBuilder {
         Ingest::builder(registry.clone())
             .max_line_bytes(self.max_line_bytes)
-            .max_actions(self.max_actions)
+            .max_actions(self.max_actions.div_ceil(workers))
             .idle_timeout(self.idle_lines.map(IdleTimeout::Events))
             .illegal(IllegalPolicy::Quarantine)
     }
@@ -240,7 +273,7 @@ impl<R: BufRead> LineReader<R> {
                 return Ok(Some(self.judge(buf)));
             }
             started = true;
-            let newline = available.iter().position(|&b| b == b'\n');
+            let newline = memchr::memchr(b'\n', available);
             let content = newline.unwrap_or(available.len());
             // Room for the limit, a `\r` that may end the line, and one byte more to tell
             // that the line is too long.
@@ -314,7 +347,7 @@ impl<R: BufRead> LineReader<R> {
             if available.is_empty() {
                 return Ok(total);
             }
-            let newline = available.iter().position(|&b| b == b'\n');
+            let newline = memchr::memchr(b'\n', available);
             let content = newline.unwrap_or(available.len());
             each(&available[..content])?;
             total += content as u64;
@@ -331,28 +364,6 @@ impl<R: BufRead> LineReader<R> {
 /// Whether a line holds only spaces, tabs and carriage returns: skipped, not an error.
 pub fn is_blank(line: &[u8]) -> bool {
     line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
-}
-
-/// Hands one line `next_line` returned to `ingest`, for the commands that only count
-/// rejected lines (`report`, `replay`): a line over the limit is drained and counted as
-/// `too_large`, a blank one skipped, any other ingested. Returns the outcome of an
-/// ingested line (`None` for a blank or too-large one), so `report` can tell which media
-/// type a rejected line claimed.
-pub fn ingest_line<R: BufRead, E: Emit>(
-    ingest: &mut Ingest<E>,
-    lines: &mut LineReader<R>,
-    buf: &[u8],
-    line: Line,
-) -> io::Result<Option<Outcome>> {
-    match line {
-        Line::TooLarge => {
-            let rest = lines.drain_rest(|_| Ok(()))?;
-            let _ = ingest.too_large(buf.len() + rest as usize);
-            Ok(None)
-        }
-        Line::Complete if is_blank(buf) => Ok(None),
-        Line::Complete => Ok(Some(ingest.ingest(buf))),
-    }
 }
 
 #[cfg(test)]

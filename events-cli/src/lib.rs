@@ -23,6 +23,7 @@ pub mod dead_letter {
 }
 pub mod docs;
 pub mod input;
+pub mod lanes;
 pub mod progress;
 pub mod replay;
 pub mod report;

@@ -13,15 +13,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use events_core::{Events, Registry};
+use events_core::ingest::{Discard, Emit, Ingest, IngestStats, Outcome};
+use events_core::{AnyEvent, Events, Registry};
 use events_sinks::{
     DeadLetter, FileOptions, Forwarder, FullQueuePolicy, Output, Sink, SinkError, SinkOptions,
     SinkSpec, SinkStats,
 };
+use indicatif::ProgressBar;
 
 pub use crate::delivery::{Body, Delivery, Layout};
-use crate::input::Limits;
-use crate::input::{self, LineReader};
+use crate::input::{self, Limits, LineReader, StreamError};
+use crate::lanes::{self, BatchLine, Lanes, LineBatch, Settle, Worker};
 use crate::same_file::{self, Named};
 use crate::shutdown::{Interrupt, Shutdown, EXIT_INTERRUPTED};
 use crate::CliError;
@@ -132,19 +134,29 @@ pub fn replay_stream(
     let events = Events::new();
     let forwarder = Forwarder::new(Arc::clone(&sink), dead_letter.clone());
     let _subscription = forwarder.subscribe(&events);
-    let mut ingest = limits.ingest(registry, &events);
+    let workers = limits.threads();
+    let ingest = limits.ingest(registry, Discard);
+    let lanes = Lanes::new(workers, ingest.decoder().clone(), |_| ReplayWorker {
+        ingest: limits.worker_ingest(registry, Accepted::default(), workers),
+        emitted: Vec::new(),
+    });
     let mut lines = LineReader::new(reader, limits.max_line_bytes);
-    let mut buf = Vec::new();
-    while !interrupt.requested() {
-        let Some(line) = lines.next_line(&mut buf).map_err(ReplayError::Read)? else {
-            break;
-        };
-        input::ingest_line(&mut ingest, &mut lines, &buf, line).map_err(ReplayError::Read)?;
-        if forwarder.failed() {
-            break;
-        }
-    }
-    let ingested = *ingest.stats();
+    let mut settle = Forward {
+        events: &events,
+        forwarder: &forwarder,
+        ingest,
+    };
+    let parts = lanes::feed(
+        lanes,
+        &mut lines,
+        &mut settle,
+        &ProgressBar::hidden(),
+        interrupt,
+    )
+    .map_err(|error| match error {
+        StreamError::Read(e) | StreamError::Write(e) => ReplayError::Read(e),
+    })?;
+    let ingested = lanes::total(parts.into_iter().chain([*settle.ingest.stats()]));
     let closed = sink.close(Instant::now() + shutdown_timeout);
     let mut stats = ReplayStats {
         read: ingested.events,
@@ -169,6 +181,77 @@ pub fn replay_stream(
 
 /// Refuses a sink file or dead letter that is the input, or each other, before either is
 /// opened for writing.
+/// What a worker of `replay` accepted, in order, to be sent from the reader's thread: the
+/// sink gets the events in input order.
+#[derive(Debug, Default)]
+struct Accepted(Vec<Box<AnyEvent>>);
+
+impl Emit for Accepted {
+    fn emit(&mut self, event: &AnyEvent) {
+        self.0.push(event.clone_box());
+    }
+}
+
+/// One thread of `replay`: each line comes back with its event when it was accepted.
+struct ReplayWorker {
+    ingest: Ingest<Accepted>,
+    emitted: Vec<bool>,
+}
+
+impl Worker for ReplayWorker {
+    type Settled = Option<Box<AnyEvent>>;
+    type Summary = IngestStats;
+
+    fn judge(&mut self, lines: &[(u64, &[u8])], settled: &mut Vec<Self::Settled>) {
+        let emitted = &mut self.emitted;
+        emitted.clear();
+        self.ingest.ingest_batch_at(lines, |_, outcome| {
+            emitted.push(matches!(outcome, Outcome::Emitted));
+        });
+        let mut accepted = self.ingest.emitter().0.drain(..);
+        settled.extend(
+            emitted
+                .iter()
+                .map(|&e| if e { accepted.next() } else { None }),
+        );
+    }
+
+    fn finish(self) -> IngestStats {
+        *self.ingest.stats()
+    }
+}
+
+/// The reader's side of `replay`: accepted events go on the bus to the forwarder, in input
+/// order; reading stops once the sink refused one.
+struct Forward<'a> {
+    events: &'a Events,
+    forwarder: &'a Forwarder,
+    /// Counts the too-large lines, which the reader handles itself.
+    ingest: Ingest<Discard>,
+}
+
+impl Settle<Option<Box<AnyEvent>>> for Forward<'_> {
+    fn settled(&mut self, _: &LineBatch, _: &BatchLine, accepted: Option<Box<AnyEvent>>) {
+        if let Some(event) = accepted {
+            self.events.emit_any(&*event);
+        }
+    }
+
+    fn too_large<R: BufRead>(
+        &mut self,
+        lines: &mut LineReader<R>,
+        _: u64,
+        head: &[u8],
+    ) -> Result<(), StreamError> {
+        lanes::skip_too_large(lines, &mut self.ingest, head)?;
+        Ok(())
+    }
+
+    fn stop(&self) -> bool {
+        self.forwarder.failed()
+    }
+}
+
 fn refuse_overlap(args: &Args) -> Result<(), CliError> {
     let input = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
     let sink_file = match &args.sink {

@@ -214,3 +214,84 @@ fn a_missing_file_and_a_bad_flag_exit_two_with_a_message() {
     );
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// `--threads` changes where lines are judged, not what becomes of them: on a few hundred
+/// thousand simulated events with broken lines and illegal steps injected, plus a line of
+/// every kind (a too-large one among them) in the middle, one, two and three threads
+/// print the same summary, write the same dead letter byte for byte and exit alike.
+#[test]
+fn threads_give_byte_identical_summaries_and_dead_letters() {
+    let dir = temp_dir("check-threads");
+    let simulated = webaction(
+        &[
+            "simulate",
+            "--actions",
+            "120000",
+            "--seed",
+            "11",
+            "--invalid-rate",
+            "0.05",
+        ],
+        None,
+    );
+    assert!(simulated.status.success());
+    let half = simulated.stdout.len() / 2;
+    let split = half
+        + simulated.stdout[half..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap()
+        + 1;
+    let (kinds, _) = every_kind();
+    let mut input = simulated.stdout[..split].to_vec();
+    for line in kinds {
+        input.extend_from_slice(&line);
+        input.push(b'\n');
+    }
+    input.extend_from_slice(&simulated.stdout[split..]);
+    let path = dir.join("events.ndjson");
+    std::fs::write(&path, &input).unwrap();
+    let run = |threads: &str| {
+        let letter = dir.join(format!("dead-letter-{threads}.ndjson"));
+        let output = webaction(
+            &[
+                "check",
+                path.to_str().unwrap(),
+                "--json",
+                "--max-line-bytes",
+                "2000",
+                "--threads",
+                threads,
+                "--dead-letter",
+                letter.to_str().unwrap(),
+            ],
+            None,
+        );
+        (
+            output.status.code(),
+            output.stdout,
+            std::fs::read(letter).unwrap(),
+        )
+    };
+    let one = run("1");
+    let summary: Value = serde_json::from_slice(&one.1).unwrap();
+    assert!(summary["events"].as_u64().unwrap() > 250_000, "{summary}");
+    assert!(summary["by_kind"]["illegal_transition"].as_u64().unwrap() > 1000);
+    assert_eq!(summary["by_kind"]["too_large"], 1);
+    assert_eq!(one.0, Some(1));
+    let letters = one.2.iter().filter(|&&b| b == b'\n').count() as u64;
+    assert_eq!(letters, summary["rejected"].as_u64().unwrap());
+    for threads in ["2", "3"] {
+        let other = run(threads);
+        assert_eq!(other.0, one.0, "exit status with --threads {threads}");
+        assert_eq!(
+            String::from_utf8_lossy(&other.1),
+            String::from_utf8_lossy(&one.1),
+            "summary with --threads {threads}"
+        );
+        assert!(
+            other.2 == one.2,
+            "dead letter with --threads {threads} differs"
+        );
+    }
+}

@@ -23,11 +23,12 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use events_core::ingest::{Emit, ErrorKind, IngestStats, Outcome};
+use events_core::ingest::{Discard, Emit, ErrorKind, Ingest, IngestStats, Outcome};
 use events_core::{AnyEvent, MediaTypeDescription, Registry, Uuid};
 use indicatif::ProgressBar;
 
 use crate::input::{self, Limits, LineReader, StreamError};
+use crate::lanes::{self, BatchLine, Lanes, LineBatch, Settle, Worker};
 use crate::same_file::{self, Named};
 use crate::shutdown::{Shutdown, EXIT_INTERRUPTED};
 use crate::{progress, CliError};
@@ -145,6 +146,16 @@ impl MapReport {
                 })
             })
             .collect()
+    }
+
+    /// Adds the counts of `other`, a report of the same map from other actions.
+    fn add(&mut self, other: MapReport) {
+        for (sum, count) in self.reached.iter_mut().zip(other.reached) {
+            *sum += count;
+        }
+        for (step, count) in other.steps {
+            *self.steps.entry(step).or_insert(0) += count;
+        }
     }
 
     fn index(&self, wire_name: &str) -> usize {
@@ -340,46 +351,132 @@ pub fn report_stream(
     shutdown: &Shutdown,
 ) -> Result<Report, StreamError> {
     let media_types: Vec<_> = registry.iter().map(|e| e.description).collect();
-    let tally = Tally {
+    let workers = limits.threads();
+    let ingest = limits.ingest(registry, Discard);
+    let lanes = Lanes::new(workers, ingest.decoder().clone(), |_| ReportWorker {
+        ingest: limits.worker_ingest(
+            registry,
+            Tally {
+                media_types: media_types.clone(),
+                ..Tally::default()
+            },
+            workers,
+        ),
+        rejected: Rejected::new(media_types.len()),
         media_types: media_types.clone(),
-        ..Tally::default()
-    };
-    let mut rejected_by_media = vec![[0u64; 7]; media_types.len()];
-    let mut rejected_unknown_media = [0u64; 7];
-    let mut ingest = limits.ingest(registry, tally);
+    });
     let mut lines = LineReader::new(reader, limits.max_line_bytes);
-    let mut buf = Vec::new();
-    while !shutdown.requested() {
-        let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? else {
-            break;
-        };
-        if lines.line_number().is_multiple_of(4096) {
-            progress.set_position(lines.bytes_read());
-        }
-        let before = ingest.stats().by_kind;
-        let outcome =
-            input::ingest_line(&mut ingest, &mut lines, &buf, line).map_err(StreamError::Read)?;
-        // The kind comes from the stats' difference, so a too-large line (no outcome)
-        // is counted the same way as every other rejected one.
-        let Some(kind) = (0..7).find(|&k| ingest.stats().by_kind[k] > before[k]) else {
-            continue;
-        };
-        let claimed = outcome
-            .as_ref()
-            .and_then(|o| claimed_media_type(o, &buf, &media_types));
-        match claimed {
-            Some(media) => rejected_by_media[media][kind] += 1,
-            None => rejected_unknown_media[kind] += 1,
+    let mut reader_side = TooLarge {
+        ingest,
+        rejected: Rejected::new(media_types.len()),
+    };
+    let parts = lanes::feed(lanes, &mut lines, &mut reader_side, progress, shutdown)?;
+    let mut stats = vec![*reader_side.ingest.stats()];
+    let mut rejected = reader_side.rejected;
+    let mut maps = BTreeMap::new();
+    for (part_stats, tally, part_rejected) in parts {
+        stats.push(part_stats);
+        rejected.add(&part_rejected);
+        for (key, map) in tally.maps {
+            match maps.entry(key) {
+                std::collections::btree_map::Entry::Vacant(entry) => {
+                    entry.insert(map);
+                }
+                std::collections::btree_map::Entry::Occupied(mut entry) => {
+                    entry.get_mut().add(map);
+                }
+            }
         }
     }
-    let stats = *ingest.stats();
     Ok(Report {
-        stats,
-        maps: ingest.into_emitter().maps,
+        stats: lanes::total(stats),
+        maps,
         media_types,
-        rejected_by_media,
-        rejected_unknown_media,
+        rejected_by_media: rejected.by_media,
+        rejected_unknown_media: rejected.unknown_media,
     })
+}
+
+/// Rejected lines by the media type they claim and by kind.
+#[derive(Debug, Clone)]
+struct Rejected {
+    by_media: Vec<[u64; 7]>,
+    unknown_media: [u64; 7],
+}
+
+impl Rejected {
+    fn new(media_types: usize) -> Self {
+        Rejected {
+            by_media: vec![[0; 7]; media_types],
+            unknown_media: [0; 7],
+        }
+    }
+
+    fn count(&mut self, claimed: Option<usize>, kind: ErrorKind) {
+        match claimed {
+            Some(media) => self.by_media[media][kind.index()] += 1,
+            None => self.unknown_media[kind.index()] += 1,
+        }
+    }
+
+    fn add(&mut self, other: &Rejected) {
+        let pairs = self.by_media.iter_mut().zip(&other.by_media);
+        for (sum, part) in pairs.chain([(&mut self.unknown_media, &other.unknown_media)]) {
+            for (sum, count) in sum.iter_mut().zip(part) {
+                *sum += count;
+            }
+        }
+    }
+}
+
+/// One thread of `report`: it tallies its actions' events, and counts its rejected
+/// lines. Counts add up, so nothing comes back per line.
+struct ReportWorker {
+    ingest: Ingest<Tally>,
+    rejected: Rejected,
+    media_types: Vec<&'static MediaTypeDescription>,
+}
+
+impl Worker for ReportWorker {
+    type Settled = ();
+    type Summary = (IngestStats, Tally, Rejected);
+
+    fn judge(&mut self, lines: &[(u64, &[u8])], settled: &mut Vec<()>) {
+        let (media_types, rejected) = (&self.media_types, &mut self.rejected);
+        self.ingest.ingest_batch_at(lines, |i, outcome| {
+            if let Some(error) = outcome.error() {
+                let claimed = claimed_media_type(&outcome, lines[i].1, media_types);
+                rejected.count(claimed, error.kind());
+            }
+            settled.push(());
+        });
+    }
+
+    fn finish(self) -> Self::Summary {
+        let stats = *self.ingest.stats();
+        (stats, self.ingest.into_emitter(), self.rejected)
+    }
+}
+
+/// The reader's side of `report`: lines over the limit claim no media type.
+struct TooLarge {
+    ingest: Ingest<Discard>,
+    rejected: Rejected,
+}
+
+impl Settle<()> for TooLarge {
+    fn settled(&mut self, _: &LineBatch, _: &BatchLine, (): ()) {}
+
+    fn too_large<R: BufRead>(
+        &mut self,
+        lines: &mut LineReader<R>,
+        _: u64,
+        head: &[u8],
+    ) -> Result<(), StreamError> {
+        lanes::skip_too_large(lines, &mut self.ingest, head)?;
+        self.rejected.count(None, ErrorKind::TooLarge);
+        Ok(())
+    }
 }
 
 /// Runs `webaction report`.

@@ -7,7 +7,7 @@ use crate::any::AnyEvent;
 use crate::bus::Events;
 use crate::ingest::decode::{Decoded, Decoder, DEFAULT_MAX_LINE_BYTES};
 use crate::ingest::error::{ErrorKind, IllegalTransition, IngestError};
-use crate::ingest::tracker::{Tracker, TrackerConfig, TrackerStats};
+use crate::ingest::tracker::{Step, Tracker, TrackerConfig, TrackerStats};
 use crate::registry::Registry;
 
 /// Where accepted events go: the bus ([`Events`]), or any function of `&AnyEvent`.
@@ -233,7 +233,9 @@ impl IngestBuilder {
     }
 
     /// A function that may add or change fields of every decoded event before it is
-    /// tracked and emitted. Declared fields are changed on the typed event
+    /// tracked and emitted. It must be `Send`: a pipeline may be moved to another thread,
+    /// and one that ingests on several threads (`webaction check --threads`, or a server
+    /// with one `Ingest` per worker) runs it on those threads. Declared fields are changed on the typed event
     /// ([`downcast_mut`](crate::DynEvent#method.downcast_mut)); others through [`extra_mut`](crate::DynEvent::extra_mut).
     ///
     /// ```
@@ -278,6 +280,7 @@ impl IngestBuilder {
             policy: self.policy,
             stats: IngestStats::default(),
             clock,
+            batch: Batch::default(),
             emit,
         }
     }
@@ -321,6 +324,7 @@ pub struct Ingest<E> {
     policy: IllegalPolicy,
     stats: IngestStats,
     clock: Clock,
+    batch: Batch,
     emit: E,
 }
 
@@ -356,62 +360,114 @@ impl<E: Emit> Ingest<E> {
     /// Ingests one line (one JSON object, without its line break).
     pub fn ingest(&mut self, line: &[u8]) -> Outcome {
         self.stats.events += 1;
-        let now = match self.clock {
-            Clock::Events => self.stats.events as u32,
-            Clock::Seconds(start) => start.elapsed().as_secs() as u32,
-        };
+        let now = self.tick(self.stats.events);
         let Decoded {
             media_index,
             mut event,
         } = match self.decoder.decode(line) {
             Ok(decoded) => decoded,
-            Err(error) => return self.reject(error, None),
+            Err(error) => return reject(&mut self.stats, error),
         };
         if let Some(enrich) = &mut self.enrich {
             enrich(&mut *event);
         }
-        let wants_steps = self.emit.wants_steps();
-        let from = if wants_steps {
-            self.tracker
-                .state_of(event.action_id())
-                .map(|(_, state)| state)
-        } else {
-            None
-        };
-        match self
-            .tracker
-            .track_state(media_index, event.action_id(), event.state_index(), now)
-        {
-            Ok(()) => {
-                self.stats.valid += 1;
-                if wants_steps {
-                    self.emit.emit_step(&*event, from);
-                } else {
-                    self.emit.emit(&*event);
+        let step = step_of(media_index, &*event, now);
+        let judged = self.tracker.track_step(&step);
+        settle(&mut self.stats, &mut self.emit, self.policy, event, judged)
+    }
+
+    /// Ingests a batch of lines, with the same outcomes, emits and counts as
+    /// [`ingest`](Self::ingest) line by line, and hands each line's outcome to `each` with
+    /// its position in `lines`, in order.
+    ///
+    /// Faster when many lines are at hand: the lines are decoded first, then tracked
+    /// together ([`Tracker::track_batch`]), so that the tracker's cache misses overlap.
+    /// The one difference a caller can see is when enrichment runs: on every line of the
+    /// batch before the first of them is emitted.
+    ///
+    /// ```
+    /// use events_core::ingest::{Ingest, Outcome};
+    /// use events_core::{AnyEvent, Registry};
+    ///
+    /// let offered = br#"{"actionId":"6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a3c4d","actionState":"offered",
+    ///  "actionMediaType":"webchat","actionMapId":"0b9e8f7a-6d5c-4b3a-8f2e-1d0c9b8a7f6e",
+    ///  "actionMapVersion":3,"customerId":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+    ///  "customerIdType":"cookie","sessionId":"1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}"#;
+    /// let mut ingest = Ingest::builder(Registry::builtin()).build(|_: &AnyEvent| {});
+    /// let mut valid = Vec::new();
+    /// ingest.ingest_batch(&[&offered[..], b"{not json", &offered[..]], |i, outcome| {
+    ///     valid.push((i, outcome.is_valid()));
+    /// });
+    /// assert_eq!(valid, [(0, true), (1, false), (2, false)]);
+    /// ```
+    pub fn ingest_batch<L: AsRef<[u8]>>(&mut self, lines: &[L], each: impl FnMut(usize, Outcome)) {
+        self.ingest_batch_with(lines.len(), |i| lines[i].as_ref(), |_, events| events, each);
+    }
+
+    /// [`ingest_batch`](Self::ingest_batch) for a pipeline that sees only some lines of a
+    /// stream (one worker of several): each line comes with its position in the stream
+    /// (counting from 1 every line ingest would count: blank lines excluded), which is the
+    /// tick of [`IdleTimeout::Events`]. So idleness is counted in the stream's lines, not
+    /// in the lines this pipeline saw.
+    pub fn ingest_batch_at<L: AsRef<[u8]>>(
+        &mut self,
+        lines: &[(u64, L)],
+        each: impl FnMut(usize, Outcome),
+    ) {
+        self.ingest_batch_with(
+            lines.len(),
+            |i| lines[i].1.as_ref(),
+            |i, _| lines[i].0,
+            each,
+        );
+    }
+
+    fn ingest_batch_with<'l>(
+        &mut self,
+        len: usize,
+        line: impl Fn(usize) -> &'l [u8],
+        position: impl Fn(usize, u64) -> u64,
+        mut each: impl FnMut(usize, Outcome),
+    ) {
+        let mut decoded = std::mem::take(&mut self.batch.decoded);
+        let mut steps = std::mem::take(&mut self.batch.steps);
+        decoded.clear();
+        steps.clear();
+        for i in 0..len {
+            self.stats.events += 1;
+            let now = self.tick(position(i, self.stats.events));
+            match self.decoder.decode(line(i)) {
+                Ok(Decoded {
+                    media_index,
+                    mut event,
+                }) => {
+                    if let Some(enrich) = &mut self.enrich {
+                        enrich(&mut *event);
+                    }
+                    steps.push(step_of(media_index, &*event, now));
+                    decoded.push(Ok(event));
                 }
-                Outcome::Emitted
+                Err(error) => decoded.push(Err(error)),
             }
-            Err(illegal) => {
-                self.stats.by_kind[ErrorKind::IllegalTransition.index()] += 1;
-                match self.policy {
-                    IllegalPolicy::Deliver => {
-                        self.stats.flagged += 1;
-                        self.emit.emit_flagged(&*event, &illegal);
-                        Outcome::Flagged(illegal)
-                    }
-                    IllegalPolicy::Drop => {
-                        self.stats.dropped += 1;
-                        Outcome::Dropped(illegal)
-                    }
-                    IllegalPolicy::Quarantine => {
-                        self.stats.rejected += 1;
-                        Outcome::Rejected(Rejection {
-                            error: illegal.into(),
-                            event: Some(event),
-                        })
-                    }
-                }
-            }
+        }
+        let (stats, emit, policy) = (&mut self.stats, &mut self.emit, self.policy);
+        let mut lines = decoded.drain(..).enumerate();
+        self.tracker.track_batch(&steps, |_, judged| {
+            let (i, event) =
+                settle_failed(&mut lines, stats, &mut each).expect("a decoded line per step");
+            each(i, settle(stats, emit, policy, event, judged));
+        });
+        let rest = settle_failed(&mut lines, stats, &mut each);
+        debug_assert!(rest.is_none(), "a step per decoded line");
+        drop(lines);
+        self.batch = Batch { decoded, steps };
+    }
+
+    /// The tracker's tick for the line at `position` (1-based) in the stream.
+    fn tick(&self, position: u64) -> u32 {
+        match self.clock {
+            Clock::Events => position as u32,
+            Clock::Seconds(start) => start.elapsed().as_secs() as u32,
         }
     }
 
@@ -426,12 +482,6 @@ impl<E: Emit> Ingest<E> {
         self.stats.rejected += 1;
         self.stats.by_kind[error.kind().index()] += 1;
         error
-    }
-
-    fn reject(&mut self, error: IngestError, event: Option<Box<AnyEvent>>) -> Outcome {
-        self.stats.rejected += 1;
-        self.stats.by_kind[error.kind().index()] += 1;
-        Outcome::Rejected(Rejection { error, event })
     }
 
     /// Counts so far.
@@ -468,4 +518,88 @@ impl<E: Emit> Ingest<E> {
     pub fn into_emitter(self) -> E {
         self.emit
     }
+}
+
+/// What the tracker needs of a decoded event.
+fn step_of(media_index: usize, event: &AnyEvent, now: u32) -> Step {
+    Step {
+        media_index,
+        action_id: event.action_id(),
+        state_index: event.state_index(),
+        now,
+    }
+}
+
+/// Settles the lines of a batch that failed to decode, in order, up to the next decoded
+/// one, which it returns with its position.
+fn settle_failed(
+    lines: &mut impl Iterator<Item = (usize, Result<Box<AnyEvent>, IngestError>)>,
+    stats: &mut IngestStats,
+    each: &mut impl FnMut(usize, Outcome),
+) -> Option<(usize, Box<AnyEvent>)> {
+    for (i, line) in lines {
+        match line {
+            Ok(event) => return Some((i, event)),
+            Err(error) => each(i, reject(stats, error)),
+        }
+    }
+    None
+}
+
+/// Counts a line that is not an event, and hands it back.
+fn reject(stats: &mut IngestStats, error: IngestError) -> Outcome {
+    stats.rejected += 1;
+    stats.by_kind[error.kind().index()] += 1;
+    Outcome::Rejected(Rejection { error, event: None })
+}
+
+/// Emits, or hands back, a decoded event as the tracker judged it (`Ok` with the state
+/// its action was in before), and counts it.
+fn settle<E: Emit>(
+    stats: &mut IngestStats,
+    emit: &mut E,
+    policy: IllegalPolicy,
+    event: Box<AnyEvent>,
+    judged: Result<Option<&'static str>, IllegalTransition>,
+) -> Outcome {
+    match judged {
+        Ok(from) => {
+            stats.valid += 1;
+            if emit.wants_steps() {
+                emit.emit_step(&*event, from);
+            } else {
+                emit.emit(&*event);
+            }
+            Outcome::Emitted
+        }
+        Err(illegal) => {
+            stats.by_kind[ErrorKind::IllegalTransition.index()] += 1;
+            match policy {
+                IllegalPolicy::Deliver => {
+                    stats.flagged += 1;
+                    emit.emit_flagged(&*event, &illegal);
+                    Outcome::Flagged(illegal)
+                }
+                IllegalPolicy::Drop => {
+                    stats.dropped += 1;
+                    Outcome::Dropped(illegal)
+                }
+                IllegalPolicy::Quarantine => {
+                    stats.rejected += 1;
+                    Outcome::Rejected(Rejection {
+                        error: illegal.into(),
+                        event: Some(event),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// Buffers of [`Ingest::ingest_batch`], kept between batches so that a batch allocates
+/// nothing but its events.
+#[derive(Debug, Default)]
+struct Batch {
+    decoded: Vec<Result<Box<AnyEvent>, IngestError>>,
+    steps: Vec<Step>,
 }

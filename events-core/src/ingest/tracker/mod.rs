@@ -13,6 +13,16 @@
 //! 25 % more instructions and 40 % more cache misses than at 5/7 (BENCHMARKS.md); the
 //! queue below is kept tight to pay for the extra slots within 48 bytes per action.
 //!
+//! Why not `hashbrown::HashTable` with a compact entry: its bucket count is a power of
+//! two at most 7/8 full, so one million actions take 2²¹ buckets, and what a live action
+//! needs (its 16-byte id, last tick, queue position, state, media type and flags: 27 bytes,
+//! 28 aligned) plus its control byte makes 29 bytes a bucket: 61 bytes per live action at
+//! one million, past the 48 the tracker must stay within. Even the smallest entry that still tells actions apart, the id and a
+//! state byte (`ingest/tracker_floor`: 17 bytes plus the control byte), takes 37.7 bytes
+//! per live action at one million and leaves 10 for the eviction order and the memory of
+//! ended actions, which need more. So this table is kept; `tracker_floor` measures, in
+//! the same run, what such a map costs per event for the same steps.
+//!
 //! Eviction needs an order. Each action gets one 4-byte record in a FIFO queue when first
 //! seen: the *home* index of its slot (where its probe sequence starts), not the slot
 //! index. Linear probing shifts slots back on removal, but never before their home, so a
@@ -52,6 +62,27 @@ mod tests;
 
 use ended::EndedMemory;
 use table::{Slot, Table};
+
+/// How many steps [`Tracker::track_batch`] reads the table for before judging them. The
+/// reads are plain loads, which (unlike prefetch instructions) hold their place in the
+/// core's reorder buffer until their data comes: issued back to back, a group's misses
+/// are all in flight at once; spread between the judging of steps, they would not be.
+/// A core keeps 10 to 20 misses outstanding.
+const GROUP: usize = 8;
+
+/// One event as the tracker sees it, for [`Tracker::track_batch`]: the arguments of
+/// [`Tracker::track_state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// The position of the event's media type in the registry.
+    pub media_index: usize,
+    /// The action.
+    pub action_id: Uuid,
+    /// The position of the reported state in its media type's states.
+    pub state_index: usize,
+    /// The tick of the event.
+    pub now: u32,
+}
 
 /// Limits of a [`Tracker`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,6 +267,84 @@ impl Tracker {
         state_index: usize,
         now: u32,
     ) -> Result<(), IllegalTransition> {
+        self.judge(media_index, action_id, state_index, now)
+            .map(|_| ())
+    }
+
+    /// Checks and records a batch of steps, in order, exactly as
+    /// [`track_state`](Self::track_state) would one by one, and hands each result to `judged` with the
+    /// step's position in `steps`, before the next step is judged. An accepted step comes
+    /// with the state its action was in before it (`None` for an action's first event).
+    ///
+    /// What a batch gains is memory-level parallelism: with a million live actions, the
+    /// slot of each action is a cache miss, and one by one every miss waits for the one
+    /// before. Here the slots of a group of steps are read first (plain loads, no
+    /// prefetch intrinsics), all their misses in flight at once, then the steps are judged
+    /// from the cache.
+    ///
+    /// ```
+    /// use events_core::ingest::{Step, Tracker};
+    /// use events_core::{Registry, Uuid, WebChat};
+    ///
+    /// let mut tracker = Tracker::new(&Registry::builtin());
+    /// let id = Uuid::from_u128(7);
+    /// let step = |state: WebChat| Step { media_index: 0, action_id: id, state_index: state as usize, now: 0 };
+    /// let mut results = Vec::new();
+    /// tracker.track_batch(
+    ///     &[step(WebChat::Offered), step(WebChat::Engaged), step(WebChat::Accepted)],
+    ///     |i, result| results.push((i, result.map_err(|e| e.rule))),
+    /// );
+    /// assert_eq!(results[0], (0, Ok(None)));
+    /// assert!(results[1].1.is_err());
+    /// assert_eq!(results[2], (2, Ok(Some("offered"))));
+    /// ```
+    pub fn track_batch(
+        &mut self,
+        steps: &[Step],
+        mut judged: impl FnMut(usize, Result<Option<&'static str>, IllegalTransition>),
+    ) {
+        for (group_index, group) in steps.chunks(GROUP).enumerate() {
+            for step in group {
+                self.touch(step.action_id);
+            }
+            for (i, step) in group.iter().enumerate() {
+                judged(group_index * GROUP + i, self.track_step(step));
+            }
+        }
+    }
+
+    /// [`track_state`](Self::track_state), giving back on success the state the action
+    /// was in before, by wire name.
+    pub(crate) fn track_step(
+        &mut self,
+        step: &Step,
+    ) -> Result<Option<&'static str>, IllegalTransition> {
+        let media = self.media_types[step.media_index];
+        self.judge(step.media_index, step.action_id, step.state_index, step.now)
+            .map(|from| from.map(|state| media.states[usize::from(state)].wire_name))
+    }
+
+    /// Reads the memory that judging `action_id` will read first: the home slot of its
+    /// probe sequence in the live table and its entry in the ended memory's index. The
+    /// values are passed through [`black_box`](std::hint::black_box) only so that the
+    /// compiler keeps the loads; nothing depends on them.
+    fn touch(&self, action_id: Uuid) {
+        let key = Key::from(action_id);
+        if !self.live.slots.is_empty() {
+            std::hint::black_box(self.live.slots[self.live.home(key)].media);
+        }
+        self.ended.touch(key);
+    }
+
+    /// [`track_state`](Self::track_state), giving back on success the state the action
+    /// was in before (`None` when it starts here).
+    fn judge(
+        &mut self,
+        media_index: usize,
+        action_id: Uuid,
+        state_index: usize,
+        now: u32,
+    ) -> Result<Option<u8>, IllegalTransition> {
         let media = self.media_types[media_index];
         let state = &media.states[state_index];
         let key = Key::from(action_id);
@@ -291,7 +400,7 @@ impl Tracker {
                     entry.last_seen = now;
                     entry.touched = true;
                 }
-                Ok(())
+                Ok(Some(found.state))
             }
             Err(vacant) => {
                 if let Some(found) = ended {
@@ -325,7 +434,7 @@ impl Tracker {
                     // A lifecycle of one event: it starts and ends here.
                     self.stats.ended += 1;
                     self.remember_end(key, media_index, state_index);
-                    return Ok(());
+                    return Ok(None);
                 }
                 let slot = Slot {
                     key,
@@ -339,14 +448,14 @@ impl Tracker {
                 if self.live.len >= self.config.max_actions {
                     if self.live.evict_oldest().is_none() {
                         // `max_actions` is 0: nothing can be tracked.
-                        return Ok(());
+                        return Ok(None);
                     }
                     self.stats.evicted += 1;
                     self.live.insert(slot);
                 } else {
                     self.live.insert_at(vacant, slot);
                 }
-                Ok(())
+                Ok(None)
             }
         }
     }
