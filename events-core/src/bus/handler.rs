@@ -168,6 +168,11 @@ impl Entry {
             .is_none_or(|topic| topic.matches(description, state))
     }
 
+    /// Whether this handler listens to some state of `description`.
+    pub(crate) fn listens_to_media_type(&self, description: &MediaTypeDescription) -> bool {
+        (0..description.states.len()).any(|state| self.listens_to(description, state))
+    }
+
     /// This handler in a table of events of any type.
     pub(crate) fn erased(&self) -> Handler<Arc<dyn Callback>> {
         self.slot(self.code.erased_form())

@@ -18,7 +18,7 @@ use crate::registry::Registry;
 use crate::topic::{Topic, TopicError};
 
 use handler::{Code, Entry, Erased};
-use table::{Emit, Writer};
+use table::{Emit, Run, Writer};
 
 pub use panic::HandlerPanic;
 pub use stream::{EventStream, Lagged};
@@ -84,14 +84,17 @@ pub use typed_stream::TypedStream;
 /// - **Handles.** Each subscription returns a [`Subscription`]; dropping it does not
 ///   unsubscribe (as in JavaScript, a subscription lives until `off`). For a handler that
 ///   should go with a scope, use [`Subscription::guard`].
-/// - **Cost.** Emitting takes no lock, no atomic read-modify-write and allocates nothing:
-///   each change (subscribe, unsubscribe, a `once` handler that ran) publishes a new
-///   handler table, and each thread keeps a copy (one `Arc`) of the table it last used,
-///   checked against the bus's generation with a plain load. The first emit of a thread
-///   after a change takes the writer lock briefly to pick the new table up; the first emit
-///   of a thread on a bus also allocates that thread's place for it. A thread keeps its
-///   copy, and so the closures of handlers removed meanwhile, until its next emit on that
-///   bus or another one, or until it exits (removed handlers are never *called* again).
+/// - **Cost.** Emitting takes no lock, no atomic read-modify-write (but for a `once`
+///   handler) and allocates nothing: each change (subscribe, unsubscribe, a `once` handler
+///   that ran) publishes a new handler table, and each thread keeps a copy (one `Arc`) of
+///   the table it last used, checked against the bus's generation with a plain load. The
+///   first emit of a thread after a change takes the writer lock briefly to pick the new
+///   table up; the first emit of a thread on a bus also allocates that thread's place for
+///   it. A thread keeps its copy, and so the closures of handlers removed meanwhile, until
+///   its next emit on that bus or another one, or until it exits (removed handlers are
+///   never *called* again). [`emit`](Self::emit) checks the event's type once, not once
+///   per handler: a media type with typed subscriptions has a handler table typed by its
+///   event struct.
 #[derive(Clone)]
 pub struct Events {
     shared: Arc<Shared>,
@@ -318,25 +321,29 @@ impl Events {
     /// Hands `event` to every handler of its topic, in subscription order, on this thread.
     #[inline]
     pub fn emit<E: Event>(&self, event: &E) {
-        let state = event.state().index();
-        self.dispatch(|emit| emit.table.run(emit, state, event));
+        self.dispatch(table::Typed {
+            state: event.state().index(),
+            event,
+        });
     }
 
     /// Hands an event of any media type to every handler of its topic. Typed handlers of
     /// its media type get it as their event type.
     #[inline]
     pub fn emit_any(&self, event: &AnyEvent) {
-        self.dispatch(|emit| emit.table.run_any(emit, event));
+        self.dispatch(table::Erased(event));
     }
 
-    /// Runs `run` with this thread's copy of the handler table, refreshed first if the bus
+    /// Runs `run` on this thread's copy of the handler table, refreshed first if the bus
     /// changed since this thread last used it.
     #[inline]
-    fn dispatch(&self, run: impl Fn(&Emit<'_>)) {
-        let generation = self.shared.generation();
-        let ran = snapshot::with_current(&self.shared, generation, |table| {
-            run(&Emit {
+    fn dispatch(&self, run: impl Run) {
+        let shared = &*self.shared;
+        let generation = shared.generation();
+        let ran = snapshot::with_current(shared, generation, |table| {
+            run.run(&Emit {
                 events: self,
+                shared,
                 table,
                 generation,
             });
@@ -350,14 +357,15 @@ impl Events {
     /// under the lock, keeps a copy for this thread's next emits, and runs it.
     #[cold]
     #[inline(never)]
-    fn dispatch_refreshed(&self, run: &dyn Fn(&Emit<'_>)) {
+    fn dispatch_refreshed(&self, run: &dyn Run) {
         let (generation, table) = {
             let writer = self.shared.lock();
             (self.shared.generation(), Arc::clone(&writer.table))
         };
         snapshot::store(&self.shared, generation, &table);
-        run(&Emit {
+        run.run(&Emit {
             events: self,
+            shared: &self.shared,
             table: &table,
             generation,
         });

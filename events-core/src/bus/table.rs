@@ -18,7 +18,7 @@ use crate::registry::Registry;
 
 use super::handler::{Call, Callback, Code, Entry, Handler, Meta};
 use super::panic::{HandlerPanic, PanicHook};
-use super::{Events, Subscription};
+use super::{Events, Shared, Subscription};
 
 type ErasedHandler = Handler<Arc<dyn Callback>>;
 
@@ -50,7 +50,7 @@ impl<E: Event> TypedStates<E> {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn run(&self, emit: &Emit<'_>, state: usize, event: &E) {
         let Some(slot) = self.states.get(state) else {
             return emit.table.run_on_any(emit, event);
@@ -85,9 +85,6 @@ enum Slots {
 }
 
 struct MediaSlots {
-    /// The `TypeId` of the media type's event struct, when the bus knows it (every
-    /// registered media type); found by it, an event needs no wire name comparison.
-    event_type: Option<TypeId>,
     wire_name: &'static str,
     slots: Slots,
 }
@@ -112,7 +109,12 @@ fn states<H>(
 
 /// One published version of a bus's subscriptions.
 pub(crate) struct Table {
-    media: Box<[MediaSlots]>,
+    /// The registered media types, by the `TypeId` of their event struct: found by it, an
+    /// event needs no wire name comparison.
+    media: Box<[(TypeId, MediaSlots)]>,
+    /// Media types known only by their description (a `Topic` of a declaration never
+    /// registered): found by wire name.
+    unregistered: Box<[MediaSlots]>,
     /// For events of a media type that has no slots: only `on_any` handlers apply.
     any: Box<[ErasedHandler]>,
     hook: PanicHook,
@@ -122,6 +124,7 @@ pub(crate) struct Table {
 /// made while its handlers run.
 pub(crate) struct Emit<'a> {
     pub(crate) events: &'a Events,
+    pub(crate) shared: &'a Shared,
     pub(crate) table: &'a Table,
     pub(crate) generation: u64,
 }
@@ -129,39 +132,79 @@ pub(crate) struct Emit<'a> {
 impl Emit<'_> {
     /// Whether the bus changed since this emit started: only then may a handler of its
     /// table have been removed.
-    #[inline]
+    #[inline(always)]
     fn changed(&self) -> bool {
-        self.events.shared.generation() != self.generation
+        self.shared.generation() != self.generation
+    }
+}
+
+/// What an emit does with the table it found. A trait rather than a closure so that the
+/// whole walk is inlined into the emit (a closure cannot be marked `#[inline(always)]`):
+/// the call and the frame it saves are a good part of what the bus adds to a handler.
+pub(crate) trait Run {
+    fn run(&self, emit: &Emit<'_>);
+}
+
+/// `emit::<E>`: the event's type known statically.
+pub(crate) struct Typed<'a, E> {
+    pub(crate) state: usize,
+    pub(crate) event: &'a E,
+}
+
+impl<E: Event> Run for Typed<'_, E> {
+    #[inline(always)]
+    fn run(&self, emit: &Emit<'_>) {
+        emit.table.run(emit, self.state, self.event);
+    }
+}
+
+/// `emit_any`.
+pub(crate) struct Erased<'a>(pub(crate) &'a AnyEvent);
+
+impl Run for Erased<'_> {
+    #[inline]
+    fn run(&self, emit: &Emit<'_>) {
+        emit.table.run_any(emit, self.0);
     }
 }
 
 impl Table {
-    /// The table for `handlers` (in subscription order) over `media`.
+    /// The table for `handlers` (in subscription order) over the registered media types
+    /// (by the `TypeId` of their event struct) and those known only by their description.
     fn build(
-        media: &[(Option<TypeId>, &'static MediaTypeDescription)],
+        registered: &[(TypeId, &'static MediaTypeDescription)],
+        unregistered: &[&'static MediaTypeDescription],
         handlers: &[Entry],
         hook: PanicHook,
     ) -> Table {
-        let media = media
-            .iter()
-            .map(|&(event_type, description)| {
+        // Media types with handlers first: an emit finds its media type by a linear search,
+        // and an event of a media type without handlers costs little either way.
+        let mut registered = registered.to_vec();
+        registered.sort_by_key(|(_, description)| {
+            !handlers
+                .iter()
+                .any(|h| h.listens_to_media_type(description))
+        });
+        let media = registered
+            .into_iter()
+            .map(|(event_type, description)| {
                 let typed = handlers.iter().find_map(|h| match &h.code {
-                    Code::Typed(typed)
-                        if Some(typed.event_type) == event_type =>
-                    {
-                        Some(typed.table)
-                    }
+                    Code::Typed(typed) if typed.event_type == event_type => Some(typed.table),
                     _ => None,
                 });
                 let slots = match typed {
                     Some(table) => Slots::Typed(table(description, handlers)),
                     None => Slots::Erased(states(description, handlers, Entry::erased)),
                 };
-                MediaSlots {
-                    event_type,
-                    wire_name: description.wire_name,
-                    slots,
-                }
+                let wire_name = description.wire_name;
+                (event_type, MediaSlots { wire_name, slots })
+            })
+            .collect();
+        let unregistered = unregistered
+            .iter()
+            .map(|description| MediaSlots {
+                wire_name: description.wire_name,
+                slots: Slots::Erased(states(description, handlers, Entry::erased)),
             })
             .collect();
         let any = handlers
@@ -169,17 +212,18 @@ impl Table {
             .filter(|h| h.meta.topic.is_none())
             .map(Entry::erased)
             .collect();
-        Table { media, any, hook }
+        Table {
+            media,
+            unregistered,
+            any,
+            hook,
+        }
     }
 
-    #[inline]
+    #[inline(always)]
     fn media(&self, event_type: TypeId, wire_name: &str) -> Option<&MediaSlots> {
-        match self
-            .media
-            .iter()
-            .find(|media| media.event_type == Some(event_type))
-        {
-            Some(media) => Some(media),
+        match self.media.iter().find(|(id, _)| *id == event_type) {
+            Some((_, media)) => Some(media),
             None => self.by_wire_name(wire_name),
         }
     }
@@ -189,11 +233,14 @@ impl Table {
     #[cold]
     #[inline(never)]
     fn by_wire_name(&self, wire_name: &str) -> Option<&MediaSlots> {
-        self.media.iter().find(|media| media.wire_name == wire_name)
+        let registered = self.media.iter().map(|(_, media)| media);
+        registered
+            .chain(&self.unregistered)
+            .find(|media| media.wire_name == wire_name)
     }
 
     /// Runs every live handler for `event`, in subscription order.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn run<E: Event>(&self, emit: &Emit<'_>, state: usize, event: &E) {
         let media = self.media(TypeId::of::<E>(), E::MediaType::DESCRIPTION.wire_name);
         match media.map(|media| &media.slots) {
@@ -248,7 +295,7 @@ impl Table {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn run_erased(emit: &Emit<'_>, states: &States<ErasedHandler>, state: usize, event: &AnyEvent) {
     match states.get(state) {
         Some(slot) => walk(emit, slot, event, |callback| callback.call(event)),
@@ -264,7 +311,7 @@ fn run_erased(emit: &Emit<'_>, states: &States<ErasedHandler>, state: usize, eve
 /// live, and only then (a handler, or another thread, changed the bus meanwhile) are the
 /// handlers' own marks read. A `once` handler is always claimed, so that exactly one emit
 /// runs it.
-#[inline]
+#[inline(always)]
 fn walk<C>(emit: &Emit<'_>, slot: &[Handler<C>], event: &AnyEvent, call: impl Fn(&C)) {
     let mut next = 0;
     while next < slot.len() {
@@ -313,7 +360,7 @@ impl Writer {
             handlers: Vec::new(),
             next_id: 1,
             hook: hook.clone(),
-            table: Arc::new(Table::build(&[], &[], hook)),
+            table: Arc::new(Table::build(&[], &[], &[], hook)),
         };
         writer.table = Arc::new(writer.build());
         writer
@@ -330,17 +377,17 @@ impl Writer {
     }
 
     pub(crate) fn build(&self) -> Table {
-        let media: Vec<_> = self
+        let registered: Vec<_> = self
             .registry
             .iter()
-            .map(|entry| (Some(entry.event_type()), entry.description))
-            .chain(
-                self.unregistered
-                    .iter()
-                    .filter(|d| self.registry.get(d.wire_name).is_none())
-                    .map(|&d| (None, d)),
-            )
+            .map(|entry| (entry.event_type(), entry.description))
             .collect();
-        Table::build(&media, &self.handlers, self.hook.clone())
+        let unregistered: Vec<_> = self
+            .unregistered
+            .iter()
+            .copied()
+            .filter(|d| self.registry.get(d.wire_name).is_none())
+            .collect();
+        Table::build(&registered, &unregistered, &self.handlers, self.hook.clone())
     }
 }
