@@ -527,8 +527,19 @@ fn two_types_under_one_wire_name_each_reach_their_own_typed_handlers() {
         events.emit_any(&poll);
         events.emit_any(&copy);
     }
-    let round = ["poll shown", "topic poll:shown", "copy shown", "topic poll:shown"];
-    let expected: Vec<_> = round.iter().chain(&round).chain(&round).chain(&round).copied().collect();
+    let round = [
+        "poll shown",
+        "topic poll:shown",
+        "copy shown",
+        "topic poll:shown",
+    ];
+    let expected: Vec<_> = round
+        .iter()
+        .chain(&round)
+        .chain(&round)
+        .chain(&round)
+        .copied()
+        .collect();
     assert_eq!(log.take(), expected);
 }
 

@@ -9,8 +9,6 @@ use crate::description::MediaTypeDescription;
 use crate::media_type::Event;
 use crate::topic::Topic;
 
-use super::table::{TypedStates, TypedTable};
-
 /// The code of a handler that takes events of any media type (`on_topic`, `on_any`,
 /// streams), and the erased form of a typed handler.
 pub(crate) trait Callback: Send + Sync + 'static {
@@ -62,8 +60,6 @@ pub(crate) struct Typed {
     /// A `TypedFn<E>`, taken back out by the typed table of `E` when it is built.
     closure: Arc<dyn Any + Send + Sync>,
     erased: Arc<dyn Callback>,
-    /// Builds the typed table of `E`: the one place that knows `E` when tables are built.
-    pub(crate) table: fn(&'static MediaTypeDescription, &[Entry]) -> Box<dyn TypedTable>,
 }
 
 impl Code {
@@ -73,7 +69,6 @@ impl Code {
             event_type: TypeId::of::<E>(),
             erased: Arc::new(Downcasting(Arc::clone(&f))),
             closure: Arc::new(f),
-            table: TypedStates::<E>::build,
         })
     }
 

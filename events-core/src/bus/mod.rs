@@ -219,6 +219,7 @@ impl Events {
     ) -> Subscription {
         let topic = state.map_or_else(|| Topic::all(M::DESCRIPTION), M::topic_of);
         self.subscribe(Some(topic), once, code, |writer| {
+            writer.know_typed::<M::Event>();
             if writer.registry.get(M::DESCRIPTION.wire_name).is_none() {
                 writer.registry.register::<M>();
             }
@@ -321,7 +322,7 @@ impl Events {
     /// Hands `event` to every handler of its topic, in subscription order, on this thread.
     #[inline]
     pub fn emit<E: Event>(&self, event: &E) {
-        self.dispatch(table::Typed {
+        self.dispatch(table::EmitTyped {
             state: event.state().index(),
             event,
         });
@@ -331,7 +332,7 @@ impl Events {
     /// its media type get it as their event type.
     #[inline]
     pub fn emit_any(&self, event: &AnyEvent) {
-        self.dispatch(table::Erased(event));
+        self.dispatch(table::EmitAny(event));
     }
 
     /// Runs `run` on this thread's copy of the handler table, refreshed first if the bus

@@ -27,13 +27,17 @@ type ErasedHandler = Handler<Arc<dyn Callback>>;
 /// emit walks exactly one list.
 type States<H> = Box<[Box<[H]>]>;
 
+/// Builds the typed table of one media type from the handlers: the one place that knows
+/// the event struct when tables are built.
+type BuildTyped = fn(&'static MediaTypeDescription, &[Entry]) -> Box<dyn TypedTable>;
+
 /// The typed table of `E`'s media type.
-pub(crate) struct TypedStates<E> {
+struct TypedStates<E> {
     states: States<Handler<Call<E>>>,
 }
 
 /// What a typed table does for an event whose type is not known statically.
-pub(crate) trait TypedTable: Any + Send + Sync {
+trait TypedTable: Any + Send + Sync {
     /// Runs the handlers of the state at `state` for `event`: all of them when it is of the
     /// table's type (an `emit_any`), else the erased ones only (another Rust type
     /// registered under the same wire name).
@@ -41,7 +45,7 @@ pub(crate) trait TypedTable: Any + Send + Sync {
 }
 
 impl<E: Event> TypedStates<E> {
-    pub(crate) fn build(
+    fn build(
         description: &'static MediaTypeDescription,
         handlers: &[Entry],
     ) -> Box<dyn TypedTable> {
@@ -146,12 +150,12 @@ pub(crate) trait Run {
 }
 
 /// `emit::<E>`: the event's type known statically.
-pub(crate) struct Typed<'a, E> {
+pub(crate) struct EmitTyped<'a, E> {
     pub(crate) state: usize,
     pub(crate) event: &'a E,
 }
 
-impl<E: Event> Run for Typed<'_, E> {
+impl<E: Event> Run for EmitTyped<'_, E> {
     #[inline(always)]
     fn run(&self, emit: &Emit<'_>) {
         emit.table.run(emit, self.state, self.event);
@@ -159,9 +163,9 @@ impl<E: Event> Run for Typed<'_, E> {
 }
 
 /// `emit_any`.
-pub(crate) struct Erased<'a>(pub(crate) &'a AnyEvent);
+pub(crate) struct EmitAny<'a>(pub(crate) &'a AnyEvent);
 
-impl Run for Erased<'_> {
+impl Run for EmitAny<'_> {
     #[inline]
     fn run(&self, emit: &Emit<'_>) {
         emit.table.run_any(emit, self.0);
@@ -174,6 +178,7 @@ impl Table {
     fn build(
         registered: &[(TypeId, &'static MediaTypeDescription)],
         unregistered: &[&'static MediaTypeDescription],
+        typed_tables: &[(TypeId, BuildTyped)],
         handlers: &[Entry],
         hook: PanicHook,
     ) -> Table {
@@ -188,10 +193,13 @@ impl Table {
         let media = registered
             .into_iter()
             .map(|(event_type, description)| {
-                let typed = handlers.iter().find_map(|h| match &h.code {
-                    Code::Typed(typed) if typed.event_type == event_type => Some(typed.table),
-                    _ => None,
-                });
+                let has_typed = handlers.iter().any(
+                    |h| matches!(&h.code, Code::Typed(typed) if typed.event_type == event_type),
+                );
+                let typed = typed_tables
+                    .iter()
+                    .find(|(id, _)| has_typed && *id == event_type)
+                    .map(|&(_, table)| table);
                 let slots = match typed {
                     Some(table) => Slots::Typed(table(description, handlers)),
                     None => Slots::Erased(states(description, handlers, Entry::erased)),
@@ -344,6 +352,8 @@ pub(crate) struct Writer {
     /// Media types seen in subscriptions but not in `registry` (a `Topic` built from a
     /// declaration never registered).
     pub(crate) unregistered: Vec<&'static MediaTypeDescription>,
+    /// How to build the typed table of each media type a typed subscription named.
+    typed_tables: Vec<(TypeId, BuildTyped)>,
     /// Every live handler, in subscription order.
     pub(crate) handlers: Vec<Entry>,
     pub(crate) next_id: u64,
@@ -357,10 +367,11 @@ impl Writer {
         let mut writer = Writer {
             registry,
             unregistered: Vec::new(),
+            typed_tables: Vec::new(),
             handlers: Vec::new(),
             next_id: 1,
             hook: hook.clone(),
-            table: Arc::new(Table::build(&[], &[], &[], hook)),
+            table: Arc::new(Table::build(&[], &[], &[], &[], hook)),
         };
         writer.table = Arc::new(writer.build());
         writer
@@ -376,6 +387,15 @@ impl Writer {
         }
     }
 
+    /// Makes sure the media type of `E` gets a typed table while it has typed handlers.
+    pub(crate) fn know_typed<E: Event>(&mut self) {
+        let event_type = TypeId::of::<E>();
+        if !self.typed_tables.iter().any(|(id, _)| *id == event_type) {
+            self.typed_tables
+                .push((event_type, TypedStates::<E>::build));
+        }
+    }
+
     pub(crate) fn build(&self) -> Table {
         let registered: Vec<_> = self
             .registry
@@ -388,6 +408,12 @@ impl Writer {
             .copied()
             .filter(|d| self.registry.get(d.wire_name).is_none())
             .collect();
-        Table::build(&registered, &unregistered, &self.handlers, self.hook.clone())
+        Table::build(
+            &registered,
+            &unregistered,
+            &self.typed_tables,
+            &self.handlers,
+            self.hook.clone(),
+        )
     }
 }
