@@ -490,6 +490,97 @@ fn a_const_topic_of_an_unregistered_media_type_still_gets_its_events() {
     assert_eq!(log.take(), ["const poll:shown"]);
 }
 
+webaction_events::media_type! {
+    /// Another declaration under the wire name of `Poll`: another Rust type, whose events
+    /// reach the handlers of `poll` topics by wire name.
+    pub PollCopy = "poll" {
+        states {
+            /// The poll is shown.
+            initial Shown = "shown" -> Answered,
+            /// The visitor answered.
+            terminal Answered = "answered",
+        }
+    }
+}
+
+/// The typed table of `poll` holds `PollEvent` handlers; events of the other type under
+/// the same wire name must still reach their own typed handlers and every topic handler,
+/// and never a handler of `PollEvent`, by `emit` and by `emit_any`.
+#[test]
+fn two_types_under_one_wire_name_each_reach_their_own_typed_handlers() {
+    let events = Events::new();
+    let log = Log::default();
+    let l = log.clone();
+    events.on(Poll::Shown, move |event: &PollEvent| {
+        l.push(format!("poll {}", event.action_state));
+    });
+    let l = log.clone();
+    events.on_all::<PollCopy>(move |event: &PollCopyEvent| {
+        l.push(format!("copy {}", event.action_state));
+    });
+    events.on_topic("poll:shown", log.any("topic")).unwrap();
+    let poll: PollEvent = serde_json::from_value(json_of("poll", "shown")).unwrap();
+    let copy: PollCopyEvent = serde_json::from_value(json_of("poll", "shown")).unwrap();
+    for _ in 0..2 {
+        events.emit(&poll);
+        events.emit(&copy);
+        events.emit_any(&poll);
+        events.emit_any(&copy);
+    }
+    let round = [
+        "poll shown",
+        "topic poll:shown",
+        "copy shown",
+        "topic poll:shown",
+    ];
+    let expected: Vec<_> = round
+        .iter()
+        .chain(&round)
+        .chain(&round)
+        .chain(&round)
+        .copied()
+        .collect();
+    assert_eq!(log.take(), expected);
+}
+
+/// A thread's copies of several buses' tables: each emit sees its own bus's handlers, and
+/// a change to one bus is seen by its next emit whichever bus the thread used in between.
+#[test]
+fn a_thread_emitting_on_several_buses_in_turn_sees_each_ones_changes() {
+    let mut buses: Vec<Events> = (0..3).map(|_| Events::new()).collect();
+    let log = Log::default();
+    let event = webchat(WebChat::Offered);
+    let mut subscriptions = Vec::new();
+    for (n, bus) in buses.iter().enumerate() {
+        let l = log.clone();
+        subscriptions.push(bus.on(WebChat::Offered, move |_| l.push(format!("bus {n}"))));
+    }
+    for bus in &buses {
+        bus.emit(&event);
+    }
+    assert_eq!(log.take(), ["bus 0", "bus 1", "bus 2"]);
+    // Changed while this thread holds copies of all three.
+    assert!(buses[1].off(subscriptions[1]));
+    let l = log.clone();
+    buses[0]
+        .on_topic("webchat:offered", move |_| l.push("bus 0 topic"))
+        .unwrap();
+    for round in 0..2 {
+        for bus in buses.iter().rev() {
+            bus.emit(&event);
+        }
+        assert_eq!(
+            log.take(),
+            ["bus 2", "bus 0", "bus 0 topic"],
+            "round {round}"
+        );
+    }
+    drop(buses.remove(2));
+    buses[1].emit(&event);
+    buses[0].emit(&event);
+    assert_eq!(log.take(), ["bus 0", "bus 0 topic"]);
+}
+
 /// Two threads emit the same event at the same moment, many times over; each `once`
 /// handler must run exactly once per round.
 #[test]

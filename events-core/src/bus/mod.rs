@@ -7,7 +7,6 @@ mod stream;
 mod table;
 mod typed_stream;
 
-use std::any::{Any, TypeId};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -18,8 +17,8 @@ use crate::registry::IntoTopic;
 use crate::registry::Registry;
 use crate::topic::{Topic, TopicError};
 
-use handler::{Callback, Entry, Erased, Typed};
-use table::Writer;
+use handler::{Code, Entry, Erased};
+use table::{Emit, Run, Writer};
 
 pub use panic::HandlerPanic;
 pub use stream::{EventStream, Lagged};
@@ -85,14 +84,17 @@ pub use typed_stream::TypedStream;
 /// - **Handles.** Each subscription returns a [`Subscription`]; dropping it does not
 ///   unsubscribe (as in JavaScript, a subscription lives until `off`). For a handler that
 ///   should go with a scope, use [`Subscription::guard`].
-/// - **Cost.** Emitting takes no lock, no atomic read-modify-write and allocates nothing:
-///   each change (subscribe, unsubscribe, a `once` handler that ran) publishes a new
-///   handler table, and each thread keeps a copy (one `Arc`) of the table it last used,
-///   checked against the bus's generation with a plain load. The first emit of a thread
-///   after a change takes the writer lock briefly to pick the new table up; the first emit
-///   of a thread on a bus also allocates that thread's place for it. A thread keeps its
-///   copy, and so the closures of handlers removed meanwhile, until its next emit on that
-///   bus or another one, or until it exits (removed handlers are never *called* again).
+/// - **Cost.** Emitting takes no lock, no atomic read-modify-write (but for a `once`
+///   handler) and allocates nothing: each change (subscribe, unsubscribe, a `once` handler
+///   that ran) publishes a new handler table, and each thread keeps a copy (one `Arc`) of
+///   the table it last used, checked against the bus's generation with a plain load. The
+///   first emit of a thread after a change takes the writer lock briefly to pick the new
+///   table up; the first emit of a thread on a bus also allocates that thread's place for
+///   it. A thread keeps its copy, and so the closures of handlers removed meanwhile, until
+///   its next emit on that bus or another one, or until it exits (removed handlers are
+///   never *called* again). [`emit`](Self::emit) checks the event's type once, not once
+///   per handler: a media type with typed subscriptions has a handler table typed by its
+///   event struct.
 #[derive(Clone)]
 pub struct Events {
     shared: Arc<Shared>,
@@ -128,7 +130,7 @@ impl Drop for Shared {
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for entry in &writer.handlers {
-            entry.callback.close();
+            entry.code.close();
         }
     }
 }
@@ -180,7 +182,7 @@ impl Events {
         state: M,
         handler: impl Fn(&M::Event) + Send + Sync + 'static,
     ) -> Subscription {
-        self.subscribe_typed::<M>(Some(state), false, Typed::new(handler))
+        self.subscribe_typed::<M>(Some(state), false, Code::typed(handler))
     }
 
     /// Like [`on`](Self::on), for the first such event only.
@@ -189,7 +191,7 @@ impl Events {
         state: M,
         handler: impl Fn(&M::Event) + Send + Sync + 'static,
     ) -> Subscription {
-        self.subscribe_typed::<M>(Some(state), true, Typed::new(handler))
+        self.subscribe_typed::<M>(Some(state), true, Code::typed(handler))
     }
 
     /// Calls `handler` with every event of media type `M`, whatever its state:
@@ -198,7 +200,7 @@ impl Events {
         &self,
         handler: impl Fn(&M::Event) + Send + Sync + 'static,
     ) -> Subscription {
-        self.subscribe_typed::<M>(None, false, Typed::new(handler))
+        self.subscribe_typed::<M>(None, false, Code::typed(handler))
     }
 
     /// Like [`on_all`](Self::on_all), for the first such event only.
@@ -206,17 +208,18 @@ impl Events {
         &self,
         handler: impl Fn(&M::Event) + Send + Sync + 'static,
     ) -> Subscription {
-        self.subscribe_typed::<M>(None, true, Typed::new(handler))
+        self.subscribe_typed::<M>(None, true, Code::typed(handler))
     }
 
     fn subscribe_typed<M: MediaType>(
         &self,
         state: Option<M>,
         once: bool,
-        callback: impl Callback,
+        code: Code,
     ) -> Subscription {
         let topic = state.map_or_else(|| Topic::all(M::DESCRIPTION), M::topic_of);
-        self.subscribe(Some(topic), once, callback, |writer| {
+        self.subscribe(Some(topic), once, code, |writer| {
+            writer.know_typed::<M::Event>();
             if writer.registry.get(M::DESCRIPTION.wire_name).is_none() {
                 writer.registry.register::<M>();
             }
@@ -227,12 +230,12 @@ impl Events {
 
     /// Calls `handler` with every event, of every media type, in every state.
     pub fn on_any(&self, handler: impl Fn(&AnyEvent) + Send + Sync + 'static) -> Subscription {
-        self.subscribe(None, false, Erased(handler), |_| {})
+        self.subscribe(None, false, Code::erased(Erased(handler)), |_| {})
     }
 
     /// Like [`on_any`](Self::on_any), for the first event only.
     pub fn once_any(&self, handler: impl Fn(&AnyEvent) + Send + Sync + 'static) -> Subscription {
-        self.subscribe(None, true, Erased(handler), |_| {})
+        self.subscribe(None, true, Code::erased(Erased(handler)), |_| {})
     }
 
     // --- topic strings ----------------------------------------------------------------
@@ -255,7 +258,7 @@ impl Events {
         topic: impl IntoTopic,
         handler: impl Fn(&AnyEvent) + Send + Sync + 'static,
     ) -> Result<Subscription, TopicError> {
-        self.subscribe_topic(topic, false, Erased(handler))
+        self.subscribe_topic(topic, false, Code::erased(Erased(handler)))
     }
 
     /// Like [`on_topic`](Self::on_topic), for the first such event only.
@@ -264,17 +267,17 @@ impl Events {
         topic: impl IntoTopic,
         handler: impl Fn(&AnyEvent) + Send + Sync + 'static,
     ) -> Result<Subscription, TopicError> {
-        self.subscribe_topic(topic, true, Erased(handler))
+        self.subscribe_topic(topic, true, Code::erased(Erased(handler)))
     }
 
     fn subscribe_topic(
         &self,
         topic: impl IntoTopic,
         once: bool,
-        callback: impl Callback,
+        code: Code,
     ) -> Result<Subscription, TopicError> {
         let topic = self.resolve(topic)?;
-        Ok(self.subscribe(Some(topic), once, callback, |_| {}))
+        Ok(self.subscribe(Some(topic), once, code, |_| {}))
     }
 
     fn resolve(&self, topic: impl IntoTopic) -> Result<Topic, TopicError> {
@@ -319,26 +322,35 @@ impl Events {
     /// Hands `event` to every handler of its topic, in subscription order, on this thread.
     #[inline]
     pub fn emit<E: Event>(&self, event: &E) {
-        self.dispatch(TypeId::of::<E>(), event.state().index(), event, event);
+        self.dispatch(table::EmitTyped {
+            state: event.state().index(),
+            event,
+        });
     }
 
     /// Hands an event of any media type to every handler of its topic. Typed handlers of
     /// its media type get it as their event type.
     #[inline]
     pub fn emit_any(&self, event: &AnyEvent) {
-        let any = event.as_any();
-        self.dispatch(any.type_id(), event.state_index(), event, any);
+        self.dispatch(table::EmitAny(event));
     }
 
+    /// Runs `run` on this thread's copy of the handler table, refreshed first if the bus
+    /// changed since this thread last used it.
     #[inline]
-    fn dispatch(&self, event_type: TypeId, state: usize, event: &AnyEvent, any: &dyn Any) {
+    fn dispatch(&self, run: impl Run) {
         let shared = &*self.shared;
         let generation = shared.generation();
         let ran = snapshot::with_current(shared, generation, |table| {
-            table.run(self, event_type, state, event, any)
+            run.run(&Emit {
+                events: self,
+                shared,
+                table,
+                generation,
+            });
         });
         if ran.is_none() {
-            self.dispatch_refreshed(event_type, state, event, any);
+            self.dispatch_refreshed(&run);
         }
     }
 
@@ -346,19 +358,18 @@ impl Events {
     /// under the lock, keeps a copy for this thread's next emits, and runs it.
     #[cold]
     #[inline(never)]
-    fn dispatch_refreshed(
-        &self,
-        event_type: TypeId,
-        state: usize,
-        event: &AnyEvent,
-        any: &dyn Any,
-    ) {
+    fn dispatch_refreshed(&self, run: &dyn Run) {
         let (generation, table) = {
             let writer = self.shared.lock();
             (self.shared.generation(), Arc::clone(&writer.table))
         };
         snapshot::store(&self.shared, generation, &table);
-        table.run(self, event_type, state, event, any);
+        run.run(&Emit {
+            events: self,
+            shared: &self.shared,
+            table: &table,
+            generation,
+        });
     }
 
     // --- changes ----------------------------------------------------------------------
@@ -367,7 +378,7 @@ impl Events {
         &self,
         topic: Option<Topic>,
         once: bool,
-        callback: impl Callback,
+        code: Code,
         prepare: impl FnOnce(&mut Writer),
     ) -> Subscription {
         let mut id = 0;
@@ -378,7 +389,7 @@ impl Events {
             }
             id = writer.next_id;
             writer.next_id += 1;
-            writer.handlers.push(Entry::new(id, topic, once, callback));
+            writer.handlers.push(Entry::new(id, topic, once, code));
         });
         Subscription { bus: self.id(), id }
     }
@@ -389,7 +400,7 @@ impl Events {
         self.change(|writer| {
             writer.handlers.retain(|entry| {
                 if which(&entry.meta) {
-                    entry.retire();
+                    entry.meta.retire();
                     removed.push(entry.clone());
                     false
                 } else {
@@ -403,11 +414,11 @@ impl Events {
 
     /// A `once` handler reached by an emit: true for the one emit that gets to run it.
     #[cold]
-    pub(crate) fn fire_once(&self, entry: &Entry) -> bool {
-        if !entry.claim_once() {
+    pub(crate) fn fire_once(&self, meta: &handler::Meta) -> bool {
+        if !meta.claim_once() {
             return false;
         }
-        let id = entry.meta.id;
+        let id = meta.id;
         self.remove(|meta| meta.id == id);
         true
     }

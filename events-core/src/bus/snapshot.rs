@@ -6,10 +6,14 @@
 //! bus's generation with a plain load and, when the thread's copy is current, runs it; the
 //! `RefCell` borrow that keeps the copy alive while handlers run is a non-atomic counter.
 //!
+//! The copy of the bus the thread refreshed last sits in the thread-local itself, so the
+//! usual emit (one bus, or one bus at a time) reads its id, generation and table at fixed
+//! places, without walking a list; the copies of other buses follow in a list.
+//!
 //! The price: a thread keeps the table it last used, and with it the handlers' closures,
 //! until it next emits on that bus (or on another bus: a refresh drops the copies of buses
 //! that changed or are gone) or until it exits. Removed handlers are never *called* again
-//! (see `Handler::live`); only dropping their closures waits.
+//! (see `table::walk`); only dropping their closures waits.
 
 use std::cell::RefCell;
 use std::sync::{Arc, Weak};
@@ -24,8 +28,26 @@ struct Snapshot {
     owner: Weak<Shared>,
 }
 
+impl Snapshot {
+    /// Whether this is a copy of a bus that still exists, at its current generation.
+    fn is_current(&self) -> bool {
+        self.owner
+            .upgrade()
+            .is_some_and(|owner| owner.generation() == self.generation)
+    }
+}
+
+struct Snapshots {
+    /// The bus this thread refreshed its copy of last.
+    recent: Option<Snapshot>,
+    /// Other buses this thread emitted on.
+    others: Vec<Snapshot>,
+}
+
 thread_local! {
-    static SNAPSHOTS: RefCell<Vec<Snapshot>> = const { RefCell::new(Vec::new()) };
+    static SNAPSHOTS: RefCell<Snapshots> = const {
+        RefCell::new(Snapshots { recent: None, others: Vec::new() })
+    };
 }
 
 /// Runs `run` with this thread's current copy of `shared`'s table, when it has one and is
@@ -41,7 +63,10 @@ pub(crate) fn with_current<R>(
             // Borrowed mutably only while a refresh runs on this thread; a handler emitting
             // from inside an emit takes a second shared borrow, which is fine.
             let snapshots = cell.try_borrow().ok()?;
-            let snapshot = snapshots.iter().find(|s| s.bus == shared.id)?;
+            let snapshot = match &snapshots.recent {
+                Some(recent) if recent.bus == shared.id => recent,
+                _ => snapshots.others.iter().find(|s| s.bus == shared.id)?,
+            };
             (snapshot.generation == generation).then(|| run(&snapshot.table))
         })
         .ok()
@@ -56,23 +81,20 @@ pub(crate) fn store(shared: &Arc<Shared>, generation: u64, table: &Arc<Table>) {
         let Ok(mut snapshots) = cell.try_borrow_mut() else {
             return;
         };
-        snapshots.retain(|s| {
-            s.bus == shared.id
-                || s.owner
-                    .upgrade()
-                    .is_some_and(|owner| owner.generation() == s.generation)
-        });
-        match snapshots.iter_mut().find(|s| s.bus == shared.id) {
-            Some(snapshot) => {
-                snapshot.generation = generation;
-                snapshot.table = Arc::clone(table);
+        let Snapshots { recent, others } = &mut *snapshots;
+        let fresh = Snapshot {
+            bus: shared.id,
+            generation,
+            table: Arc::clone(table),
+            owner: Arc::downgrade(shared),
+        };
+        // Never more than one copy per bus: this bus's old one goes, whether it was the
+        // recent one or in the list.
+        others.retain(|s| s.bus != shared.id && s.is_current());
+        if let Some(previous) = recent.replace(fresh) {
+            if previous.bus != shared.id && previous.is_current() {
+                others.push(previous);
             }
-            None => snapshots.push(Snapshot {
-                bus: shared.id,
-                generation,
-                table: Arc::clone(table),
-                owner: Arc::downgrade(shared),
-            }),
         }
     });
 }

@@ -1,6 +1,5 @@
 //! Events as an async stream, for consumers that wait instead of being called.
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
@@ -13,7 +12,7 @@ use crate::any::AnyEvent;
 use crate::registry::IntoTopic;
 use crate::topic::TopicError;
 
-use super::handler::Callback;
+use super::handler::{Callback, Code};
 use super::{Events, Shared, Subscription};
 
 /// The stream fell behind: this many events, the oldest ones, were dropped to make room
@@ -68,7 +67,7 @@ impl Buffer {
 struct Feed(Arc<Buffer>);
 
 impl Callback for Feed {
-    fn call(&self, event: &AnyEvent, _: &dyn Any) {
+    fn call(&self, event: &AnyEvent) {
         // Cloned before taking the lock, so the consumer never waits on an allocation.
         let event = event.clone_box();
         let waker = {
@@ -138,7 +137,12 @@ impl Events {
                 waker: None,
             }),
         });
-        let subscription = self.subscribe(Some(topic), false, Feed(Arc::clone(&buffer)), |_| {});
+        let subscription = self.subscribe(
+            Some(topic),
+            false,
+            Code::erased(Feed(Arc::clone(&buffer))),
+            |_| {},
+        );
         Ok(EventStream {
             buffer,
             bus: Arc::downgrade(&self.shared),
