@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::builder::RangedU64ValueParser;
 use events_core::ingest::{
-    Emit, IdleTimeout, IllegalPolicy, Ingest, IngestBuilder, TrackerConfig,
-    DEFAULT_MAX_LINE_BYTES,
+    Emit, IdleTimeout, IllegalPolicy, Ingest, IngestBuilder, TrackerConfig, DEFAULT_MAX_LINE_BYTES,
 };
 use events_core::Registry;
 
