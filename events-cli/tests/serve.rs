@@ -296,6 +296,11 @@ fn cors_preflights_and_posts_are_answered_for_allowed_origins_only() {
         post.header("access-control-allow-origin"),
         Some("https://shop.example")
     );
+    // The script reads `Retry-After` of a 503 from another origin.
+    assert_eq!(
+        post.header("access-control-expose-headers"),
+        Some("retry-after")
+    );
 }
 
 #[test]

@@ -237,6 +237,9 @@ fn router(app: Arc<App>) -> Router {
                     header::HeaderName::from_static("x-write-key"),
                     header::HeaderName::from_static("idempotency-key"),
                 ])
+                // A page on another origin reads `Retry-After` of a 503 to time its
+                // resend; without this the browser hides it from the script.
+                .expose_headers([header::RETRY_AFTER])
                 .max_age(Duration::from_secs(3600)),
         );
     }
