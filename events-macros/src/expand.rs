@@ -390,7 +390,7 @@ fn event_struct(model: &Model, krate: &TokenStream) -> TokenStream {
         .map(|s| {
             let state = &s.name;
             let state_wire = Literal::string(&s.wire_name);
-            let checks = s.requires.iter().filter_map(|r| {
+            let checks = s.requires.iter().map(|r| {
                 let (present, wire) = match r {
                     Requirement::Documented {
                         rust_name,
@@ -401,23 +401,19 @@ fn event_struct(model: &Model, krate: &TokenStream) -> TokenStream {
                     }
                     Requirement::Declared(i) => {
                         let field = &model.fields[*i];
-                        // A field of a non-`Option` type is present in every event already.
-                        if !field.optional {
-                            return None;
-                        }
                         let local = format_ident!("__events_field_{}", field.name);
                         (quote!(#local.is_some()), field.wire_name.as_str())
                     }
                 };
                 let wire = Literal::string(wire);
-                Some(quote! {
+                quote! {
                     if !(#present) {
                         return #p::core::result::Result::Err(#p::EventError::MissingField {
                             field: #wire,
                             state: #p::core::option::Option::Some(#state_wire),
                         });
                     }
-                })
+                }
             });
             quote!(#name::#state => { #(#checks)* })
         });

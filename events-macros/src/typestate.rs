@@ -208,10 +208,6 @@ fn requirements(
             }
             Requirement::Declared(i) => {
                 let field = &model.fields[*i];
-                // A non-optional field is already set, from the constructor on.
-                if !field.optional {
-                    continue;
-                }
                 let name = field.name.clone();
                 let inner = &field.value_ty;
                 (
@@ -371,16 +367,14 @@ fn required_arguments(model: &Model, state: &State) -> Vec<String> {
     state
         .requires
         .iter()
-        .filter_map(|requirement| match requirement {
+        .map(|requirement| match requirement {
             Requirement::Documented {
                 rust_name,
                 wire_name,
-            } => Some(format!("`{rust_name}` (`{wire_name}`)")),
+            } => format!("`{rust_name}` (`{wire_name}`)"),
             Requirement::Declared(i) => {
                 let field = &model.fields[*i];
-                field
-                    .optional
-                    .then(|| format!("`{}` (`{}`)", field.name, field.wire_name.as_str()))
+                format!("`{}` (`{}`)", field.name, field.wire_name.as_str())
             }
         })
         .collect()

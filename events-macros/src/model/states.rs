@@ -67,6 +67,7 @@ pub(crate) enum Requirement {
         rust_name: &'static str,
         wire_name: &'static str,
     },
+    /// A declared field, always an `Option` one (`requires` on another is refused).
     Declared(usize),
 }
 
