@@ -19,4 +19,4 @@ pub use pipeline::{
     Discard, Emit, IdleTimeout, IllegalPolicy, Ingest, IngestBuilder, IngestStats, Outcome,
     Rejection,
 };
-pub use tracker::{Step, Tracker, TrackerConfig, TrackerStats};
+pub use tracker::{RestoreError, Step, Tracker, TrackerConfig, TrackerStats};

@@ -1,13 +1,15 @@
 //! The ingest entry point: bytes → decode → enrich → track → emit.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::any::AnyEvent;
 use crate::bus::Events;
 use crate::ingest::decode::{Decoded, Decoder, DEFAULT_MAX_LINE_BYTES};
 use crate::ingest::error::{ErrorKind, IllegalTransition, IngestError};
-use crate::ingest::tracker::{Step, Tracker, TrackerConfig, TrackerStats};
+use crate::ingest::tracker::{
+    Reader, RestoreError, Step, Tracker, TrackerConfig, TrackerStats, Writer,
+};
 use crate::registry::Registry;
 
 /// Where accepted events go: the bus ([`Events`]), or any function of `&AnyEvent`.
@@ -270,7 +272,10 @@ impl IngestBuilder {
             }
         });
         let clock = match self.idle_timeout {
-            Some(IdleTimeout::Time(_)) => Clock::Seconds(Instant::now()),
+            Some(IdleTimeout::Time(_)) => Clock::Seconds {
+                since: Instant::now(),
+                at: 0,
+            },
             _ => Clock::Events,
         };
         Ingest {
@@ -290,8 +295,13 @@ impl IngestBuilder {
 enum Clock {
     /// A tick per line.
     Events,
-    /// A tick per second since the start.
-    Seconds(Instant),
+    /// A tick per second: tick `at` at the instant `since` (the start, or a restore).
+    Seconds {
+        /// When the tick was `at`.
+        since: Instant,
+        /// The tick then.
+        at: u32,
+    },
 }
 
 /// The ingest pipeline: each line is decoded through the registry, enriched, checked
@@ -467,7 +477,7 @@ impl<E: Emit> Ingest<E> {
     fn tick(&self, position: u64) -> u32 {
         match self.clock {
             Clock::Events => position as u32,
-            Clock::Seconds(start) => start.elapsed().as_secs() as u32,
+            Clock::Seconds { since, at } => at.wrapping_add(since.elapsed().as_secs() as u32),
         }
     }
 
@@ -509,6 +519,126 @@ impl<E: Emit> Ingest<E> {
         self.tracker.clear();
     }
 
+    /// What this ingest knows — its counts, its idle clock and its tracker's whole state
+    /// ([`Tracker::checkpoint`]) — as bytes for [`restore`](Self::restore): what a process
+    /// that takes over a partition of the stream needs to judge the next lines exactly as
+    /// this one would have.
+    ///
+    /// ```
+    /// use events_core::ingest::Ingest;
+    /// use events_core::{AnyEvent, Registry};
+    ///
+    /// let offered = br#"{"actionId":"6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a3c4d","actionState":"offered",
+    ///  "actionMediaType":"webchat","actionMapId":"0b9e8f7a-6d5c-4b3a-8f2e-1d0c9b8a7f6e",
+    ///  "actionMapVersion":3,"customerId":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+    ///  "customerIdType":"cookie","sessionId":"1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}"#;
+    /// let mut first = Ingest::builder(Registry::builtin()).build(|_: &AnyEvent| {});
+    /// assert!(first.ingest(offered).is_valid());
+    ///
+    /// let mut next = Ingest::builder(Registry::builtin()).build(|_: &AnyEvent| {});
+    /// next.restore(&first.checkpoint()).unwrap();
+    /// assert_eq!(next.stats(), first.stats());
+    /// // The same event again is a repeat, as it would have been for `first`.
+    /// assert!(!next.ingest(offered).is_valid());
+    /// ```
+    pub fn checkpoint(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut out = Writer(&mut bytes);
+        out.0.extend_from_slice(INGEST_MAGIC);
+        out.u8(INGEST_VERSION);
+        match self.clock {
+            Clock::Events => out.u8(0),
+            Clock::Seconds { .. } => {
+                out.u8(1);
+                out.u32(self.tick(0));
+                out.u64(unix_seconds());
+            }
+        }
+        let IngestStats {
+            events,
+            valid,
+            flagged,
+            dropped,
+            rejected,
+            by_kind,
+        } = self.stats;
+        for count in [events, valid, flagged, dropped, rejected] {
+            out.u64(count);
+        }
+        out.u8(by_kind.len() as u8);
+        for count in by_kind {
+            out.u64(count);
+        }
+        self.tracker.write_checkpoint(&mut bytes);
+        bytes
+    }
+
+    /// Replaces this ingest's counts, idle clock and tracked actions with a
+    /// [`checkpoint`](Self::checkpoint)'s; the limits, registry, enrichment and emitter
+    /// stay this ingest's. On an error nothing changes.
+    ///
+    /// With [`IdleTimeout::Time`], the time between the checkpoint and the restore counts
+    /// as idle time (by the wall clock, as the two may be different processes on different
+    /// machines); both must use the same kind of idle timeout
+    /// ([`RestoreError::ClockMismatch`]).
+    pub fn restore(&mut self, checkpoint: &[u8]) -> Result<(), RestoreError> {
+        let mut input = Reader::new(checkpoint);
+        input.header("ingest", INGEST_MAGIC, INGEST_VERSION)?;
+        let clock = match (input.u8("the idle clock")?, self.clock) {
+            (0, Clock::Events) => Clock::Events,
+            (1, Clock::Seconds { .. }) => {
+                let tick = input.u32("the idle clock")?;
+                let then = input.u64("the idle clock")?;
+                let gap = unix_seconds().saturating_sub(then);
+                Clock::Seconds {
+                    since: Instant::now(),
+                    at: tick.wrapping_add(gap as u32),
+                }
+            }
+            (found @ (0 | 1), expected) => {
+                let unit = |events: bool| if events { "lines" } else { "seconds" };
+                return Err(RestoreError::ClockMismatch {
+                    found: unit(found == 0),
+                    expected: unit(matches!(expected, Clock::Events)),
+                });
+            }
+            (other, _) => {
+                return Err(RestoreError::Corrupt {
+                    reason: format!("idle clock kind {other}"),
+                })
+            }
+        };
+        let mut stats = IngestStats::default();
+        for count in [
+            &mut stats.events,
+            &mut stats.valid,
+            &mut stats.flagged,
+            &mut stats.dropped,
+            &mut stats.rejected,
+        ] {
+            *count = input.u64("the counts")?;
+        }
+        let kinds = input.u8("the counts")?;
+        if usize::from(kinds) != stats.by_kind.len() {
+            return Err(RestoreError::Corrupt {
+                reason: format!(
+                    "{kinds} error kinds counted, this build has {}",
+                    stats.by_kind.len()
+                ),
+            });
+        }
+        for count in &mut stats.by_kind {
+            *count = input.u64("the counts")?;
+        }
+        let tracked = self.tracker.read_checkpoint(&mut input)?;
+        input.finish()?;
+        // Everything read and checked: only now does anything change.
+        self.tracker.apply(tracked);
+        self.stats = stats;
+        self.clock = clock;
+        Ok(())
+    }
+
     /// Where accepted events go.
     pub fn emitter(&mut self) -> &mut E {
         &mut self.emit
@@ -518,6 +648,16 @@ impl<E: Emit> Ingest<E> {
     pub fn into_emitter(self) -> E {
         self.emit
     }
+}
+
+const INGEST_MAGIC: &[u8; 4] = b"WAIG";
+const INGEST_VERSION: u8 = 1;
+
+/// Seconds since the Unix epoch by the wall clock; 0 if it is set before 1970.
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 /// What the tracker needs of a decoded event.

@@ -55,11 +55,14 @@ use crate::description::MediaTypeDescription;
 use crate::ingest::error::{IllegalTransition, TransitionRule};
 use crate::registry::Registry;
 
+mod checkpoint;
 mod ended;
 mod table;
 #[cfg(test)]
 mod tests;
 
+pub use checkpoint::RestoreError;
+pub(crate) use checkpoint::{Reader, Writer};
 use ended::EndedMemory;
 use table::{Slot, Table};
 
