@@ -24,11 +24,13 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::TraceLayer;
 
+use events_core::ingest::{Decoded, Decoder, IngestError};
 use events_sinks::{Confirmation, Receipt, Sink};
 
 use crate::batches::{valid_batch_id, Batches, Claim, Guard};
 use crate::body::{content_type_taken, events};
-use crate::ingestor::{self, Job, Message, Processed, RejectedFile};
+use crate::batches::Held;
+use crate::ingestor::{self, Job, Message, Processed, RejectedFile, Work};
 use crate::metrics::Metrics;
 use crate::LiveReport;
 use crate::{Ack, Collector, CollectorError, Config, Served};
@@ -37,6 +39,8 @@ use crate::{Ack, Collector, CollectorError, Config, Served};
 struct App {
     config: Config,
     jobs: mpsc::Sender<Message>,
+    /// Decodes each request's events on its own thread, as the ingest thread would.
+    decoder: Decoder,
     batches: Batches,
     metrics: Arc<Metrics>,
     sinks: Vec<(String, Arc<dyn Sink>)>,
@@ -96,6 +100,7 @@ pub(crate) async fn serve(
             source,
         })?;
     let metrics = Arc::new(Metrics::new());
+    let decoder = ingest.decoder();
     let (jobs, inbox) = mpsc::channel(config.ingest_queue.max(1));
     let ingest_thread = {
         let sinks: Vec<Arc<dyn Sink>> = sinks.iter().map(|(_, s)| Arc::clone(s)).collect();
@@ -118,8 +123,9 @@ pub(crate) async fn serve(
             .map_err(CollectorError::Thread)?
     };
     let app = Arc::new(App {
-        batches: Batches::new(config.batch_window),
+        batches: Batches::new(config.batch_window, config.max_held_bytes),
         jobs,
+        decoder,
         metrics,
         sinks,
         unconfirmed: Arc::new(AtomicU64::new(0)),
@@ -478,36 +484,142 @@ async fn accept(
                 "this batch is being ingested by another request; resend it later",
             ))
         }
+        // Tracked before, not confirmed: its first body is delivered again, whatever
+        // this one holds (the same batch, by its id).
+        Some(Claim::Unconfirmed(guard, held)) => {
+            return see_through(app, Taken::Resend(guard, held)).await
+        }
         Some(Claim::New(guard)) => Some(guard),
     };
     let compressed = request.extensions().get::<Compressed>().is_some();
     let body = read_body(app, request.into_body(), compressed).await?;
     let spans =
         events(&body).map_err(|error| Refusal::new(StatusCode::BAD_REQUEST, error.to_string()))?;
-    // From here on the request is seen through even if its client goes (a page that
-    // closed): its answer is still remembered for the batch id, so the resend of a batch
-    // that was taken gets `"duplicate": true`.
-    let task = {
-        let app = Arc::clone(app);
-        let request_id = request_id.to_owned();
-        tokio::spawn(async move {
-            let (processed, confirmation) = ingest(&app, &request_id, body, spans).await?;
-            if let Some(confirmation) = confirmation {
-                if !confirmation.all_delivered() {
-                    return Err(Refusal::unavailable(
-                        &app,
-                        format!(
-                            "not every event is durable: {} dead-lettered, {} lost by the \
-                             sinks; resend the batch",
-                            confirmation.dead_lettered, confirmation.lost
-                        ),
-                    ));
-                }
-            }
-            Ok(answer(processed, &request_id, guard))
-        })
+    let batch = Batch {
+        request_id: request_id.to_owned(),
+        body,
+        spans: spans.into(),
     };
-    task.await
+    see_through(app, Taken::New(batch, guard)).await
+}
+
+/// A request's events, as they came.
+struct Batch {
+    request_id: String,
+    body: Bytes,
+    spans: Arc<[std::ops::Range<usize>]>,
+}
+
+/// What a request brings to ingest.
+enum Taken {
+    /// A new batch, and the claim on its id if it has one.
+    New(Batch, Option<Guard>),
+    /// The resend of a batch tracked before and not confirmed, and the claim on its id.
+    Resend(Guard, Held),
+}
+
+/// Ingests a new batch, or delivers again a held one, on a task of its own, and answers. From here on the request is seen through even if its client
+/// goes (a page that closed), and past the ack timeout: the batch id's entry is settled
+/// when the sinks confirm, so a resend gets `"duplicate": true` once the events are
+/// durable, or has them delivered again if they never were.
+async fn see_through(app: &Arc<App>, taken: Taken) -> Result<Bytes, Refusal> {
+    let (answer_to, answered) = oneshot::channel();
+    let app_ = Arc::clone(app);
+    tokio::spawn(async move {
+        let app = app_;
+        let (batch, work, held, guard) = match taken {
+            Taken::New(batch, guard) => (batch, Work::Track, None, guard),
+            Taken::Resend(guard, held) => {
+                let batch = Batch {
+                    request_id: held.request_id.clone(),
+                    body: held.body.clone(),
+                    spans: Arc::clone(&held.spans),
+                };
+                let work = Work::Redeliver {
+                    verdicts: Arc::clone(&held.verdicts),
+                    sinks: held.sinks_pending,
+                    letter: held.letter_pending,
+                };
+                (batch, work, Some(held), Some(guard))
+            }
+        };
+        // Decoding is the heavy part that needs no tracker: here, on this request's
+        // thread, not on the ingest thread.
+        let decoded = batch
+            .spans
+            .iter()
+            .map(|span| app.decoder.decode(&batch.body[span.clone()]))
+            .collect();
+        let (processed, pending) = match submit(&app, &batch, decoded, work).await {
+            Ok(submitted) => submitted,
+            // Not tracked: the guard forgets a new batch, holds a held one again.
+            Err(refusal) => {
+                let _ = answer_to.send(Err(refusal));
+                return;
+            }
+        };
+        let verdicts = match &held {
+            Some(held) => Arc::clone(&held.verdicts),
+            None => Arc::new(processed),
+        };
+        let Some(pending) = pending else {
+            // `Ack::Queued`.
+            let _ = answer_to.send(Ok(answer(&verdicts, &batch.request_id, guard)));
+            return;
+        };
+        let confirmed = pending.confirmed();
+        tokio::pin!(confirmed);
+        let mut answer_to = Some(answer_to);
+        let settled = match tokio::time::timeout(app.config.ack_timeout, &mut confirmed).await {
+            Ok(settled) => settled,
+            Err(_) => {
+                if let Some(answer_to) = answer_to.take() {
+                    let _ = answer_to.send(Err(Refusal::unavailable(
+                        &app,
+                        "the sinks did not confirm the events in time; resend the batch",
+                    )));
+                }
+                confirmed.await
+            }
+        };
+        let result = match settled {
+            Settled::Durable => Ok(answer(&verdicts, &batch.request_id, guard)),
+            Settled::Stopped => Err(Refusal::unavailable(&app, "the ingest thread stopped")),
+            Settled::NotDurable {
+                sinks,
+                letter,
+                confirmation,
+            } => {
+                if let Some(guard) = guard {
+                    let (was_sinks, was_letter) = held
+                        .as_ref()
+                        .map_or((true, true), |h| (h.sinks_pending, h.letter_pending));
+                    guard.unconfirmed(Held {
+                        request_id: batch.request_id.clone(),
+                        body: batch.body.clone(),
+                        spans: Arc::clone(&batch.spans),
+                        verdicts: Arc::clone(&verdicts),
+                        sinks_pending: was_sinks && !sinks,
+                        letter_pending: was_letter && !letter,
+                    });
+                }
+                Err(Refusal::unavailable(
+                    &app,
+                    format!(
+                        "not every event is durable: {} dead-lettered, {} lost by the sinks, \
+                         {} dead letter writes failed; resend the batch (same batchId): what \
+                         was accepted is delivered again, not judged again",
+                        confirmation.dead_lettered, confirmation.lost, u8::from(!letter)
+                    ),
+                ))
+            }
+        };
+        if let Some(answer_to) = answer_to {
+            let _ = answer_to.send(result);
+        }
+    });
+    answered
+        .await
         .unwrap_or_else(|_| Err(Refusal::unavailable(app, "the request's task failed")))
 }
 
@@ -547,15 +659,49 @@ async fn read_body(app: &App, body: Body, compressed: bool) -> Result<Bytes, Ref
     }
 }
 
-/// Hands the events to the ingest thread; with [`Ack::Durable`], waits for their
-/// receipt too.
-async fn ingest(
+/// The receipts a job's events wait on, with [`Ack::Durable`].
+struct Pending {
+    sinks: oneshot::Receiver<Confirmation>,
+    letter: oneshot::Receiver<Confirmation>,
+}
+
+/// How a job's delivery ended.
+enum Settled {
+    Durable,
+    /// `sinks`: every accepted event durable; `letter`: every rejected record.
+    NotDurable {
+        sinks: bool,
+        letter: bool,
+        confirmation: Confirmation,
+    },
+    Stopped,
+}
+
+impl Pending {
+    async fn confirmed(self) -> Settled {
+        let (Ok(sinks), Ok(letter)) = (self.sinks.await, self.letter.await) else {
+            return Settled::Stopped;
+        };
+        match (sinks.all_delivered(), letter.all_delivered()) {
+            (true, true) => Settled::Durable,
+            (sinks_ok, letter_ok) => Settled::NotDurable {
+                sinks: sinks_ok,
+                letter: letter_ok,
+                confirmation: sinks,
+            },
+        }
+    }
+}
+
+/// Hands the events to the ingest thread and waits until it took them; with
+/// [`Ack::Durable`], gives the receipts to wait on too.
+async fn submit(
     app: &App,
-    request_id: &str,
-    body: Bytes,
-    spans: Vec<std::ops::Range<usize>>,
-) -> Result<(Processed, Option<Confirmation>), Refusal> {
-    let events = spans.len() as u64;
+    batch: &Batch,
+    decoded: Vec<Result<Decoded, IngestError>>,
+    work: Work,
+) -> Result<(Processed, Option<Pending>), Refusal> {
+    let events = batch.spans.len() as u64;
     let bound = app.config.max_unconfirmed_events as u64;
     let before = app.unconfirmed.fetch_add(events, Ordering::SeqCst);
     if before > 0 && before + events > bound {
@@ -565,18 +711,25 @@ async fn ingest(
             "the sinks are behind: too many events await confirmation",
         ));
     }
-    let (confirmed, confirmation) = oneshot::channel();
+    let (confirmed, sinks) = oneshot::channel();
     let unconfirmed = Arc::clone(&app.unconfirmed);
     let receipt = Receipt::new(move |result| {
         unconfirmed.fetch_sub(events, Ordering::SeqCst);
         let _ = confirmed.send(result);
     });
+    let (written, letter) = oneshot::channel();
+    let letter_receipt = Receipt::new(move |result| {
+        let _ = written.send(result);
+    });
     let (reply, processed) = oneshot::channel();
     let job = Job {
-        request_id: request_id.to_owned(),
-        body,
-        events: spans,
+        request_id: batch.request_id.clone(),
+        body: batch.body.clone(),
+        events: Arc::clone(&batch.spans),
+        decoded,
+        work,
         receipt,
+        letter: letter_receipt,
         reply,
     };
     if let Err(error) = app.jobs.try_send(Message::Job(job)) {
@@ -594,18 +747,11 @@ async fn ingest(
     if app.config.ack == Ack::Queued {
         return Ok((processed, None));
     }
-    match tokio::time::timeout(app.config.ack_timeout, confirmation).await {
-        Ok(Ok(confirmation)) => Ok((processed, Some(confirmation))),
-        Ok(Err(_)) => Err(Refusal::unavailable(app, "the ingest thread stopped")),
-        Err(_) => Err(Refusal::unavailable(
-            app,
-            "the sinks did not confirm the events in time; resend the batch",
-        )),
-    }
+    Ok((processed, Some(Pending { sinks, letter })))
 }
 
 /// The `200` body; a batch with an id is remembered with its duplicate answer.
-fn answer(processed: Processed, request_id: &str, guard: Option<Guard>) -> Bytes {
+fn answer(processed: &Processed, request_id: &str, guard: Option<Guard>) -> Bytes {
     let rejected: Vec<serde_json::Value> = processed
         .rejected
         .iter()

@@ -1,12 +1,15 @@
-//! The ingest thread: the one owner of the lifecycle tracker. Requests hand it their
-//! events in order; it decodes, enriches, tracks and hands each accepted event to every
-//! sink with the request's [`Receipt`], writes each rejected one to the dead letter, and
-//! then makes the sinks and the dead letter durable once for everything it took since
-//! the last time: many requests share one write, flush and sync (group commit).
+//! The ingest thread: the one owner of the lifecycle tracker. Requests decode their
+//! events on their own threads and hand them over in order; it enriches, tracks and
+//! hands each accepted event to every sink with the request's [`Receipt`], writes each
+//! rejected one to the dead letter, and then makes the sinks and the dead letter durable
+//! once for everything it took since the last time: many requests share one write,
+//! flush and sync (group commit).
 //!
-//! One thread rather than a mutex around the tracker: the tracker's work per event is
-//! small next to a request's parsing and I/O, which stay on the server's threads, and a
-//! thread that drains its queue before committing gets group commit for free.
+//! One thread rather than a mutex around the tracker: a thread that drains its queue
+//! before committing gets group commit for free, and the tracker's verdicts are those of
+//! `webaction check` over the same events in the same order. What can run on any
+//! thread — parsing the body, decoding each event — runs on the requests' threads
+//! ([`Ingest::ingest_decoded_batch`](events_core::ingest::Ingest::ingest_decoded_batch)).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -15,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use events_core::ingest::{Emit, IngestBuilder, Outcome};
+use events_core::ingest::{Decoded, Decoder, Emit, Ingest, IngestBuilder, IngestError, Outcome};
 use events_core::AnyEvent;
 use events_sinks::{
     DeadLetter, DeadLetterReason, Fate, Fsync, Receipt, RejectedLines, Sink, SinkError,
@@ -32,21 +35,42 @@ pub(crate) struct Job {
     pub(crate) request_id: String,
     pub(crate) body: Bytes,
     /// Where each event is in `body`.
-    pub(crate) events: Vec<Range<usize>>,
-    /// Told each accepted event's fate, and the dead letter's.
+    pub(crate) events: Arc<[Range<usize>]>,
+    /// Each event decoded, in order.
+    pub(crate) decoded: Vec<Result<Decoded, IngestError>>,
+    pub(crate) work: Work,
+    /// Told each accepted event's fate at the sinks.
     pub(crate) receipt: Receipt,
+    /// Told the dead letter's fate: one event for all the rejected records, if any.
+    pub(crate) letter: Receipt,
     pub(crate) reply: oneshot::Sender<Processed>,
 }
 
+/// What the ingest thread does with a job's events.
+#[derive(Debug)]
+pub(crate) enum Work {
+    /// Track them: new events.
+    Track,
+    /// Deliver again what was tracked before with these verdicts and not confirmed —
+    /// the accepted events to the sinks (`sinks`), the rejected ones' records to the
+    /// dead letter (`letter`) — judging nothing twice.
+    Redeliver {
+        verdicts: Arc<Processed>,
+        sinks: bool,
+        letter: bool,
+    },
+}
+
 /// What ingest made of a request's events; their durability comes through the receipt.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Processed {
     pub(crate) accepted: usize,
+    /// In the order of their index.
     pub(crate) rejected: Vec<Rejected>,
 }
 
 /// One rejected event, as the answer lists it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Rejected {
     pub(crate) index: usize,
     pub(crate) kind: &'static str,
@@ -142,6 +166,14 @@ impl Emit for ToSinks {
         if let Some(report) = &self.report {
             report.accepted(event, from);
         }
+        self.deliver(event);
+    }
+}
+
+impl ToSinks {
+    /// Hands `event` to every sink, uncounted: an event accepted now, or one accepted
+    /// before whose delivery was not confirmed.
+    fn deliver(&self, event: &AnyEvent) {
         let Some(receipt) = &self.receipt else {
             return;
         };
@@ -183,6 +215,8 @@ pub(crate) fn run(
         report: report.clone(),
         accepted: Vec::new(),
     };
+    // For the media type of a line that failed to decode, in the metrics.
+    let decoder = builder.decoder();
     let mut ingest = builder.build(emit);
     // Receipts waiting for the dead letter's commit.
     let mut awaiting_letter: Vec<Receipt> = Vec::new();
@@ -199,57 +233,28 @@ pub(crate) fn run(
                     stop = true;
                     break;
                 }
-                Message::Job(job) => {
-                    ingest.emitter().receipt = Some(job.receipt.clone());
-                    let mut processed = Processed::default();
-                    for (index, span) in job.events.iter().enumerate() {
-                        let raw = &job.body[span.clone()];
-                        match ingest.ingest(raw) {
-                            Outcome::Emitted | Outcome::Flagged(_) => processed.accepted += 1,
-                            outcome => {
-                                let error = outcome.error().expect("not emitted");
-                                let kind = error.kind().as_str();
-                                let media_type = match &outcome {
-                                    Outcome::Rejected(rejection) => rejection
-                                        .event
-                                        .as_ref()
-                                        .map_or("unknown", |event| event.media_type_name()),
-                                    _ => "unknown",
-                                };
-                                metrics.rejected(media_type, kind);
-                                if let Some(report) = &report {
-                                    report.rejected(raw, &outcome);
-                                }
-                                let message = error.to_string();
-                                // Into memory: cannot fail.
-                                let _ = rejected.letter.write_in_request(
-                                    &job.request_id,
-                                    index,
-                                    kind,
-                                    &message,
-                                    raw,
-                                );
-                                processed.rejected.push(Rejected {
-                                    index,
-                                    kind,
-                                    error: message,
-                                });
-                            }
+                Message::Job(mut job) => {
+                    let (processed, letter_written) = match &job.work {
+                        Work::Track => (
+                            track(&mut ingest, &mut job, &mut rejected, &decoder, &metrics, &report),
+                            true,
+                        ),
+                        Work::Redeliver {
+                            verdicts,
+                            sinks,
+                            letter,
+                        } => {
+                            let (verdicts, sinks, letter) = (Arc::clone(verdicts), *sinks, *letter);
+                            redeliver(&mut ingest, &mut job, &mut rejected, &verdicts, sinks, letter);
+                            ((*verdicts).clone(), letter)
                         }
-                    }
-                    let emitter = ingest.emitter();
-                    emitter.receipt = None;
-                    for (media_type, n) in emitter.accepted.drain(..) {
-                        metrics.accepted(media_type, n);
-                    }
-                    if let Some(report) = &report {
-                        report.counts(ingest.stats());
-                    }
-                    if !processed.rejected.is_empty() {
-                        job.receipt.expect(1);
-                        awaiting_letter.push(job.receipt.clone());
+                    };
+                    if letter_written && !processed.rejected.is_empty() {
+                        job.letter.expect(1);
+                        awaiting_letter.push(job.letter.clone());
                     }
                     job.receipt.seal();
+                    job.letter.seal();
                     // The request may have gone (its client disconnected): nothing to do.
                     let _ = job.reply.send(processed);
                 }
@@ -259,6 +264,114 @@ pub(crate) fn run(
         commit(&sinks, &mut rejected, &mut awaiting_letter);
     }
     commit(&sinks, &mut rejected, &mut awaiting_letter);
+}
+
+/// Tracks a job's events, delivers the accepted ones and writes the rejected ones to
+/// the dead letter (in memory, until the commit).
+fn track(
+    ingest: &mut Ingest<ToSinks>,
+    job: &mut Job,
+    rejected: &mut RejectedFile,
+    decoder: &Decoder,
+    metrics: &Metrics,
+    report: &Option<Arc<dyn LiveReport>>,
+) -> Processed {
+    ingest.emitter().receipt = Some(job.receipt.clone());
+    let mut processed = Processed::default();
+    let decoded = std::mem::take(&mut job.decoded);
+    ingest.ingest_decoded_batch(decoded, |index, outcome| {
+        let raw = &job.body[job.events[index].clone()];
+        let error = match &outcome {
+            Outcome::Emitted | Outcome::Flagged(_) => {
+                processed.accepted += 1;
+                return;
+            }
+            outcome => outcome.error().expect("not emitted"),
+        };
+        let kind = error.kind().as_str();
+        // Labelled by the media type the line names, when it names a registered one,
+        // even if it did not decode: `unknown` only when it names none.
+        let media_type = match &outcome {
+            Outcome::Rejected(rejection) => match &rejection.event {
+                Some(event) => Some(event.media_type_name()),
+                None => decoder.media_type_of(raw),
+            },
+            Outcome::Dropped(illegal) => Some(illegal.media_type),
+            _ => decoder.media_type_of(raw),
+        };
+        metrics.rejected(media_type.unwrap_or("unknown"), kind);
+        if let Some(report) = report {
+            report.rejected(raw, &outcome);
+        }
+        let message = error.to_string();
+        // Into memory: cannot fail.
+        let _ = rejected
+            .letter
+            .write_in_request(&job.request_id, index, kind, &message, raw);
+        processed.rejected.push(Rejected {
+            index,
+            kind,
+            error: message,
+        });
+    });
+    let emitter = ingest.emitter();
+    emitter.receipt = None;
+    for (media_type, n) in emitter.accepted.drain(..) {
+        metrics.accepted(media_type, n);
+    }
+    if let Some(report) = report {
+        report.counts(ingest.stats());
+    }
+    processed
+}
+
+/// Delivers again the events of a job tracked before under `verdicts`: the accepted
+/// ones to the sinks (enriched again, not tracked), and the rejected ones' records to
+/// the dead letter, as far as each was not confirmed. Counted nowhere: they were when
+/// they were tracked.
+fn redeliver(
+    ingest: &mut Ingest<ToSinks>,
+    job: &mut Job,
+    rejected: &mut RejectedFile,
+    verdicts: &Processed,
+    sinks: bool,
+    letter: bool,
+) {
+    if sinks {
+        ingest.emitter().receipt = Some(job.receipt.clone());
+        let mut refused = verdicts.rejected.iter().map(|r| r.index).peekable();
+        for (index, decoded) in std::mem::take(&mut job.decoded).into_iter().enumerate() {
+            if refused.next_if_eq(&index).is_some() {
+                continue;
+            }
+            match decoded {
+                Ok(Decoded { mut event, .. }) => {
+                    ingest.enrich(&mut *event);
+                    ingest.emitter().deliver(&*event);
+                }
+                // The same bytes through the same decoder decode the same way; if they
+                // ever did not, the event is not confirmed and the batch stays held.
+                Err(error) => {
+                    tracing::error!(%error, index, "an accepted event no longer decodes");
+                    job.receipt.expect(1);
+                    job.receipt.resolve(Fate::Lost, 1);
+                }
+            }
+        }
+        ingest.emitter().receipt = None;
+    }
+    if letter {
+        for refused in &verdicts.rejected {
+            let raw = &job.body[job.events[refused.index].clone()];
+            let _ = rejected.letter.write_in_request(
+                &job.request_id,
+                refused.index,
+                refused.kind,
+                &refused.error,
+                raw,
+            );
+        }
+    }
 }
 
 /// Makes what was taken since the last commit durable, and resolves the receipts

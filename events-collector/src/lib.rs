@@ -87,8 +87,13 @@ pub struct Config {
     /// Whether the dead letter of rejected events is synced at each commit (the file
     /// sinks' sync is their own [`events_sinks::FileOptions`]).
     pub fsync: Fsync,
-    /// Answered batches remembered, for resends (`batchId`).
+    /// Batches remembered for resends (`batchId`): answered ones, and tracked ones
+    /// answered `503` that a resend delivers again.
     pub batch_window: usize,
+    /// Bodies of batches tracked and not confirmed, kept for their resend, in bytes at
+    /// most: beyond it the oldest are forgotten, and their resend is judged again (its
+    /// events then go to the dead letter as repeats, never delivered twice).
+    pub max_held_bytes: usize,
     /// Events ingested and not yet confirmed by the sinks, at most; beyond it `503`.
     pub max_unconfirmed_events: usize,
     /// Requests waiting for the ingest thread, at most; beyond it `503`.
@@ -118,6 +123,7 @@ impl Default for Config {
             dead_letter: PathBuf::from("webaction-dead-letter.ndjson"),
             fsync: Fsync::OnCommit,
             batch_window: 100_000,
+            max_held_bytes: 64 << 20,
             max_unconfirmed_events: 100_000,
             ingest_queue: 1024,
             max_connections: 1024,

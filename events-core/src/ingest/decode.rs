@@ -85,6 +85,31 @@ impl Decoder {
             .map_err(|error| utf8_error(line).unwrap_or(error))
     }
 
+    /// The registered media type a line names in `actionMediaType`, when the line is a
+    /// JSON object with that field and the name is registered; else `None`. What a line
+    /// that failed to [`decode`](Self::decode) is still counted under (a metric labelled
+    /// by media type stays bounded to the registered ones). It parses the line again, so
+    /// it is for the failed lines only.
+    ///
+    /// ```
+    /// use events_core::{ingest::Decoder, Registry};
+    /// let decoder = Decoder::new(Registry::builtin());
+    /// let line = br#"{"actionMediaType":"webchat","actionId":"not a uuid"}"#;
+    /// assert!(decoder.decode(line).is_err());
+    /// assert_eq!(decoder.media_type_of(line), Some("webchat"));
+    /// assert_eq!(decoder.media_type_of(br#"{"actionMediaType":"fax"}"#), None);
+    /// assert_eq!(decoder.media_type_of(b"{not json"), None);
+    /// ```
+    pub fn media_type_of(&self, line: &[u8]) -> Option<&'static str> {
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(line).ok()?;
+        let named = object.get("actionMediaType")?.as_str()?;
+        self.registry
+            .iter()
+            .map(|entry| entry.description.wire_name)
+            .find(|wire_name| *wire_name == named)
+    }
+
     fn decode_unchecked(&self, line: &[u8]) -> Result<Decoded, IngestError> {
         let raw = match RawEvent::from_slice(line) {
             Ok(Ok(raw)) => raw,
