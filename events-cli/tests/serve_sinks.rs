@@ -71,3 +71,60 @@ fn a_nats_sink_has_acknowledged_every_event_before_the_200() {
         );
     }
 }
+
+/// The sink fails after the events were tracked: the answer is 503, and the resend of
+/// the batch (same `batchId`) has the same events delivered with the same verdicts,
+/// not judged a second time (which would dead-letter every one as a repeated state).
+#[test]
+fn a_resend_after_the_sink_failed_delivers_the_tracked_events_without_judging_them_again() {
+    // The collector behind refuses the first delivery, then takes everything.
+    let (url, bodies) = downstream::server_with(|n| if n == 0 { (503, "") } else { (200, "") });
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--sink", &url, "--max-retries", "0"]);
+    let (events, ids) = batch(5);
+    let body = format!("{events}\nnot json\n");
+    let query = format!("?batchId={}", uuid::Uuid::new_v4());
+
+    let first = server.post_events(&query, &body);
+    assert_eq!(first.status, 503, "{}", first.text());
+    assert!(first.header("retry-after").is_some());
+
+    let resent = server.post_events(&query, &body);
+    assert_eq!(resent.status, 200, "{}", resent.text());
+    let answer = resent.json();
+    assert_eq!(answer["accepted"], 5, "{answer}");
+    assert_eq!(answer["duplicate"], false);
+    let rejected = answer["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{answer}");
+    assert_eq!(rejected[0]["index"], 5);
+    assert_eq!(rejected[0]["kind"], "malformed_json");
+
+    // The second delivery holds the five events, each once.
+    let bodies = bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2, "one refused delivery, one taken");
+    let delivered: Vec<String> = bodies[1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["actionId"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    assert_eq!(delivered, expected);
+
+    // Once more: the batch is done.
+    let again = server.post_events(&query, &body);
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.json()["duplicate"], true);
+    assert_eq!(again.json()["accepted"], 5);
+
+    // The dead letter: the sink's refused first delivery, and the one rejected line
+    // once; no event judged again as a repeat.
+    let records = server.dead_letter();
+    assert!(
+        !records.iter().any(|r| r["kind"] == "illegal_transition"),
+        "{records:?}"
+    );
+    let rejected_records: Vec<_> = records.iter().filter(|r| r.get("index").is_some()).collect();
+    assert_eq!(rejected_records.len(), 1, "{records:?}");
+    assert_eq!(rejected_records[0]["raw"], "not json");
+}
