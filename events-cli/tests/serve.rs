@@ -310,14 +310,20 @@ fn health_readiness_and_metrics_are_served() {
     let get = |path: &str| request(&server.addr, "GET", path, &[], b"").unwrap();
     assert_eq!(get("/healthz").status, 200);
     assert_eq!(get("/readyz").status, 200);
-    let (body, _) = batch(3);
-    server.post_events("", &format!("{body}\n{{}}"));
+    let (body, ids) = batch(3);
+    // Rejected: a repeat of a known webchat action, a content offer whose `actionId` is
+    // no UUID (it names its media type, though it does not decode), and an object that
+    // names none.
+    let repeat = event(ids[0], "offered");
+    let broken = r#"{"actionMediaType":"contentoffer","actionId":"not a uuid"}"#;
+    server.post_events("", &format!("{body}\n{repeat}\n{broken}\n{{}}"));
     let metrics = get("/metrics");
     assert_eq!(metrics.status, 200);
     let text = metrics.text();
     for line in [
         "webaction_events_accepted_total{media_type=\"webchat\"} 3",
         "webaction_events_rejected_total{media_type=\"unknown\",kind=\"missing_field\"} 1",
+        "webaction_events_rejected_total{media_type=\"webchat\",kind=\"illegal_transition\"} 1",
         "webaction_sink_delivered_total{sink=\"ndjson:webaction-events.ndjson\"} 3",
         "webaction_sink_retries_total{sink=\"ndjson:webaction-events.ndjson\"} 0",
         "webaction_sink_dead_lettered_total{sink=\"ndjson:webaction-events.ndjson\"} 0",
@@ -327,6 +333,12 @@ fn health_readiness_and_metrics_are_served() {
     ] {
         assert!(text.contains(line), "no `{line}` in\n{text}");
     }
+    assert!(
+        text.lines().any(|line| line
+            .starts_with("webaction_events_rejected_total{media_type=\"contentoffer\",")
+            && line.ends_with(" 1")),
+        "the undecodable content offer is not counted under its media type in\n{text}"
+    );
     assert!(
         text.contains("webaction_request_duration_seconds_bucket{route=\"/v1/events\",status=\"200\",le=\"+Inf\"} 1"),
         "{text}"
