@@ -5,6 +5,9 @@ mod collector;
 mod downstream;
 
 use std::collections::HashSet;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use collector::{batch, Server};
 
@@ -124,7 +127,94 @@ fn a_resend_after_the_sink_failed_delivers_the_tracked_events_without_judging_th
         !records.iter().any(|r| r["kind"] == "illegal_transition"),
         "{records:?}"
     );
-    let rejected_records: Vec<_> = records.iter().filter(|r| r.get("index").is_some()).collect();
+    let rejected_records: Vec<_> = records
+        .iter()
+        .filter(|r| r.get("index").is_some())
+        .collect();
     assert_eq!(rejected_records.len(), 1, "{records:?}");
     assert_eq!(rejected_records[0]["raw"], "not json");
+}
+
+/// Polls `GET /readyz` until its status is `want` (a sink's state changes on its own
+/// time: a reconnect); fails after a minute.
+fn readyz_becomes(server: &Server, want: u16) -> String {
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = collector::request(&server.addr, "GET", "/readyz", &[], b"").unwrap();
+        if answer.status == want {
+            return answer.text();
+        }
+        assert!(
+            Instant::now() < until,
+            "/readyz stayed {} ({}), expected {want}",
+            answer.status,
+            answer.text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn readiness_follows_an_http_sinks_collector_going_down_and_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/batch");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--sink", &url]);
+    readyz_becomes(&server, 200);
+    drop(listener);
+    let why = readyz_becomes(&server, 503);
+    assert!(
+        why.contains(&format!("sink {url}")) && why.contains("cannot be reached"),
+        "{why}"
+    );
+    // Up again on the same port.
+    let _listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    readyz_becomes(&server, 200);
+}
+
+#[test]
+fn readiness_follows_a_nats_sinks_connection_going_down_and_up() {
+    let Some(bin) = std::env::var_os("NATS_SERVER_BIN") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set NATS_SERVER_BIN (.ci/run does)"
+        );
+        eprintln!("\n*** SKIPPED readiness_follows_a_nats_sinks_connection_going_down_and_up: set NATS_SERVER_BIN ***");
+        return;
+    };
+    let store = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let start = || {
+        let child = Command::new(&bin)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    };
+    let mut nats = start();
+    let dir = tempfile::tempdir().unwrap();
+    let sink = format!("nats://127.0.0.1:{port}/readiness");
+    let server = Server::start(dir.path(), &["--sink", &sink]);
+    readyz_becomes(&server, 200);
+    nats.kill().unwrap();
+    nats.wait().unwrap();
+    let why = readyz_becomes(&server, 503);
+    assert!(why.contains("not connected"), "{why}");
+    let mut nats = start();
+    readyz_becomes(&server, 200);
+    nats.kill().unwrap();
+    nats.wait().unwrap();
 }

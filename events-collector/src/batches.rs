@@ -80,9 +80,8 @@ impl Window {
         if let Entry::Unconfirmed(held) = &entry {
             self.held_bytes += held.body.len();
         }
-        if let Some((_, Entry::Unconfirmed(old))) = self
-            .entries
-            .insert(Arc::clone(id), (generation, entry))
+        if let Some((_, Entry::Unconfirmed(old))) =
+            self.entries.insert(Arc::clone(id), (generation, entry))
         {
             self.held_bytes -= old.body.len();
         }

@@ -27,9 +27,9 @@ use tower_http::trace::TraceLayer;
 use events_core::ingest::{Decoded, Decoder, IngestError};
 use events_sinks::{Confirmation, Receipt, Sink};
 
+use crate::batches::Held;
 use crate::batches::{valid_batch_id, Batches, Claim, Guard};
 use crate::body::{content_type_taken, events};
-use crate::batches::Held;
 use crate::ingestor::{self, Job, Message, Processed, RejectedFile, Work};
 use crate::metrics::Metrics;
 use crate::LiveReport;
@@ -295,10 +295,7 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
             app.config.max_unconfirmed_events
         ))
     } else {
-        app.sinks
-            .iter()
-            .find(|(_, sink)| sink.stats().lost > 0)
-            .map(|(name, _)| format!("sink {name} lost events: a write failed"))
+        sinks_unready(&app).await
     };
     match reason {
         None => (StatusCode::OK, "ready\n").into_response(),
@@ -308,6 +305,28 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// How long `/readyz` waits for a network sink's receiver to answer a connection.
+const READY_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a sink cannot take events now, for the first that cannot: it lost events (a
+/// write failed), or [`Sink::ready`] says its receiver is unreachable.
+async fn sinks_unready(app: &Arc<App>) -> Option<String> {
+    let sinks = app.sinks.clone();
+    // A network sink's probe connects: off the async workers.
+    tokio::task::spawn_blocking(move || {
+        sinks.iter().find_map(|(name, sink)| {
+            if sink.stats().lost > 0 {
+                return Some(format!("sink {name} lost events: a write failed"));
+            }
+            sink.ready(READY_PROBE_TIMEOUT)
+                .err()
+                .map(|error| format!("sink {name}: {error}"))
+        })
+    })
+    .await
+    .unwrap_or_else(|_| Some("the sinks' probe failed".to_owned()))
 }
 
 async fn report_page(State(app): State<Arc<App>>) -> Response {
@@ -609,7 +628,9 @@ async fn see_through(app: &Arc<App>, taken: Taken) -> Result<Bytes, Refusal> {
                         "not every event is durable: {} dead-lettered, {} lost by the sinks, \
                          {} dead letter writes failed; resend the batch (same batchId): what \
                          was accepted is delivered again, not judged again",
-                        confirmation.dead_lettered, confirmation.lost, u8::from(!letter)
+                        confirmation.dead_lettered,
+                        confirmation.lost,
+                        u8::from(!letter)
                     ),
                 ))
             }

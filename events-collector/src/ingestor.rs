@@ -236,7 +236,14 @@ pub(crate) fn run(
                 Message::Job(mut job) => {
                     let (processed, letter_written) = match &job.work {
                         Work::Track => (
-                            track(&mut ingest, &mut job, &mut rejected, &decoder, &metrics, &report),
+                            track(
+                                &mut ingest,
+                                &mut job,
+                                &mut rejected,
+                                &decoder,
+                                &metrics,
+                                &report,
+                            ),
                             true,
                         ),
                         Work::Redeliver {
@@ -245,7 +252,14 @@ pub(crate) fn run(
                             letter,
                         } => {
                             let (verdicts, sinks, letter) = (Arc::clone(verdicts), *sinks, *letter);
-                            redeliver(&mut ingest, &mut job, &mut rejected, &verdicts, sinks, letter);
+                            redeliver(
+                                &mut ingest,
+                                &mut job,
+                                &mut rejected,
+                                &verdicts,
+                                sinks,
+                                letter,
+                            );
                             ((*verdicts).clone(), letter)
                         }
                     };

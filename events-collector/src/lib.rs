@@ -24,7 +24,9 @@
 //! drop (see `events_sinks::idempotency_key`).
 //!
 //! Also: `GET /healthz` (the process answers), `GET /readyz` (it accepts events: not
-//! stopping, its sinks' last commit succeeded, and their backlog under the bound),
+//! stopping, its backlog under the bound, no sink lost events, and every sink ready —
+//! [`Sink::ready`]: an HTTP sink's collector accepts a connection, a NATS sink is
+//! connected),
 //! `GET /metrics` (Prometheus text), `GET /report` (a [`LiveReport`]'s page, when one is
 //! given), and `OPTIONS /v1/events` CORS preflights for the
 //! [`Config::allowed_origins`].

@@ -114,6 +114,36 @@ impl Pipelined for HttpSink {
     fn pipeline(&self) -> &Pipeline {
         &self.pipeline
     }
+
+    /// Reachable: a TCP connection to the collector's host and port opens in time (no
+    /// request is sent; TLS and the answers are the deliveries' concern).
+    fn ready(&self, timeout: Duration) -> Result<(), SinkError> {
+        let host = self.url.host().unwrap_or_default();
+        let port = self.url.port_u16().unwrap_or(match self.url.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
+        });
+        let target = format!("{host}:{port}");
+        let unreachable = |source| SinkError::Unreachable {
+            target: target.clone(),
+            source,
+        };
+        // `[::1]` in a URL is `::1` to the resolver.
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let mut last = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the host resolves to no address",
+        );
+        for address in
+            std::net::ToSocketAddrs::to_socket_addrs(&(host, port)).map_err(unreachable)?
+        {
+            match std::net::TcpStream::connect_timeout(&address, timeout) {
+                Ok(_) => return Ok(()),
+                Err(error) => last = error,
+            }
+        }
+        Err(unreachable(last))
+    }
 }
 
 impl fmt::Debug for HttpSink {

@@ -148,6 +148,16 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
         let _ = deadline;
     }
 
+    /// Whether the sink can deliver now, for a readiness probe (`webaction serve`'s
+    /// `GET /readyz`): an error says why not — its receiver cannot be reached, its
+    /// connection is down. A network sink may try to connect, for up to `timeout`, so
+    /// call it off an async runtime's workers. The default, for a sink that writes
+    /// locally: ready (a failed write shows in [`SinkStats::lost`] instead).
+    fn ready(&self, timeout: Duration) -> Result<(), SinkError> {
+        let _ = timeout;
+        Ok(())
+    }
+
     /// The counts so far.
     fn stats(&self) -> SinkStats;
 }
@@ -221,6 +231,14 @@ pub enum SinkError {
         url: String,
         /// What failed.
         reason: String,
+    },
+    /// The receiver cannot be reached now (a readiness probe's answer).
+    #[error("{target} cannot be reached: {source}")]
+    Unreachable {
+        /// The receiver's address.
+        target: String,
+        /// Why the connection failed.
+        source: std::io::Error,
     },
     /// The configuration is unusable, e.g. a URL the HTTP sink cannot send to.
     #[error("invalid sink configuration: {0}")]

@@ -87,6 +87,8 @@ impl NatsConfig {
 /// [`close`](Sink::close)'s deadline passes, goes to the dead letter.
 pub struct NatsSink {
     pipeline: Pipeline,
+    /// The connection, for readiness.
+    client: async_nats::Client,
     url: String,
     subject_prefix: String,
 }
@@ -152,6 +154,7 @@ impl NatsSink {
             }
             Ok::<_, SinkError>(context)
         })?;
+        let client = context.client();
         let transport = NatsTransport {
             context,
             prefix: config.subject_prefix.clone(),
@@ -159,6 +162,7 @@ impl NatsSink {
         let pipeline = Pipeline::start(transport, config.queue, dead_letter, runtime)?;
         Ok(NatsSink {
             pipeline,
+            client,
             url: config.url,
             subject_prefix: config.subject_prefix,
         })
@@ -168,6 +172,17 @@ impl NatsSink {
 impl Pipelined for NatsSink {
     fn pipeline(&self) -> &Pipeline {
         &self.pipeline
+    }
+
+    /// Ready while the client is connected (it reconnects by itself after a loss).
+    fn ready(&self, _timeout: Duration) -> Result<(), SinkError> {
+        match self.client.connection_state() {
+            async_nats::connection::State::Connected => Ok(()),
+            state => Err(SinkError::Nats {
+                url: self.url.clone(),
+                reason: format!("not connected ({state})"),
+            }),
+        }
     }
 }
 

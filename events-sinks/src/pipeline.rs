@@ -98,6 +98,12 @@ pub(crate) trait Transport: Send + Sync + 'static {
 pub(crate) trait Pipelined: Send + Sync + std::fmt::Debug {
     /// The sink's pipeline.
     fn pipeline(&self) -> &Pipeline;
+
+    /// [`Sink::ready`]: whether the receiver is reachable now. Default: ready.
+    fn ready(&self, timeout: Duration) -> Result<(), SinkError> {
+        let _ = timeout;
+        Ok(())
+    }
 }
 
 impl<P: Pipelined> Sink for P {
@@ -119,6 +125,9 @@ impl<P: Pipelined> Sink for P {
     }
     fn shut_down(&self, deadline: Instant) {
         self.pipeline().shut_down(deadline)
+    }
+    fn ready(&self, timeout: Duration) -> Result<(), SinkError> {
+        Pipelined::ready(self, timeout)
     }
     fn stats(&self) -> SinkStats {
         self.pipeline().stats()
