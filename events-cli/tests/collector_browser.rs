@@ -765,3 +765,172 @@ first.flush().then(function (busy) {
     expected.sort_by_key(key);
     assert_eq!(beaconed, expected);
 }
+
+/// One action's events stay in order across the script's sends: fetches go one at a time
+/// (the next only once the previous is answered), and on leaving, the beacons — which go
+/// on connections of their own and may arrive in any order — each hold whole actions,
+/// every action's events in one beacon, in order, though the page emitted the actions'
+/// events interleaved.
+#[test]
+fn one_actions_events_stay_in_order_across_fetches_and_beacons() {
+    let Some(bin) = chromium::find("one_actions_events_stay_in_order_across_fetches_and_beacons")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (site_listener, origin) = listen();
+    let (recorder_listener, recorder) = listen();
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+    // Fetches being answered now, and the most at once.
+    let fetching = Arc::new(Mutex::new((0usize, 0usize)));
+    let (log, busy) = (Arc::clone(&received), Arc::clone(&fetching));
+    spawn_server(recorder_listener, move |request| {
+        let fetch = request.headers.get("sec-fetch-mode").map(String::as_str) == Some("cors");
+        if fetch {
+            let mut busy = busy.lock().unwrap();
+            busy.0 += 1;
+            busy.1 = busy.1.max(busy.0);
+        }
+        // Answers take a while, so that a second fetch, were one sent before the answer,
+        // would overlap this one.
+        if fetch {
+            std::thread::sleep(Duration::from_millis(100));
+            busy.lock().unwrap().0 -= 1;
+        }
+        let lines = request
+            .body
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count();
+        let origin = request.headers.get("origin").cloned().unwrap_or_default();
+        log.lock().unwrap().push(request);
+        Answer {
+            status: "200 OK",
+            headers: vec![("Access-Control-Allow-Origin", origin)],
+            body: json!({"accepted": lines, "rejected": [], "duplicate": false})
+                .to_string()
+                .into_bytes(),
+        }
+    });
+
+    // Six webchat actions, three events each, ~250 bytes an event: a 900-byte beacon
+    // holds one action's lifecycle, not two.
+    let lifecycle = ["offered", "accepted", "started"];
+    let action = |i: usize| format!("00000000-0000-4000-8000-{i:012}");
+    let event = |i: usize, state: &str| {
+        json!({
+            "actionId": action(i),
+            "actionState": state,
+            "actionMediaType": "webchat",
+            "conversationId": "kept",
+            "note": "x".repeat(120),
+        })
+    };
+    // Emitted round by round: every action's `offered`, then every `accepted`, ...
+    let fetched: Vec<Value> = lifecycle
+        .iter()
+        .flat_map(|state| (0..4).map(move |i| (i, *state)))
+        .map(|(i, state)| event(i, state))
+        .collect();
+    let beaconed: Vec<Value> = lifecycle
+        .iter()
+        .flat_map(|state| (10..16).map(move |i| (i, *state)))
+        .map(|(i, state)| event(i, state))
+        .collect();
+    let scenario = fill(
+        r#"
+var report = {};
+var first = WebActionCollector.start({ endpoint: ENDPOINT, batchSize: 2, flushMs: 600000 });
+FETCHED.forEach(emit);
+first.flush().then(function () {
+  return first.stop();
+}).then(function (stopped) {
+  report.first = stopped;
+  var second = WebActionCollector.start({
+    endpoint: ENDPOINT, batchSize: 1000, flushMs: 600000, maxBatchBytes: 900,
+  });
+  BEACONED.forEach(emit);
+  leave(second, report);
+});
+"#,
+        &[
+            ("ENDPOINT", json!(format!("{recorder}/v1/events"))),
+            ("FETCHED", Value::from(fetched.clone())),
+            ("BEACONED", Value::from(beaconed.clone())),
+        ],
+    );
+    let (in_recorder, expected) = (Arc::clone(&received), beaconed.len());
+    let report = spawn_site(
+        site_listener,
+        page(&scenario),
+        generated_script(dir.path()),
+        move || {
+            let received = in_recorder.lock().unwrap();
+            received
+                .iter()
+                .filter(|r| r.headers.get("sec-fetch-mode").map(String::as_str) == Some("no-cors"))
+                .map(|r| {
+                    r.body
+                        .split(|b| *b == b'\n')
+                        .filter(|l| !l.is_empty())
+                        .count()
+                })
+                .sum::<usize>()
+                >= expected
+        },
+    );
+    let report = run_browser(
+        &bin,
+        dir.path(),
+        &format!("{origin}/page"),
+        &report,
+        &dir.path().join("net-log.json"),
+    );
+
+    let received = received.lock().unwrap();
+    let events_in = |r: &Received| -> Vec<Value> {
+        std::str::from_utf8(&r.body)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    let mode = |r: &Received| r.headers.get("sec-fetch-mode").cloned().unwrap_or_default();
+    // Fetches: one at a time, each batch's events in the order emitted.
+    assert_eq!(fetching.lock().unwrap().1, 1, "fetches overlapped");
+    let fetches: Vec<Value> = received
+        .iter()
+        .filter(|r| mode(r) == "cors")
+        .flat_map(events_in)
+        .collect();
+    assert_eq!(fetches, fetched, "{report}");
+    assert_eq!(report["first"]["accepted"], fetched.len(), "{report}");
+    // Beacons: each action's three events in one beacon, in lifecycle order.
+    let beacons: Vec<Vec<Value>> = received
+        .iter()
+        .filter(|r| mode(r) == "no-cors")
+        .map(events_in)
+        .collect();
+    assert!(beacons.len() >= 2, "split: {} beacons", beacons.len());
+    let mut seen = 0;
+    for i in 10..16 {
+        let holding: Vec<&Vec<Value>> = beacons
+            .iter()
+            .filter(|beacon| beacon.iter().any(|e| e["actionId"] == action(i)))
+            .collect();
+        assert_eq!(
+            holding.len(),
+            1,
+            "action {i} is split over beacons: {beacons:?}"
+        );
+        let states: Vec<&Value> = holding[0]
+            .iter()
+            .filter(|e| e["actionId"] == action(i))
+            .map(|e| &e["actionState"])
+            .collect();
+        assert_eq!(states, lifecycle, "action {i}");
+        seen += states.len();
+    }
+    assert_eq!(seen, beaconed.len());
+    assert_eq!(beacons.iter().map(Vec::len).sum::<usize>(), beaconed.len());
+}

@@ -88,8 +88,13 @@ impl Window {
         generation
     }
 
+    /// Whether `id`'s entry is still the one of `generation`.
+    fn holds(&self, id: &str, generation: u64) -> bool {
+        self.entries.get(id).is_some_and(|(g, _)| *g == generation)
+    }
+
     fn remove(&mut self, id: &str, generation: u64) {
-        if self.entries.get(id).is_some_and(|(g, _)| *g == generation) {
+        if self.holds(id, generation) {
             if let Some((_, Entry::Unconfirmed(held))) = self.entries.remove(id) {
                 self.held_bytes -= held.body.len();
                 tracing::warn!(
@@ -201,11 +206,7 @@ impl Guard {
     pub(crate) fn answered(mut self, duplicate: Bytes) {
         self.done = true;
         let mut window = lock(&self.window);
-        if !window
-            .entries
-            .get(&self.id)
-            .is_some_and(|(g, _)| *g == self.generation)
-        {
+        if !window.holds(&self.id, self.generation) {
             return;
         }
         let generation = window.insert(&self.id, Entry::Answered(duplicate));
@@ -222,11 +223,7 @@ impl Guard {
 
     fn hold(&self, held: Held) {
         let mut window = lock(&self.window);
-        if !window
-            .entries
-            .get(&self.id)
-            .is_some_and(|(g, _)| *g == self.generation)
-        {
+        if !window.holds(&self.id, self.generation) {
             return;
         }
         let generation = window.insert(&self.id, Entry::Unconfirmed(held));
@@ -278,7 +275,7 @@ mod tests {
         Held {
             request_id: "r".to_owned(),
             body: Bytes::from_static(body),
-            spans: vec![0..body.len()].into(),
+            spans: std::iter::once(0..body.len()).collect(),
             verdicts: Arc::new(Processed::default()),
             sinks_pending: true,
             letter_pending: false,

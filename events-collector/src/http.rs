@@ -102,9 +102,17 @@ pub(crate) async fn serve(
     let metrics = Arc::new(Metrics::new());
     let decoder = ingest.decoder();
     let (jobs, inbox) = mpsc::channel(config.ingest_queue.max(1));
+    let sink_list: Vec<Arc<dyn Sink>> = sinks.iter().map(|(_, s)| Arc::clone(s)).collect();
+    let (commits, commit_requests) = std::sync::mpsc::channel();
+    let commit_thread = {
+        let sinks = sink_list.clone();
+        let file = RejectedFile::new(&config.dead_letter, config.fsync);
+        std::thread::Builder::new()
+            .name("webaction-commit".to_owned())
+            .spawn(move || ingestor::commit_all(sinks, file, commit_requests))
+            .map_err(CollectorError::Thread)?
+    };
     let ingest_thread = {
-        let sinks: Vec<Arc<dyn Sink>> = sinks.iter().map(|(_, s)| Arc::clone(s)).collect();
-        let rejected = RejectedFile::new(&config.dead_letter, config.fsync);
         let metrics = Arc::clone(&metrics);
         let report = report.clone();
         std::thread::Builder::new()
@@ -112,12 +120,12 @@ pub(crate) async fn serve(
             .spawn(move || {
                 ingestor::run(
                     ingest,
-                    sinks,
+                    sink_list,
                     sink_dead_letter,
-                    rejected,
                     metrics,
                     report,
                     inbox,
+                    commits,
                 )
             })
             .map_err(CollectorError::Thread)?
@@ -188,7 +196,12 @@ pub(crate) async fn serve(
     }
     // The ingest thread commits the rest and stops.
     let _ = app.jobs.send(Message::Stop).await;
-    let _ = tokio::task::spawn_blocking(move || ingest_thread.join()).await;
+    // The commit thread makes the rest durable once the ingest thread is gone.
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = ingest_thread.join();
+        commit_thread.join()
+    })
+    .await;
     let sinks = app
         .sinks
         .iter()

@@ -1,9 +1,10 @@
 //! The ingest thread: the one owner of the lifecycle tracker. Requests decode their
 //! events on their own threads and hand them over in order; it enriches, tracks and
-//! hands each accepted event to every sink with the request's [`Receipt`], writes each
-//! rejected one to the dead letter, and then makes the sinks and the dead letter durable
-//! once for everything it took since the last time: many requests share one write,
-//! flush and sync (group commit).
+//! hands each accepted event to every sink with the request's [`Receipt`], and builds a
+//! dead-letter record for each rejected one. Then it asks the commit thread to make the
+//! sinks and the dead letter durable once for everything it took since the last time —
+//! many requests share one write, flush and sync (group commit) — and goes on with the
+//! next requests while that commit writes and syncs.
 //!
 //! One thread rather than a mutex around the tracker: a thread that drains its queue
 //! before committing gets group commit for free, and the tracker's verdicts are those of
@@ -85,12 +86,11 @@ pub(crate) enum Message {
     Stop,
 }
 
-/// The dead letter of rejected events: records are built in memory and appended to the
-/// file in one write per commit, so that they never interleave with the records the
-/// sinks append to the same file.
+/// The dead letter of rejected events, on the commit thread: the ingest thread builds
+/// the records in memory, and they are appended to the file in one write per commit, so
+/// that they never interleave with the records the sinks append to the same file.
 pub(crate) struct RejectedFile {
     path: PathBuf,
-    letter: RejectedLines<Vec<u8>>,
     file: Option<File>,
     fsync: Fsync,
 }
@@ -99,36 +99,39 @@ impl RejectedFile {
     pub(crate) fn new(path: &Path, fsync: Fsync) -> Self {
         RejectedFile {
             path: path.to_owned(),
-            letter: RejectedLines::new(Vec::new()),
             file: None,
             fsync,
         }
     }
 
-    fn commit(&mut self) -> std::io::Result<()> {
-        let records = self.letter.get_mut();
+    fn commit(&mut self, records: &[u8]) -> std::io::Result<()> {
         if records.is_empty() {
             return Ok(());
         }
-        let result = (|| {
-            if self.file.is_none() {
-                self.file = Some(
-                    OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&self.path)?,
-                );
-            }
-            let file = self.file.as_mut().expect("opened above");
-            file.write_all(records)?;
-            if self.fsync == Fsync::OnCommit {
-                file.sync_data()?;
-            }
-            Ok(())
-        })();
-        records.clear();
-        result
+        if self.file.is_none() {
+            self.file = Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?,
+            );
+        }
+        let file = self.file.as_mut().expect("opened above");
+        file.write_all(records)?;
+        if self.fsync == Fsync::OnCommit {
+            file.sync_data()?;
+        }
+        Ok(())
     }
+}
+
+/// What the ingest thread asks the commit thread to make durable: the dead-letter
+/// records built since the last time, the receipts waiting for them, and (always)
+/// whatever the sinks hold.
+#[derive(Debug, Default)]
+pub(crate) struct Commit {
+    records: Vec<u8>,
+    awaiting: Vec<Receipt>,
 }
 
 /// Hands accepted events to every sink with the current request's receipt; an event a
@@ -203,10 +206,10 @@ pub(crate) fn run(
     builder: IngestBuilder,
     sinks: Vec<Arc<dyn Sink>>,
     sink_dead_letter: DeadLetter,
-    mut rejected: RejectedFile,
     metrics: Arc<Metrics>,
     report: Option<Arc<dyn LiveReport>>,
     mut inbox: mpsc::Receiver<Message>,
+    commits: std::sync::mpsc::Sender<Commit>,
 ) {
     let emit = ToSinks {
         sinks: sinks.clone(),
@@ -218,7 +221,8 @@ pub(crate) fn run(
     // For the media type of a line that failed to decode, in the metrics.
     let decoder = builder.decoder();
     let mut ingest = builder.build(emit);
-    // Receipts waiting for the dead letter's commit.
+    // The dead-letter records and the receipts waiting for them, until the next commit.
+    let mut rejected = RejectedLines::new(Vec::new());
     let mut awaiting_letter: Vec<Receipt> = Vec::new();
     let mut stop = false;
     while !stop {
@@ -275,9 +279,40 @@ pub(crate) fn run(
             }
             next = inbox.try_recv().ok();
         }
-        commit(&sinks, &mut rejected, &mut awaiting_letter);
+        ask_commit(&commits, &mut rejected, &mut awaiting_letter);
     }
-    commit(&sinks, &mut rejected, &mut awaiting_letter);
+    ask_commit(&commits, &mut rejected, &mut awaiting_letter);
+}
+
+/// Hands what was taken since the last time to the commit thread, which makes it
+/// durable while this one goes on: the next requests are tracked during the last ones'
+/// write and sync (pipelined group commit).
+fn ask_commit(
+    commits: &std::sync::mpsc::Sender<Commit>,
+    rejected: &mut RejectedLines<Vec<u8>>,
+    awaiting: &mut Vec<Receipt>,
+) {
+    let records = std::mem::take(rejected.get_mut());
+    let awaiting = std::mem::take(awaiting);
+    // The commit thread is gone only if it panicked: then nothing is confirmed, and the
+    // receipts dropped unresolved answer 503 at the ack timeout.
+    let _ = commits.send(Commit { records, awaiting });
+}
+
+/// Runs the commit thread until the ingest thread is gone: each commit takes every
+/// request made while the last one ran.
+pub(crate) fn commit_all(
+    sinks: Vec<Arc<dyn Sink>>,
+    mut file: RejectedFile,
+    requests: std::sync::mpsc::Receiver<Commit>,
+) {
+    while let Ok(mut next) = requests.recv() {
+        while let Ok(more) = requests.try_recv() {
+            next.records.extend_from_slice(&more.records);
+            next.awaiting.extend(more.awaiting);
+        }
+        commit(&sinks, &mut file, &next.records, next.awaiting);
+    }
 }
 
 /// Tracks a job's events, delivers the accepted ones and writes the rejected ones to
@@ -285,7 +320,7 @@ pub(crate) fn run(
 fn track(
     ingest: &mut Ingest<ToSinks>,
     job: &mut Job,
-    rejected: &mut RejectedFile,
+    rejected: &mut RejectedLines<Vec<u8>>,
     decoder: &Decoder,
     metrics: &Metrics,
     report: &Option<Arc<dyn LiveReport>>,
@@ -319,9 +354,7 @@ fn track(
         }
         let message = error.to_string();
         // Into memory: cannot fail.
-        let _ = rejected
-            .letter
-            .write_in_request(&job.request_id, index, kind, &message, raw);
+        let _ = rejected.write_in_request(&job.request_id, index, kind, &message, raw);
         processed.rejected.push(Rejected {
             index,
             kind,
@@ -346,7 +379,7 @@ fn track(
 fn redeliver(
     ingest: &mut Ingest<ToSinks>,
     job: &mut Job,
-    rejected: &mut RejectedFile,
+    rejected: &mut RejectedLines<Vec<u8>>,
     verdicts: &Processed,
     sinks: bool,
     letter: bool,
@@ -377,7 +410,7 @@ fn redeliver(
     if letter {
         for refused in &verdicts.rejected {
             let raw = &job.body[job.events[refused.index].clone()];
-            let _ = rejected.letter.write_in_request(
+            let _ = rejected.write_in_request(
                 &job.request_id,
                 refused.index,
                 refused.kind,
@@ -390,22 +423,27 @@ fn redeliver(
 
 /// Makes what was taken since the last commit durable, and resolves the receipts
 /// waiting for the dead letter.
-fn commit(sinks: &[Arc<dyn Sink>], rejected: &mut RejectedFile, awaiting: &mut Vec<Receipt>) {
+fn commit(
+    sinks: &[Arc<dyn Sink>],
+    file: &mut RejectedFile,
+    records: &[u8],
+    awaiting: Vec<Receipt>,
+) {
     for sink in sinks {
         if let Err(error) = sink.commit() {
             tracing::error!(%error, "committing a sink");
         }
     }
-    let fate = match rejected.commit() {
+    let fate = match file.commit(records) {
         Ok(()) => Fate::Delivered,
         Err(error) => {
-            tracing::error!(%error, path = %rejected.path.display(), "writing the dead letter");
+            tracing::error!(%error, path = %file.path.display(), "writing the dead letter");
             Fate::Lost
         }
     };
     // The dead letter's part of a receipt counts as one "delivered" event when written:
     // a request is answered 200 only once its rejected events are durable too.
-    for receipt in awaiting.drain(..) {
+    for receipt in awaiting {
         receipt.resolve(fate, 1);
     }
 }

@@ -2,7 +2,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use events_core::AnyEvent;
@@ -110,8 +110,32 @@ impl Sink for NdjsonSink {
         lock(&self.out).flush(&self.counters)
     }
 
+    /// Writes and flushes under the sink's lock, then lets it go while the system puts
+    /// the bytes on disk: senders fill the buffer for the next commit meanwhile (a
+    /// collector's ingest thread goes on tracking during the sync). The receipts of what
+    /// was written are resolved once it is synced; a sync also covers whatever another
+    /// commit wrote before it, so commits that overlap resolve nothing early.
     fn commit(&self) -> Result<(), SinkError> {
-        lock(&self.out).flush(&self.counters)
+        let mut out = lock(&self.out);
+        let written = out.write_out(&self.counters).and_then(|()| {
+            let flushed = out.writer.flush();
+            flushed.map_err(|source| out.error(source))
+        });
+        let mut receipts = std::mem::take(&mut out.unconfirmed);
+        let sync = out.sync.clone();
+        let target = out.target.clone();
+        drop(out);
+        let result = written.and_then(|()| match sync {
+            Some(file) => file
+                .sync_data()
+                .map_err(|source| SinkError::Io { target, source }),
+            None => Ok(()),
+        });
+        receipts.resolve(match result {
+            Ok(()) => Fate::Delivered,
+            Err(_) => Fate::Lost,
+        });
+        result
     }
 
     fn close(&self, _deadline: Instant) -> Result<SinkStats, SinkError> {
@@ -172,8 +196,9 @@ const BUFFER: usize = 64 * 1024;
 /// full disk), so that a failure never hides what it cost.
 pub(crate) struct Out {
     writer: Box<dyn Write + Send>,
-    /// The file again, to sync, under [`Fsync::OnCommit`].
-    sync: Option<File>,
+    /// The file again, to sync, under [`Fsync::OnCommit`]: shared, so that a commit
+    /// syncs without holding the sink's lock.
+    sync: Option<Arc<File>>,
     /// Receipts of the buffered events and of those written out since the last flush:
     /// resolved when a flush makes them durable.
     pub(crate) unconfirmed: Unconfirmed,
@@ -223,7 +248,7 @@ impl Out {
         }
         let sync = match options.fsync {
             Fsync::Never => None,
-            Fsync::OnCommit => Some(file.try_clone().map_err(io)?),
+            Fsync::OnCommit => Some(Arc::new(file.try_clone().map_err(io)?)),
         };
         let mut out = Out::new(Box::new(file), path.display().to_string());
         out.sync = sync;
@@ -284,7 +309,7 @@ impl Out {
 
     /// Writes the whole buffer, counting each event whose bytes all went out as delivered
     /// and, on a failure, every other buffered event as lost. The buffer is empty after.
-    fn write_out(&mut self, counters: &Counters) -> Result<(), SinkError> {
+    pub(crate) fn write_out(&mut self, counters: &Counters) -> Result<(), SinkError> {
         let mut written = 0;
         let mut failure = None;
         while written < self.buffer.len() {
@@ -316,7 +341,7 @@ impl Out {
         }
     }
 
-    fn error(&self, source: std::io::Error) -> SinkError {
+    pub(crate) fn error(&self, source: std::io::Error) -> SinkError {
         SinkError::Io {
             target: self.target.clone(),
             source,
