@@ -50,7 +50,7 @@
    * @typedef {import('./webaction-collector').WebActionEvent} WebActionEvent
    * @typedef {NonNullable<CollectorOptions['ac']>} Ac
    * @typedef {{ event: WebActionEvent, ready: boolean }} Entry
-   * @typedef {{ line: string, bytes: number }} Line
+   * @typedef {{ line: string, bytes: number, action: string }} Line
    * @typedef {{ id: string, lines: Line[], body: string, bytes: number, attempts: number }} Batch
    */
 
@@ -202,7 +202,7 @@
       while (arriving.length > 0 && arriving[0].ready) {
         const entry = /** @type {Entry} */ (arriving.shift());
         const line = JSON.stringify(entry.event);
-        queue.push({ line, bytes: encoder.encode(line).length + 1 });
+        queue.push({ line, bytes: encoder.encode(line).length + 1, action: String(entry.event.actionId) });
       }
       schedule();
     };
@@ -252,6 +252,15 @@
       release();
     };
 
+    /** A new batch of `lines`, with an id of its own. @param {Line[]} lines @returns {Batch} */
+    const newBatch = (lines) => ({
+      id: uuidV4(),
+      lines,
+      body: lines.map((l) => l.line).join('\n') + '\n',
+      bytes: lines.reduce((sum, l) => sum + l.bytes, 0),
+      attempts: 0,
+    });
+
     /** Takes the next batch off the queue: at most `batchSize` events and `maxBatchBytes`. */
     const takeBatch = () => {
       let bytes = 0;
@@ -260,14 +269,47 @@
         bytes += queue[n].bytes;
         n += 1;
       }
-      const lines = queue.splice(0, n);
-      return {
-        id: uuidV4(),
-        lines,
-        body: lines.map((l) => l.line).join('\n') + '\n',
-        bytes,
-        attempts: 0,
+      return newBatch(queue.splice(0, n));
+    };
+
+    /**
+     * Takes the whole queue as beacons that each hold whole actions: every action's
+     * events in one beacon, in their order (only an action with more events than a
+     * beacon holds is split, over consecutive beacons). Beacons go on connections of
+     * their own and may arrive in any order, and the collector judges an action's events
+     * in the order they arrive: an action's `accepted` must not overtake its `offered`.
+     */
+    const takeBeacons = () => {
+      /** @type {Map<string, Line[]>} */
+      const byAction = new Map();
+      queue.splice(0, queue.length).forEach((line) => {
+        const group = byAction.get(line.action);
+        if (group === undefined) byAction.set(line.action, [line]);
+        else group.push(line);
+      });
+      /** @type {Batch[]} */
+      const beacons = [];
+      /** @type {Line[]} */
+      let lines = [];
+      let bytes = 0;
+      const fits = (/** @type {number} */ n, /** @type {number} */ more) =>
+        lines.length + n <= batchSize && bytes + more <= maxBatchBytes;
+      const close = () => {
+        if (lines.length > 0) beacons.push(newBatch(lines));
+        lines = [];
+        bytes = 0;
       };
+      byAction.forEach((group) => {
+        const groupBytes = group.reduce((sum, l) => sum + l.bytes, 0);
+        if (!fits(group.length, groupBytes)) close();
+        group.forEach((line) => {
+          if (lines.length > 0 && !fits(1, line.bytes)) close();
+          lines.push(line);
+          bytes += line.bytes;
+        });
+      });
+      close();
+      return beacons;
     };
 
     const schedule = () => {
@@ -397,14 +439,18 @@
         }
         current = null;
       }
-      while (queue.length > 0) {
-        const batch = takeBatch();
-        if (!beacon(batch)) {
-          // Never sent: back to the front, to go with a fetch if the page lives on.
-          queue.unshift(...batch.lines);
-          break;
-        }
-      }
+      // A fetch still in flight may be overtaken by these beacons; its actions' later
+      // events would then reach the collector first and be refused (dead-lettered there
+      // with their bytes, not lost). Only one fetch is ever in flight, so this is the
+      // one race left.
+      /** @type {Line[]} */
+      const unsent = [];
+      takeBeacons().forEach((batch) => {
+        // After one is refused (the quota is full), the rest wait too, in order.
+        if (unsent.length > 0 || !beacon(batch)) unsent.push(...batch.lines);
+      });
+      // Never sent: back in the queue, to go with a fetch if the page lives on.
+      queue.unshift(...unsent);
       settle();
     };
 

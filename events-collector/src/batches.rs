@@ -5,12 +5,13 @@
 //! first verdicts, not judged a second time (which would refuse every one as a repeat).
 //!
 //! The window is memory only and bounded: the oldest batches are forgotten first, and a
-//! restart forgets them all. A batch resent after that is ingested again: one answered
-//! `200` before is then judged again (its events are refused as repeats while the
-//! tracker still knows their actions, and go to the dead letter, so a resend never
-//! delivers them twice; once the tracker has forgotten the actions too, they are
-//! delivered again, each carrying the same idempotency key `<actionId>:<state>` for the
-//! receiver to drop, as NATS JetStream does within its duplicate window).
+//! restart forgets them all, as it forgets the tracker. A batch resent after that is a
+//! new batch: while the tracker still knows its actions (a batch forgotten by the window
+//! alone), its events are refused as repeats and dead-lettered, never delivered twice;
+//! after a restart, its events in an initial state are accepted and delivered again,
+//! each carrying the same idempotency key `<actionId>:<state>` for the receiver to drop
+//! (NATS JetStream does, within its duplicate window), and the others are refused as
+//! `not_initial` unless the batch brings their action's earlier events.
 
 use std::collections::{HashMap, VecDeque};
 use std::ops::Range;

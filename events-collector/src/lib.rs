@@ -6,22 +6,27 @@
 //! event (`text/plain`, what `navigator.sendBeacon` sends without a CORS preflight,
 //! `application/x-ndjson` or `application/json`; `Content-Encoding: gzip` too, its
 //! decompressed size bounded). Each event goes through the same ingest as `webaction
-//! check` — decode, enrich, track its lifecycle, deliver — on one ingest thread shared
-//! by every request. The answer:
+//! check` — decode (on the request's thread), enrich, track its lifecycle (on one
+//! ingest thread shared by every request), deliver (made durable by a commit thread,
+//! while the ingest thread goes on). The answer:
 //!
 //! | status | meaning | the client |
 //! | --- | --- | --- |
 //! | `200` `{"accepted": N, "rejected": [{"index", "kind", "error"}], "duplicate": false, "requestId"}` | every accepted event is durable at every sink (with [`Ack::Queued`]: queued), every rejected one is in the dead letter with the request's id and its index | done with the whole batch |
 //! | `200` with `"duplicate": true` | this `batchId` was taken before (answered `200`, or would have been had its client stayed): the first answer again, nothing delivered twice | done |
-//! | `503` + `Retry-After` | not accepted (the sinks cannot keep up, or the collector is stopping) | send the same batch, same `batchId`, later |
+//! | `503` + `Retry-After` | not accepted (the sinks cannot keep up or could not confirm, or the collector is stopping) | send the same batch, same `batchId`, later |
 //! | `400` / `401` / `413` / `415` | undecodable body (which decode failed is said), bad write key, too large, other content type | do not retry |
 //!
 //! A client tells an already-received batch from an error by `"duplicate": true` on a
 //! `200`; a rejected event of kind `illegal_transition` whose error says the state
-//! repeats is an event the collector already has from another batch. The batch window
-//! is memory only ([`Config::batch_window`] batches); across a restart a resent batch
-//! is delivered again, with the same idempotency key per event for the receiver to
-//! drop (see `events_sinks::idempotency_key`).
+//! repeats is an event the collector already has from another batch. A batch answered
+//! `503` after its events were tracked (a sink could not confirm them) is held: its
+//! resend (same `batchId`) is delivered again under its first verdicts, not judged
+//! again. The batch window ([`Config::batch_window`] batches, [`Config::max_held_bytes`]
+//! of held bodies) is memory only, like the tracker: after a restart a resent batch is
+//! judged as new — its events in an initial state delivered again with the same
+//! idempotency key per event for the receiver to drop (see
+//! `events_sinks::idempotency_key`), the others refused as `not_initial`.
 //!
 //! Also: `GET /healthz` (the process answers), `GET /readyz` (it accepts events: not
 //! stopping, its backlog under the bound, no sink lost events, and every sink ready —
