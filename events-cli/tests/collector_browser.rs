@@ -413,6 +413,34 @@ fn sent_requests(net_log: &Path) -> Vec<SentRequest> {
     requests
 }
 
+/// The events of a request body of newline-delimited JSON.
+fn events_in(request: &Received) -> Vec<Value> {
+    std::str::from_utf8(&request.body)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// Whether the browser sent `request` with `sendBeacon` (`text/plain`, no CORS).
+fn is_beacon(request: &Received) -> bool {
+    request.headers.get("sec-fetch-mode").map(String::as_str) == Some("no-cors")
+}
+
+/// How many events the beacons among `received` carried.
+fn beaconed_events(received: &[Received]) -> usize {
+    received
+        .iter()
+        .filter(|r| is_beacon(r))
+        .map(|r| {
+            r.body
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count()
+        })
+        .sum()
+}
+
 fn query(target: &str) -> HashMap<String, String> {
     let query = target.split_once('?').map_or("", |(_, q)| q);
     query
@@ -694,21 +722,7 @@ first.flush().then(function (busy) {
         site_listener,
         page(&scenario),
         generated_script(dir.path()),
-        move || {
-            let received = in_recorder.lock().unwrap();
-            let beaconed = received
-                .iter()
-                .filter(|r| r.headers.get("sec-fetch-mode").map(String::as_str) == Some("no-cors"));
-            beaconed
-                .map(|r| {
-                    r.body
-                        .split(|b| *b == b'\n')
-                        .filter(|l| !l.is_empty())
-                        .count()
-                })
-                .sum::<usize>()
-                >= 5
-        },
+        move || beaconed_events(&in_recorder.lock().unwrap()) >= 5,
     );
     let report = run_browser(
         &bin,
@@ -720,13 +734,6 @@ first.flush().then(function (busy) {
 
     let received = received.lock().unwrap();
     let batch_id = |r: &Received| query(&r.target)["batchId"].clone();
-    let events_in = |r: &Received| -> Vec<Value> {
-        std::str::from_utf8(&r.body)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    };
     // 503, then the same batch with the same id: accepted once.
     assert_eq!(batch_id(&received[0]), batch_id(&received[1]));
     assert_eq!(received[0].body, received[1].body);
@@ -864,20 +871,7 @@ first.flush().then(function () {
         site_listener,
         page(&scenario),
         generated_script(dir.path()),
-        move || {
-            let received = in_recorder.lock().unwrap();
-            received
-                .iter()
-                .filter(|r| r.headers.get("sec-fetch-mode").map(String::as_str) == Some("no-cors"))
-                .map(|r| {
-                    r.body
-                        .split(|b| *b == b'\n')
-                        .filter(|l| !l.is_empty())
-                        .count()
-                })
-                .sum::<usize>()
-                >= expected
-        },
+        move || beaconed_events(&in_recorder.lock().unwrap()) >= expected,
     );
     let report = run_browser(
         &bin,
@@ -888,19 +882,11 @@ first.flush().then(function () {
     );
 
     let received = received.lock().unwrap();
-    let events_in = |r: &Received| -> Vec<Value> {
-        std::str::from_utf8(&r.body)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    };
-    let mode = |r: &Received| r.headers.get("sec-fetch-mode").cloned().unwrap_or_default();
     // Fetches: one at a time, each batch's events in the order emitted.
     assert_eq!(fetching.lock().unwrap().1, 1, "fetches overlapped");
     let fetches: Vec<Value> = received
         .iter()
-        .filter(|r| mode(r) == "cors")
+        .filter(|r| !is_beacon(r))
         .flat_map(events_in)
         .collect();
     assert_eq!(fetches, fetched, "{report}");
@@ -908,7 +894,7 @@ first.flush().then(function () {
     // Beacons: each action's three events in one beacon, in lifecycle order.
     let beacons: Vec<Vec<Value>> = received
         .iter()
-        .filter(|r| mode(r) == "no-cors")
+        .filter(|r| is_beacon(r))
         .map(events_in)
         .collect();
     assert!(beacons.len() >= 2, "split: {} beacons", beacons.len());
