@@ -747,22 +747,26 @@ proptest! {
 
     /// `ingest_batch` is `ingest` line by line: the same outcomes, emits (with the state
     /// stepped from), counts and tracker counts, however the stream is cut into batches,
-    /// with a cap, an ended memory and an idle timeout small enough to act.
+    /// with a cap, an ended memory and an idle timeout small enough to act. So is
+    /// `ingest_decoded_batch` of lines decoded elsewhere with the builder's decoder (what
+    /// `webaction serve` does on its request threads).
     #[test]
     fn a_batch_is_ingested_as_its_lines_one_by_one(
         lines in prop::collection::vec(batch_line(), 0..80),
         cuts in prop::collection::vec(1usize..20, 1..10),
         policy in prop::sample::select(vec![IllegalPolicy::Deliver, IllegalPolicy::Quarantine, IllegalPolicy::Drop]),
         idle in prop::option::of(1u32..6),
+        decoded_elsewhere in any::<bool>(),
     ) {
-        let build = || {
+        let builder = || {
             Ingest::builder(Registry::builtin())
                 .max_actions(3)
                 .remember_ended(2)
                 .idle_timeout(idle.map(IdleTimeout::Events))
                 .illegal(policy)
-                .build(Recorder::default())
         };
+        let build = || builder().build(Recorder::default());
+        let decoder = builder().decoder();
         let describe = |outcome: Outcome| format!("{outcome:?}");
         let mut single = build();
         let expected: Vec<String> = lines.iter().map(|l| describe(single.ingest(l))).collect();
@@ -771,9 +775,13 @@ proptest! {
         let (mut start, mut cut) = (0, cuts.iter().cycle());
         while start < lines.len() {
             let end = (start + cut.next().unwrap()).min(lines.len());
-            batched.ingest_batch(&lines[start..end], |i, outcome| {
-                got.push((start + i, describe(outcome)));
-            });
+            let each = |i, outcome| got.push((start + i, describe(outcome)));
+            if decoded_elsewhere {
+                let decoded = lines[start..end].iter().map(|l| decoder.decode(l)).collect();
+                batched.ingest_decoded_batch(decoded, each);
+            } else {
+                batched.ingest_batch(&lines[start..end], each);
+            }
             start = end;
         }
         let positions: Vec<usize> = got.iter().map(|(i, _)| *i).collect();
