@@ -218,3 +218,51 @@ fn readiness_follows_a_nats_sinks_connection_going_down_and_up() {
     nats.kill().unwrap();
     nats.wait().unwrap();
 }
+
+/// The sink confirms only after the ack timeout: the answer is 503, the request is seen
+/// through, and once the collector behind has the events the batch is answered; its
+/// resend gets that answer (`"duplicate": true`) and nothing is delivered twice.
+#[test]
+fn a_batch_confirmed_after_its_ack_timeout_is_answered_to_its_resend_not_delivered_again() {
+    // The collector behind takes its time with the first delivery: past the ack timeout.
+    let (url, bodies) = downstream::server_with(|n| {
+        if n == 0 {
+            std::thread::sleep(Duration::from_secs(3));
+        }
+        (200, "")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--sink", &url, "--ack-timeout", "1"]);
+    let (body, ids) = batch(4);
+    let query = format!("?batchId={}", uuid::Uuid::new_v4());
+    let first = server.post_events(&query, &body);
+    assert_eq!(first.status, 503, "{}", first.text());
+    assert!(first.text().contains("in time"), "{}", first.text());
+    // Resent until answered: 503 while the first delivery is still under way.
+    let until = Instant::now() + Duration::from_secs(60);
+    let answer = loop {
+        let resent = server.post_events(&query, &body);
+        if resent.status == 200 {
+            break resent.json();
+        }
+        assert_eq!(resent.status, 503, "{}", resent.text());
+        assert!(Instant::now() < until, "never answered: {}", resent.text());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(answer["duplicate"], true, "{answer}");
+    assert_eq!(answer["accepted"], 4, "{answer}");
+    let delivered: Vec<String> = bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|batch| batch.as_array().unwrap().clone())
+        .map(|event| event["actionId"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    assert_eq!(delivered, expected, "each event delivered once");
+    assert!(
+        server.dead_letter().is_empty(),
+        "{:?}",
+        server.dead_letter()
+    );
+}
