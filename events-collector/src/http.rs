@@ -550,15 +550,17 @@ enum Taken {
     Resend(Guard, Held),
 }
 
-/// Ingests a new batch, or delivers again a held one, on a task of its own, and answers. From here on the request is seen through even if its client
-/// goes (a page that closed), and past the ack timeout: the batch id's entry is settled
-/// when the sinks confirm, so a resend gets `"duplicate": true` once the events are
-/// durable, or has them delivered again if they never were.
+/// Ingests a new batch, or delivers again a held one, on a task of its own, and answers.
+/// From here on the request is seen through even if its client goes (a page that
+/// closed), and past the ack timeout: the batch id's entry is settled when the sinks
+/// confirm, so a resend gets `"duplicate": true` once the events are durable, or has
+/// them delivered again if they never were. A delivered-again batch answers with the
+/// `requestId` of the request that tracked it, which its dead-letter records name.
 async fn see_through(app: &Arc<App>, taken: Taken) -> Result<Bytes, Refusal> {
     let (answer_to, answered) = oneshot::channel();
-    let app_ = Arc::clone(app);
+    let task_app = Arc::clone(app);
     tokio::spawn(async move {
-        let app = app_;
+        let app = task_app;
         let (batch, work, held, guard) = match taken {
             Taken::New(batch, guard) => (batch, Work::Track, None, guard),
             Taken::Resend(guard, held) => {
@@ -635,15 +637,18 @@ async fn see_through(app: &Arc<App>, taken: Taken) -> Result<Bytes, Refusal> {
                         letter_pending: was_letter && !letter,
                     });
                 }
+                let letter = if letter {
+                    ""
+                } else {
+                    "; the rejected events' dead-letter records were not written"
+                };
                 Err(Refusal::unavailable(
                     &app,
                     format!(
-                        "not every event is durable: {} dead-lettered, {} lost by the sinks, \
-                         {} dead letter writes failed; resend the batch (same batchId): what \
-                         was accepted is delivered again, not judged again",
-                        confirmation.dead_lettered,
-                        confirmation.lost,
-                        u8::from(!letter)
+                        "not every event is durable: {} dead-lettered and {} lost by the \
+                         sinks{letter}; resend the batch (same batchId): what was accepted \
+                         is delivered again, not judged again",
+                        confirmation.dead_lettered, confirmation.lost,
                     ),
                 ))
             }
