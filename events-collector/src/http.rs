@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -24,13 +24,13 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::TraceLayer;
 
-use events_core::ingest::{Decoded, Decoder, IngestError};
+use events_core::ingest::{Decoder, Enrich};
 use events_sinks::{Confirmation, Receipt, Sink};
 
 use crate::batches::Held;
 use crate::batches::{valid_batch_id, Batches, Claim, Guard};
 use crate::body::{content_type_taken, events};
-use crate::ingestor::{self, Job, Message, Processed, RejectedFile, Work};
+use crate::ingestor::{self, Job, Message, Prepared, Processed, RejectedFile, Work};
 use crate::metrics::Metrics;
 use crate::LiveReport;
 use crate::{Ack, Collector, CollectorError, Config, Served};
@@ -41,6 +41,8 @@ struct App {
     jobs: mpsc::Sender<Message>,
     /// Decodes each request's events on its own thread, as the ingest thread would.
     decoder: Decoder,
+    /// The pipeline's enrichment, run there too.
+    enrich: Option<Mutex<Enrich>>,
     batches: Batches,
     metrics: Arc<Metrics>,
     sinks: Vec<(String, Arc<dyn Sink>)>,
@@ -87,7 +89,7 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<Served, CollectorError> {
     let Collector {
-        ingest,
+        mut ingest,
         config,
         sinks,
         sink_dead_letter,
@@ -101,6 +103,9 @@ pub(crate) async fn serve(
         })?;
     let metrics = Arc::new(Metrics::new());
     let decoder = ingest.decoder();
+    // Enrichment runs where the events are decoded, before they are tracked, as in
+    // `Ingest::ingest`: on the requests' threads.
+    let enrich = ingest.take_enrich().map(Mutex::new);
     let (jobs, inbox) = mpsc::channel(config.ingest_queue.max(1));
     let sink_list: Vec<Arc<dyn Sink>> = sinks.iter().map(|(_, s)| Arc::clone(s)).collect();
     let (commits, commit_requests) = std::sync::mpsc::channel();
@@ -134,6 +139,7 @@ pub(crate) async fn serve(
         batches: Batches::new(config.batch_window, config.max_held_bytes),
         jobs,
         decoder,
+        enrich,
         metrics,
         sinks,
         unconfirmed: Arc::new(AtomicU64::new(0)),
@@ -577,14 +583,10 @@ async fn see_through(app: &Arc<App>, taken: Taken) -> Result<Bytes, Refusal> {
                 (batch, work, Some(held), Some(guard))
             }
         };
-        // Decoding is the heavy part that needs no tracker: here, on this request's
-        // thread, not on the ingest thread.
-        let decoded = batch
-            .spans
-            .iter()
-            .map(|span| app.decoder.decode(&batch.body[span.clone()]))
-            .collect();
-        let (processed, pending) = match submit(&app, &batch, decoded, work).await {
+        // Decoding, enriching and writing the JSON need no tracker: here, on this
+        // request's thread, not on the ingest thread.
+        let prepared = Prepared::new(&app.decoder, app.enrich.as_ref(), &batch.body, &batch.spans);
+        let (processed, pending) = match submit(&app, &batch, prepared, work).await {
             Ok(submitted) => submitted,
             // Not tracked: the guard forgets a new batch, holds a held one again.
             Err(refusal) => {
@@ -737,7 +739,7 @@ impl Pending {
 async fn submit(
     app: &App,
     batch: &Batch,
-    decoded: Vec<Result<Decoded, IngestError>>,
+    prepared: Prepared,
     work: Work,
 ) -> Result<(Processed, Option<Pending>), Refusal> {
     let events = batch.spans.len() as u64;
@@ -765,7 +767,7 @@ async fn submit(
         request_id: batch.request_id.clone(),
         body: batch.body.clone(),
         events: Arc::clone(&batch.spans),
-        decoded,
+        prepared,
         work,
         receipt,
         letter: letter_receipt,

@@ -12,14 +12,18 @@
 //! thread — parsing the body, decoding each event — runs on the requests' threads
 //! ([`Ingest::ingest_decoded_batch`](events_core::ingest::Ingest::ingest_decoded_batch)).
 
+use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use events_core::ingest::{Decoded, Decoder, Emit, Ingest, IngestBuilder, IngestError, Outcome};
+use events_core::ingest::{
+    Decoded, Decoder, Emit, Enrich, Ingest, IngestBuilder, IngestError, Outcome,
+};
 use events_core::AnyEvent;
 use events_sinks::{
     DeadLetter, DeadLetterReason, Fate, Fsync, Receipt, RejectedLines, Sink, SinkError,
@@ -37,14 +41,70 @@ pub(crate) struct Job {
     pub(crate) body: Bytes,
     /// Where each event is in `body`.
     pub(crate) events: Arc<[Range<usize>]>,
-    /// Each event decoded, in order.
-    pub(crate) decoded: Vec<Result<Decoded, IngestError>>,
+    /// Each event decoded, enriched and written as JSON on the request's thread.
+    pub(crate) prepared: Prepared,
     pub(crate) work: Work,
     /// Told each accepted event's fate at the sinks.
     pub(crate) receipt: Receipt,
     /// Told the dead letter's fate: one event for all the rejected records, if any.
     pub(crate) letter: Receipt,
     pub(crate) reply: oneshot::Sender<Processed>,
+}
+
+/// A request's events made ready on the request's own thread — decoded, enriched, and
+/// each decoded one written as JSON for the sinks — so that the ingest thread only
+/// tracks them and hands them on.
+#[derive(Debug, Default)]
+pub(crate) struct Prepared {
+    pub(crate) decoded: Vec<Result<Decoded, IngestError>>,
+    /// The JSON of the decoded events, one after the other.
+    json: Vec<u8>,
+    /// Where each line's JSON is in `json`: none for a line that did not decode, or an
+    /// event that cannot be written (its sinks then write it, and say why they cannot).
+    json_spans: Vec<Option<Range<usize>>>,
+}
+
+impl Prepared {
+    /// Decodes the events at `spans` of `body`, enriches them (one request at a time:
+    /// `enrich` is one function), and writes each as JSON: what `Ingest::ingest` would
+    /// do before tracking, and what the sinks would do after.
+    pub(crate) fn new(
+        decoder: &Decoder,
+        enrich: Option<&Mutex<Enrich>>,
+        body: &[u8],
+        spans: &[Range<usize>],
+    ) -> Self {
+        let mut decoded: Vec<Result<Decoded, IngestError>> = spans
+            .iter()
+            .map(|span| decoder.decode(&body[span.clone()]))
+            .collect();
+        if let Some(enrich) = enrich {
+            let mut enrich = enrich.lock().unwrap_or_else(PoisonError::into_inner);
+            for line in decoded.iter_mut().flatten() {
+                enrich(&mut *line.event);
+            }
+        }
+        let mut json = Vec::with_capacity(body.len() + body.len() / 4);
+        let json_spans = decoded
+            .iter()
+            .map(|line| {
+                let event = &line.as_ref().ok()?.event;
+                let start = json.len();
+                match event.write_json(&mut json) {
+                    Ok(()) => Some(start..json.len()),
+                    Err(_) => {
+                        json.truncate(start);
+                        None
+                    }
+                }
+            })
+            .collect();
+        Prepared {
+            decoded,
+            json,
+            json_spans,
+        }
+    }
 }
 
 /// What the ingest thread does with a job's events.
@@ -138,6 +198,11 @@ pub(crate) struct Commit {
 /// sink refuses goes to the sinks' dead letter, as `replay`'s forwarder does.
 struct ToSinks {
     sinks: Vec<Arc<dyn Sink>>,
+    /// The current job's events as JSON, and where each line's is.
+    json: Vec<u8>,
+    json_spans: Vec<Option<Range<usize>>>,
+    /// The line of the current job being settled: the one an emitted event is.
+    line: Rc<Cell<usize>>,
     sink_dead_letter: DeadLetter,
     receipt: Option<Receipt>,
     report: Option<Arc<dyn LiveReport>>,
@@ -180,8 +245,18 @@ impl ToSinks {
         let Some(receipt) = &self.receipt else {
             return;
         };
+        let json = self
+            .json_spans
+            .get(self.line.get())
+            .cloned()
+            .flatten()
+            .map(|span| &self.json[span]);
         for sink in &self.sinks {
-            if let Err(error) = sink.send_confirmed(event, receipt) {
+            let sent = match json {
+                Some(json) => sink.send_confirmed_json(event, json, receipt),
+                None => sink.send_confirmed(event, receipt),
+            };
+            if let Err(error) = sent {
                 refused(&self.sink_dead_letter, receipt, event, &error);
             }
         }
@@ -213,6 +288,9 @@ pub(crate) fn run(
 ) {
     let emit = ToSinks {
         sinks: sinks.clone(),
+        json: Vec::new(),
+        json_spans: Vec::new(),
+        line: Rc::default(),
         sink_dead_letter,
         receipt: None,
         report: report.clone(),
@@ -325,10 +403,22 @@ fn track(
     metrics: &Metrics,
     report: &Option<Arc<dyn LiveReport>>,
 ) -> Processed {
-    ingest.emitter().receipt = Some(job.receipt.clone());
+    let Prepared {
+        decoded,
+        json,
+        json_spans,
+    } = std::mem::take(&mut job.prepared);
+    let emitter = ingest.emitter();
+    emitter.receipt = Some(job.receipt.clone());
+    (emitter.json, emitter.json_spans) = (json, json_spans);
+    // An event is emitted while its line is settled, after every line before it (the
+    // tracker judges in order): the line to find its JSON at is the one after the last
+    // settled.
+    let line = Rc::clone(&emitter.line);
+    line.set(0);
     let mut processed = Processed::default();
-    let decoded = std::mem::take(&mut job.decoded);
     ingest.ingest_decoded_batch(decoded, |index, outcome| {
+        line.set(index + 1);
         let raw = &job.body[job.events[index].clone()];
         let error = match &outcome {
             Outcome::Emitted | Outcome::Flagged(_) => {
@@ -363,6 +453,8 @@ fn track(
     });
     let emitter = ingest.emitter();
     emitter.receipt = None;
+    emitter.json.clear();
+    emitter.json_spans.clear();
     for (media_type, n) in emitter.accepted.drain(..) {
         metrics.accepted(media_type, n);
     }
@@ -373,7 +465,7 @@ fn track(
 }
 
 /// Delivers again the events of a job tracked before under `verdicts`: the accepted
-/// ones to the sinks (enriched again, not tracked), and the rejected ones' records to
+/// ones to the sinks (prepared again from the first body, not tracked), and the rejected ones' records to
 /// the dead letter, as far as each was not confirmed. Counted nowhere: they were when
 /// they were tracked.
 fn redeliver(
@@ -385,16 +477,23 @@ fn redeliver(
     letter: bool,
 ) {
     if sinks {
-        ingest.emitter().receipt = Some(job.receipt.clone());
+        let Prepared {
+            decoded,
+            json,
+            json_spans,
+        } = std::mem::take(&mut job.prepared);
+        let emitter = ingest.emitter();
+        emitter.receipt = Some(job.receipt.clone());
+        (emitter.json, emitter.json_spans) = (json, json_spans);
         let mut refused = verdicts.rejected.iter().map(|r| r.index).peekable();
-        for (index, decoded) in std::mem::take(&mut job.decoded).into_iter().enumerate() {
+        for (index, decoded) in decoded.into_iter().enumerate() {
             if refused.next_if_eq(&index).is_some() {
                 continue;
             }
             match decoded {
-                Ok(Decoded { mut event, .. }) => {
-                    ingest.enrich(&mut *event);
-                    ingest.emitter().deliver(&*event);
+                Ok(Decoded { event, .. }) => {
+                    emitter.line.set(index);
+                    emitter.deliver(&*event);
                 }
                 // The same bytes through the same decoder decode the same way; if they
                 // ever did not, the event is not confirmed and the batch stays held.
@@ -405,7 +504,9 @@ fn redeliver(
                 }
             }
         }
-        ingest.emitter().receipt = None;
+        emitter.receipt = None;
+        emitter.json.clear();
+        emitter.json_spans.clear();
     }
     if letter {
         for refused in &verdicts.rejected {

@@ -115,6 +115,20 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// [`send_confirmed`](Self::send_confirmed) of an event whose JSON a caller already
+    /// wrote ([`DynEvent::write_json`](events_core::DynEvent::write_json), on another
+    /// thread): a sink that sends that JSON takes it rather than writing it again. The
+    /// default ignores it.
+    fn send_confirmed_json(
+        &self,
+        event: &AnyEvent,
+        json: &[u8],
+        receipt: &Receipt,
+    ) -> Result<(), SinkError> {
+        let _ = json;
+        self.send_confirmed(event, receipt)
+    }
+
     /// Makes the events sent so far with [`send_confirmed`](Self::send_confirmed)
     /// durable and resolves their receipts (a file sink: writes, flushes, syncs per its
     /// [`Fsync`]), or, for a sink that delivers in the background, sends a partial batch

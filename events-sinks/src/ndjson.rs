@@ -106,6 +106,21 @@ impl Sink for NdjsonSink {
         Ok(())
     }
 
+    fn send_confirmed_json(
+        &self,
+        _event: &AnyEvent,
+        json: &[u8],
+        receipt: &Receipt,
+    ) -> Result<(), SinkError> {
+        let mut out = lock(&self.out);
+        out.line.clear();
+        out.line.extend_from_slice(json);
+        out.line.push(b'\n');
+        out.write_line(&self.counters)?;
+        out.unconfirmed.push(receipt);
+        Ok(())
+    }
+
     fn flush(&self, _deadline: Instant) -> Result<(), SinkError> {
         lock(&self.out).flush(&self.counters)
     }

@@ -36,9 +36,16 @@ pub(crate) struct Queued {
 }
 
 impl Queued {
-    pub(crate) fn new(event: &AnyEvent) -> Result<Self, SinkError> {
-        let mut json = Vec::with_capacity(512);
-        write_event(&mut json, event)?;
+    /// The event ready to send, with its JSON when the caller wrote it already.
+    pub(crate) fn new(event: &AnyEvent, json: Option<&[u8]>) -> Result<Self, SinkError> {
+        let json = match json {
+            Some(json) => json.to_vec(),
+            None => {
+                let mut json = Vec::with_capacity(512);
+                write_event(&mut json, event)?;
+                json
+            }
+        };
         Ok(Queued {
             key: idempotency_key(event).into_boxed_str(),
             json: Bytes::from(json),
@@ -108,10 +115,18 @@ pub(crate) trait Pipelined: Send + Sync + std::fmt::Debug {
 
 impl<P: Pipelined> Sink for P {
     fn send(&self, event: &AnyEvent) -> Result<(), SinkError> {
-        self.pipeline().send(event, None)
+        self.pipeline().send(event, None, None)
     }
     fn send_confirmed(&self, event: &AnyEvent, receipt: &Receipt) -> Result<(), SinkError> {
-        self.pipeline().send(event, Some(receipt))
+        self.pipeline().send(event, None, Some(receipt))
+    }
+    fn send_confirmed_json(
+        &self,
+        event: &AnyEvent,
+        json: &[u8],
+        receipt: &Receipt,
+    ) -> Result<(), SinkError> {
+        self.pipeline().send(event, Some(json), Some(receipt))
     }
     fn commit(&self) -> Result<(), SinkError> {
         self.pipeline().commit();
@@ -209,9 +224,10 @@ impl Pipeline {
     pub(crate) fn send(
         &self,
         event: &AnyEvent,
+        json: Option<&[u8]>,
         receipt: Option<&Receipt>,
     ) -> Result<(), SinkError> {
-        let mut queued = Queued::new(event)?;
+        let mut queued = Queued::new(event, json)?;
         if let Some(receipt) = receipt {
             receipt.expect(1);
             queued.receipt = Some(receipt.clone());

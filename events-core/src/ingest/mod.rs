@@ -16,7 +16,7 @@ mod tracker;
 pub use decode::{Decoded, Decoder, DEFAULT_MAX_LINE_BYTES};
 pub use error::{ErrorKind, IllegalTransition, IngestError, TransitionRule};
 pub use pipeline::{
-    Discard, Emit, IdleTimeout, IllegalPolicy, Ingest, IngestBuilder, IngestStats, Outcome,
+    Discard, Emit, Enrich, IdleTimeout, IllegalPolicy, Ingest, IngestBuilder, IngestStats, Outcome,
     Rejection,
 };
 pub use tracker::{RestoreError, Step, Tracker, TrackerConfig, TrackerStats};

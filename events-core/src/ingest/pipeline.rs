@@ -173,7 +173,8 @@ impl IngestStats {
     }
 }
 
-type Enrich = Box<dyn FnMut(&mut AnyEvent) + Send>;
+/// An enrichment function ([`IngestBuilder::enrich`]), boxed.
+pub type Enrich = Box<dyn FnMut(&mut AnyEvent) + Send>;
 
 /// Sets up an [`Ingest`]; from [`Ingest::builder`].
 pub struct IngestBuilder {
@@ -258,6 +259,14 @@ impl IngestBuilder {
     pub fn enrich(mut self, enrich: impl FnMut(&mut AnyEvent) + Send + 'static) -> Self {
         self.enrich = Some(Box::new(enrich));
         self
+    }
+
+    /// Takes the enrichment out (the pipeline then enriches nothing), for a caller that
+    /// decodes elsewhere and runs it there itself, on each decoded event before
+    /// [`Ingest::ingest_decoded`]: the verdicts are the same, as the tracker sees the
+    /// enriched event either way.
+    pub fn take_enrich(&mut self) -> Option<Enrich> {
+        self.enrich.take()
     }
 
     /// The decoder the pipeline will have (registry and line limit): clones of it
@@ -531,15 +540,6 @@ impl<E: Emit> Ingest<E> {
         self.stats.rejected += 1;
         self.stats.by_kind[error.kind().index()] += 1;
         error
-    }
-
-    /// Runs the enrichment on `event`, as ingest does before tracking it: for a caller
-    /// that delivers again an event this pipeline accepted before (its verdict kept, so
-    /// not tracked twice) from its decoded line.
-    pub fn enrich(&mut self, event: &mut AnyEvent) {
-        if let Some(enrich) = &mut self.enrich {
-            enrich(event);
-        }
     }
 
     /// Counts so far.
