@@ -6,9 +6,11 @@
 //! event (`text/plain`, what `navigator.sendBeacon` sends without a CORS preflight,
 //! `application/x-ndjson` or `application/json`; `Content-Encoding: gzip` too, its
 //! decompressed size bounded). Each event goes through the same ingest as `webaction
-//! check` — decode (on the request's thread), enrich, track its lifecycle (on one
-//! ingest thread shared by every request), deliver (made durable by a commit thread,
-//! while the ingest thread goes on). The answer:
+//! check` — decode, enrich and write as JSON for the sinks (on the request's thread),
+//! track its lifecycle (on one ingest thread shared by every request, so the verdicts
+//! are `check`'s), deliver (made durable by a commit thread, while the ingest thread
+//! goes on). The enrichment of the [`IngestBuilder`] runs on the requests' threads, one
+//! request at a time. The answer:
 //!
 //! | status | meaning | the client |
 //! | --- | --- | --- |
