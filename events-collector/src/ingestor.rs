@@ -239,6 +239,26 @@ impl Emit for ToSinks {
 }
 
 impl ToSinks {
+    /// Takes `job`'s receipt and prepared JSON for the events it is about to be handed;
+    /// gives back the decoded events.
+    fn begin(&mut self, job: &mut Job) -> Vec<Result<Decoded, IngestError>> {
+        let Prepared {
+            decoded,
+            json,
+            json_spans,
+        } = std::mem::take(&mut job.prepared);
+        self.receipt = Some(job.receipt.clone());
+        (self.json, self.json_spans) = (json, json_spans);
+        decoded
+    }
+
+    /// The job is handed over: nothing more goes with its receipt.
+    fn end(&mut self) {
+        self.receipt = None;
+        self.json.clear();
+        self.json_spans.clear();
+    }
+
     /// Hands `event` to every sink, uncounted: an event accepted now, or one accepted
     /// before whose delivery was not confirmed.
     fn deliver(&self, event: &AnyEvent) {
@@ -403,14 +423,8 @@ fn track(
     metrics: &Metrics,
     report: &Option<Arc<dyn LiveReport>>,
 ) -> Processed {
-    let Prepared {
-        decoded,
-        json,
-        json_spans,
-    } = std::mem::take(&mut job.prepared);
+    let decoded = ingest.emitter().begin(job);
     let emitter = ingest.emitter();
-    emitter.receipt = Some(job.receipt.clone());
-    (emitter.json, emitter.json_spans) = (json, json_spans);
     // An event is emitted while its line is settled, after every line before it (the
     // tracker judges in order): the line to find its JSON at is the one after the last
     // settled.
@@ -452,9 +466,7 @@ fn track(
         });
     });
     let emitter = ingest.emitter();
-    emitter.receipt = None;
-    emitter.json.clear();
-    emitter.json_spans.clear();
+    emitter.end();
     for (media_type, n) in emitter.accepted.drain(..) {
         metrics.accepted(media_type, n);
     }
@@ -477,14 +489,8 @@ fn redeliver(
     letter: bool,
 ) {
     if sinks {
-        let Prepared {
-            decoded,
-            json,
-            json_spans,
-        } = std::mem::take(&mut job.prepared);
+        let decoded = ingest.emitter().begin(job);
         let emitter = ingest.emitter();
-        emitter.receipt = Some(job.receipt.clone());
-        (emitter.json, emitter.json_spans) = (json, json_spans);
         let mut refused = verdicts.rejected.iter().map(|r| r.index).peekable();
         for (index, decoded) in decoded.into_iter().enumerate() {
             if refused.next_if_eq(&index).is_some() {
@@ -504,9 +510,7 @@ fn redeliver(
                 }
             }
         }
-        emitter.receipt = None;
-        emitter.json.clear();
-        emitter.json_spans.clear();
+        emitter.end();
     }
     if letter {
         for refused in &verdicts.rejected {
