@@ -17,9 +17,12 @@ pub(super) struct Ended {
 /// full, backward-shift removal) keyed with the live table's hash. Once the ring is full,
 /// a newly ended action takes the place of the oldest.
 ///
-/// An index entry is a ring position plus one (0: empty) with tag bits of the hash above
-/// it, so that a lookup of a live action, which is most lookups, reads the ring only when
-/// a tag matches. Both grow with use up to the capacity, then keep their size.
+/// An index entry is a ring position plus one (0: empty) with, above it, how far the
+/// entry lies past its home (saturated; then the ring's key tells, as the live table's
+/// `shift` does). A lookup reads the ring only for an entry whose home is the key's own,
+/// and a removal shifts entries back without reading the ring at all: the ring is 20
+/// bytes an entry, scattered, and each read of it there was a cache miss. Both grow with
+/// use up to the capacity, then keep their size.
 #[derive(Debug, Clone)]
 pub(super) struct EndedMemory {
     pub(super) ring: Vec<Ended>,
@@ -27,7 +30,8 @@ pub(super) struct EndedMemory {
     pub(super) oldest: usize,
     pub(super) index: Vec<u32>,
     pub(super) capacity: usize,
-    /// How many low bits of an index entry hold the position; the tag takes the rest.
+    /// How many low bits of an index entry hold the position; the displacement takes the
+    /// rest.
     pub(super) position_bits: u32,
     pub(super) seed: [u64; 2],
 }
@@ -40,7 +44,8 @@ impl EndedMemory {
             oldest: 0,
             index: Vec::new(),
             capacity,
-            // Positions plus one go up to `capacity`; at most 31 bits, so a tag bit is left.
+            // Positions plus one go up to `capacity`; at most 31 bits, so at least one bit
+            // is left for the displacement.
             position_bits: usize::BITS - capacity.leading_zeros(),
             seed,
         }
@@ -50,12 +55,34 @@ impl EndedMemory {
         self.ring.len()
     }
 
-    pub(super) fn tag(&self, hash: u64) -> u32 {
-        (hash as u32) << self.position_bits
-    }
-
     pub(super) fn position(&self, entry: u32) -> usize {
         (entry & !(u32::MAX << self.position_bits)) as usize - 1
+    }
+
+    /// The largest displacement an entry stores; from it on, the ring's key tells.
+    fn max_displacement(&self) -> usize {
+        (u32::MAX >> self.position_bits) as usize
+    }
+
+    /// The index entry for ring position `position`, `displacement` slots past its home.
+    fn entry(&self, position: usize, displacement: usize) -> u32 {
+        // `position` < `capacity` ≤ 2³¹ − 1: plus one, it fits below the displacement.
+        let stored = displacement.min(self.max_displacement()) as u32;
+        // `position_bits` ≤ 31 (`MAX_REMEMBER_ENDED`): the shift is in range.
+        (position as u32 + 1) | stored << self.position_bits
+    }
+
+    /// How far the occupied entry at `at` lies past its home.
+    #[inline]
+    pub(super) fn displacement(&self, at: usize) -> usize {
+        let entry = self.index[at];
+        let stored = (entry >> self.position_bits) as usize;
+        if stored < self.max_displacement() {
+            stored
+        } else {
+            let key = self.ring[self.position(entry)].key;
+            distance(home(key, self.seed, self.index.len()), at, self.index.len())
+        }
     }
 
     pub(super) fn next(&self, i: usize) -> usize {
@@ -66,39 +93,39 @@ impl EndedMemory {
         }
     }
 
-    /// Walks the probe sequence of `hash` to the first entry whose tag matches and whose
-    /// ring position `matches` (`Ok`), or to the first empty slot (`Err`).
-    pub(super) fn probe(&self, hash: u64, matches: impl Fn(usize) -> bool) -> Result<usize, usize> {
-        let tag = self.tag(hash);
-        let mask = u32::MAX << self.position_bits;
+    /// Walks the probe sequence of `hash` to the first entry of the same home whose ring
+    /// position `matches` (`Ok`), or to the first empty slot (`Err`) and how far that lies
+    /// past the home.
+    pub(super) fn probe(
+        &self,
+        hash: u64,
+        matches: impl Fn(usize) -> bool,
+    ) -> Result<usize, (usize, usize)> {
         let mut i = reduce(hash, self.index.len());
         // Ends: the index always has more slots than the ring has entries.
-        loop {
+        for walked in 0.. {
             let entry = self.index[i];
             if entry == 0 {
-                return Err(i);
+                return Err((i, walked));
             }
-            if entry & mask == tag && matches(self.position(entry)) {
+            if self.displacement(i) == walked && matches(self.position(entry)) {
                 return Ok(i);
             }
             i = self.next(i);
         }
-    }
-
-    /// Reads the index entry where `key`'s probe sequence starts (see `Tracker::touch`).
-    pub(super) fn touch(&self, key: Key) {
-        if !self.index.is_empty() {
-            std::hint::black_box(self.index[reduce(hash(key, self.seed), self.index.len())]);
-        }
+        unreachable!("the index has an empty slot")
     }
 
     pub(super) fn get(&self, key: Key) -> Option<Ended> {
+        self.get_hashed(key, hash(key, self.seed))
+    }
+
+    /// [`get`](Self::get) for a key whose hash the caller has at hand.
+    pub(super) fn get_hashed(&self, key: Key, hash: u64) -> Option<Ended> {
         if self.index.is_empty() {
             return None;
         }
-        let i = self
-            .probe(hash(key, self.seed), |at| self.ring[at].key == key)
-            .ok()?;
+        let i = self.probe(hash, |at| self.ring[at].key == key).ok()?;
         Some(self.ring[self.position(self.index[i])])
     }
 
@@ -135,11 +162,10 @@ impl EndedMemory {
     /// Indexes ring position `position`.
     pub(super) fn index_entry(&mut self, position: usize) {
         let hash = hash(self.ring[position].key, self.seed);
-        let Err(vacant) = self.probe(hash, |_| false) else {
+        let Err((vacant, displacement)) = self.probe(hash, |_| false) else {
             unreachable!("nothing matches");
         };
-        // `position` < `capacity` ≤ 2³¹ − 1: plus one, it fits below the tag.
-        self.index[vacant] = self.tag(hash) | (position as u32 + 1);
+        self.index[vacant] = self.entry(position, displacement);
     }
 
     /// Doubles the ring (up to the capacity) and rebuilds the index for its new size.
@@ -174,11 +200,11 @@ impl EndedMemory {
             }
             // The entry at `j` may fill the hole at `i` unless its home lies cyclically
             // in (i, j].
-            let home = home(self.ring[self.position(entry)].key, self.seed, n);
-            if distance(home, j, n) < distance(i, j, n) {
+            let (displacement, gap) = (self.displacement(j), distance(i, j, n));
+            if displacement < gap {
                 continue;
             }
-            self.index[i] = entry;
+            self.index[i] = self.entry(self.position(entry), displacement - gap);
             i = j;
         }
         self.index[i] = 0;

@@ -41,8 +41,10 @@
 //! in. It is exact, whatever the hash seed: a FIFO ring of entries in the order the actions
 //! ended (20 bytes each), plus an index of ring positions keyed with the same hash as the
 //! live table (open addressing, at most 2/3 full: 6 bytes per entry), whose entries carry
-//! tag bits of the hash so that looking up a live action, most lookups, rarely reads the
-//! ring. Past capacity the oldest ended action is forgotten first, and counted
+//! their distance from home so that a lookup reads the ring only for a candidate of the
+//! same home, and a removal none at all. It is read only when the live table does not
+//! hold the action: an event of a live action, most events, costs one probe of the live
+//! table and nothing else. Past capacity the oldest ended action is forgotten first, and counted
 //! ([`TrackerStats::ended_forgotten`]). A direct-mapped cache was smaller, but collisions
 //! made it forget ended actions long before it was full, and replays were accepted.
 
@@ -328,15 +330,16 @@ impl Tracker {
     }
 
     /// Reads the memory that judging `action_id` will read first: the home slot of its
-    /// probe sequence in the live table and its entry in the ended memory's index. The
-    /// values are passed through [`black_box`](std::hint::black_box) only so that the
-    /// compiler keeps the loads; nothing depends on them.
+    /// probe sequence in the live table. The value is passed through
+    /// [`black_box`](std::hint::black_box) only so that the compiler keeps the load;
+    /// nothing depends on it. The ended memory is not read ahead: it is consulted only
+    /// when the live lookup misses (an action's first event), and it is small enough to
+    /// stay in the core's cache.
     fn touch(&self, action_id: Uuid) {
         let key = Key::from(action_id);
         if !self.live.slots.is_empty() {
             std::hint::black_box(self.live.slots[self.live.home(key)].media);
         }
-        self.ended.touch(key);
     }
 
     /// [`track_state`](Self::track_state), giving back on success the state the action
@@ -360,10 +363,9 @@ impl Tracker {
                 self.expire(now, timeout);
             }
         }
-        // Loaded before the lookup, not after it fails: both are cache misses in a large
-        // table, and this way they overlap.
-        let ended = self.ended.get(key);
-        match self.live.find(key) {
+        // One hash for both tables: they share the seed.
+        let hashed = hash(key, self.live.seed);
+        match self.live.find_hashed(key, hashed) {
             Ok(slot) => {
                 let found = self.live.slots[slot];
                 let from_media = self.media_types[usize::from(found.media - 1)];
@@ -406,7 +408,9 @@ impl Tracker {
                 Ok(Some(found.state))
             }
             Err(vacant) => {
-                if let Some(found) = ended {
+                // Only an action the live table does not hold can have ended: most events
+                // find theirs live and never read the ended memory.
+                if let Some(found) = self.ended.get_hashed(key, hashed) {
                     let from_media = self.media_types[usize::from(found.media - 1)];
                     return Err(self.illegal(
                         action_id,

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use super::{distance, home, Key, TrackerConfig};
+use super::{distance, hash, home, reduce, Key, TrackerConfig};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Slot {
@@ -81,10 +81,15 @@ impl Table {
 
     /// The slot holding `key`, or the empty slot where it would go.
     pub(super) fn find(&self, key: Key) -> Result<usize, usize> {
+        self.find_hashed(key, hash(key, self.seed))
+    }
+
+    /// [`find`](Self::find) for a key whose hash the caller has at hand.
+    pub(super) fn find_hashed(&self, key: Key, hash: u64) -> Result<usize, usize> {
         if self.slots.is_empty() {
             return Err(usize::MAX);
         }
-        self.probe(self.home(key), |slot| slot.key == key)
+        self.probe(reduce(hash, self.slots.len()), |slot| slot.key == key)
     }
 
     /// Walks the probe sequence from `start` to the first slot that `matches` (`Ok`) or

@@ -70,6 +70,27 @@ fn the_ended_memory_is_exact_in_26_bytes_per_action() {
     assert_eq!(ended.memory_bytes(), 26 * capacity + 4);
 }
 
+/// With one bit left for the displacement, nearly every index entry's home comes from
+/// the ring's key (the fallback of a saturated displacement): the memory stays exact,
+/// through every removal's backward shift.
+#[test]
+fn the_ended_memory_is_exact_when_displacements_saturate() {
+    let capacity = 1000;
+    let mut ended = EndedMemory::new(capacity, [3, 5]);
+    ended.position_bits = 31;
+    let keys: Vec<Key> = (0..2500u128).map(spread).collect();
+    for (n, &key) in keys.iter().enumerate() {
+        assert_eq!(ended.remember(key, 1, (n % 7) as u8), n >= capacity);
+    }
+    for (n, &key) in keys.iter().enumerate() {
+        let found = ended.get(key);
+        assert_eq!(found.is_some(), n >= 1500, "key {n}");
+        if let Some(found) = found {
+            assert_eq!(found.state, (n % 7) as u8);
+        }
+    }
+}
+
 #[test]
 fn a_slot_is_28_bytes() {
     assert_eq!(std::mem::size_of::<Slot>(), 28);
