@@ -253,6 +253,14 @@ impl<R: BufRead> LineReader<R> {
     /// Reads the next line into `buf` (cleared first); `None` at the end of input.
     pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Line>> {
         buf.clear();
+        self.append_line(buf)
+    }
+
+    /// Reads the next line onto the end of `buf`, after what it holds (so that lines can
+    /// be gathered in one buffer without a copy each); `None` at the end of input. The
+    /// limit counts only the line's own bytes.
+    pub fn append_line(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<Line>> {
+        let start = buf.len();
         self.rest_consumed = false;
         let mut started = false;
         if self.number == 0 && self.bytes == 0 {
@@ -269,14 +277,14 @@ impl<R: BufRead> LineReader<R> {
                     return Ok(None);
                 }
                 self.number += 1;
-                return Ok(Some(self.judge(buf)));
+                return Ok(Some(self.judge(&buf[start..])));
             }
             started = true;
             let newline = memchr::memchr(b'\n', available);
             let content = newline.unwrap_or(available.len());
             // Room for the limit, a `\r` that may end the line, and one byte more to tell
             // that the line is too long.
-            let room = self.limit + 2 - buf.len();
+            let room = self.limit + 2 - (buf.len() - start);
             if content >= room {
                 buf.extend_from_slice(&available[..room]);
                 self.reader.consume(room);
@@ -290,7 +298,7 @@ impl<R: BufRead> LineReader<R> {
             self.bytes += used as u64;
             if newline.is_some() {
                 self.number += 1;
-                return Ok(Some(self.judge(buf)));
+                return Ok(Some(self.judge(&buf[start..])));
             }
         }
     }

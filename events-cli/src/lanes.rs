@@ -1,17 +1,32 @@
 //! Ingest on every core, each action's events judged in input order: lines are read in
-//! batches, routed to worker threads by a hash of their `actionId`, and what the workers
-//! make of them is merged back in input order.
+//! batches, every batch is handed whole to every worker thread, each worker judges the
+//! lines whose `actionId` hashes to it, and what the workers make of them is merged back
+//! in input order.
 //!
 //! Each worker owns the tracker of its actions, so an action's lifecycle is judged by one
 //! tracker, in the order its lines came; lines of different actions are independent. The
 //! one stateful stage of ingest is the tracker: decoding and validation depend on the
 //! line alone, so a line whose `actionId` the routing scan cannot find goes through the
-//! full decode on the routing side, and if that fails too, any worker refuses it alike.
+//! full decode to find it (on every worker, all reaching the same answer), and if that
+//! fails too, the first worker refuses it.
+//!
+//! Why the workers route, not the reader: whatever the reader does per line is done once
+//! for all cores. Scanning a line for its `actionId` is cheap next to decoding it (a few
+//! dozen instructions: see `Route::worker_of`), so each worker scans every line of the
+//! batch itself, in parallel with the others, and the reader only splits lines and
+//! merges, which only interleaves the workers' results.
+//!
+//! Worker 0 runs on the reader's thread, between batches: with `N` workers there are `N`
+//! threads, not `N + 1` on `N` cores, whose scheduler would hand the reader a core a few
+//! milliseconds at a time while the workers ran dry. It takes a smaller share of the
+//! actions ([`READER_COST`]), so that reading plus its share is what each other worker
+//! does.
 //!
 //! Memory stays bounded: at most [`IN_FLIGHT`] batches are between the reader and the
-//! workers (bounded channels both ways), a batch holds at most [`BATCH_LINES`] lines and
-//! about [`BATCH_BYTES`] bytes, and the caller splits the tracker's cap between workers.
-//! With one worker nothing is spawned: the batch is judged on the calling thread.
+//! workers (bounded channels both ways, the batches shared, not copied, between workers),
+//! a batch holds at most [`BATCH_LINES`] lines and about [`BATCH_BYTES`] bytes, and the
+//! caller splits the tracker's cap between workers. With one worker nothing is spawned:
+//! the batch is judged on the calling thread.
 
 use std::collections::VecDeque;
 use std::io::BufRead;
@@ -31,8 +46,12 @@ use crate::shutdown::Shutdown;
 pub const BATCH_LINES: usize = 1024;
 /// A batch is closed once it holds this many bytes of lines.
 pub const BATCH_BYTES: usize = 1 << 19;
-/// The most batches read but not merged back.
-pub const IN_FLIGHT: usize = 4;
+/// The most batches read but not merged back: with [`BATCH_BYTES`], at most 8 MiB of
+/// lines. Enough that the workers do not run dry while the reader waits for a core (the
+/// reader is one thread more than there are cores: the scheduler gives it a few
+/// milliseconds at a time, and a batch is a fraction of a millisecond of a worker's
+/// work), little next to the trackers.
+pub const IN_FLIGHT: usize = 16;
 
 /// What a worker does with the lines routed to it.
 pub trait Worker: Send + 'static {
@@ -67,6 +86,15 @@ pub struct BatchLine {
 }
 
 impl LineBatch {
+    /// An empty batch with room for a full one, so that filling it does not reallocate.
+    fn with_room() -> Self {
+        LineBatch {
+            // A line that closes the batch may end past `BATCH_BYTES`: some more room.
+            bytes: Vec::with_capacity(BATCH_BYTES + BATCH_BYTES / 4),
+            lines: Vec::with_capacity(BATCH_LINES),
+        }
+    }
+
     /// Adds a line.
     pub fn push(&mut self, number: u64, position: u64, line: &[u8]) {
         let start = self.bytes.len();
@@ -99,37 +127,38 @@ impl LineBatch {
     }
 }
 
-/// A batch's lines for one worker: positions in the batch's buffer.
-struct Job {
-    batch: Arc<LineBatch>,
-    lines: Vec<usize>,
-}
-
-/// A batch handed to the workers, not yet merged back.
-struct InFlight {
-    batch: Arc<LineBatch>,
-    /// The worker of each line.
-    route: Vec<u16>,
+/// What one worker made of the lines of a batch that are its own.
+struct Judged<T> {
+    /// The positions of its lines in the batch, in order.
+    lines: Vec<u32>,
+    /// What became of each, in the same order.
+    settled: Vec<T>,
 }
 
 struct Lane<T> {
-    jobs: SyncSender<Job>,
-    settled: Receiver<Vec<T>>,
+    batches: SyncSender<Arc<LineBatch>>,
+    judged: Receiver<Judged<T>>,
 }
 
 /// The workers and the batches in flight between them and the reader.
 pub struct Lanes<W: Worker> {
     mode: Mode<W>,
-    decoder: Decoder,
+    /// Batches merged back, emptied, for the reader to fill again: their buffers are
+    /// taken once, not per batch.
+    spare: Vec<LineBatch>,
 }
 
 enum Mode<W: Worker> {
     /// One worker, on the calling thread.
     Inline(W, Vec<W::Settled>),
     Threads {
+        /// Worker 0, on the calling thread beside the reader, and its route.
+        own: Box<(W, Route)>,
+        /// Workers 1 and on, each on its thread.
         lanes: Vec<Lane<W::Settled>>,
         handles: Vec<JoinHandle<W::Summary>>,
-        in_flight: VecDeque<InFlight>,
+        /// Handed to every worker, not yet merged back, with what worker 0 made of it.
+        in_flight: VecDeque<(Arc<LineBatch>, Judged<W::Settled>)>,
     },
 }
 
@@ -137,7 +166,7 @@ impl<W: Worker> std::fmt::Debug for Lanes<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let workers = match &self.mode {
             Mode::Inline(..) => 1,
-            Mode::Threads { lanes, .. } => lanes.len(),
+            Mode::Threads { lanes, .. } => lanes.len() + 1,
         };
         f.debug_struct("Lanes").field("workers", &workers).finish()
     }
@@ -151,26 +180,38 @@ impl<W: Worker> Lanes<W> {
         let mode = if workers == 1 {
             Mode::Inline(make(0), Vec::new())
         } else {
-            let mut lanes = Vec::with_capacity(workers);
-            let mut handles = Vec::with_capacity(workers);
-            for i in 0..workers {
-                let (jobs, job_queue) = sync_channel::<Job>(IN_FLIGHT);
-                let (settled_queue, settled) = sync_channel(IN_FLIGHT);
+            let route = |worker| Route::new(worker, workers, decoder.clone());
+            let own = Box::new((make(0), route(0)));
+            let mut lanes = Vec::with_capacity(workers - 1);
+            let mut handles = Vec::with_capacity(workers - 1);
+            for i in 1..workers {
+                let (batches, batch_queue) = sync_channel(IN_FLIGHT);
+                let (judged_queue, judged) = sync_channel(IN_FLIGHT);
                 let worker = make(i);
+                let route = route(i);
                 let handle = std::thread::Builder::new()
                     .name(format!("ingest-{i}"))
-                    .spawn(move || work(worker, job_queue, settled_queue))
+                    .spawn(move || work(worker, route, batch_queue, judged_queue))
                     .expect("a worker thread starts");
-                lanes.push(Lane { jobs, settled });
+                lanes.push(Lane { batches, judged });
                 handles.push(handle);
             }
             Mode::Threads {
+                own,
                 lanes,
                 handles,
                 in_flight: VecDeque::new(),
             }
         };
-        Lanes { mode, decoder }
+        Lanes {
+            mode,
+            spare: Vec::new(),
+        }
+    }
+
+    /// An empty batch to fill, with room for a full one.
+    pub fn empty_batch(&mut self) -> LineBatch {
+        self.spare.pop().unwrap_or_else(LineBatch::with_room)
     }
 
     /// Hands `batch` to the workers; `merge` gets, in input order, every line of the
@@ -196,35 +237,27 @@ impl<W: Worker> Lanes<W> {
                 for (line, value) in batch.lines.iter().zip(settled.drain(..)) {
                     merge(&batch, line, value);
                 }
+                recycle(&mut self.spare, batch);
             }
             Mode::Threads {
-                lanes, in_flight, ..
+                own,
+                lanes,
+                in_flight,
+                ..
             } => {
-                let workers = lanes.len();
                 let batch = Arc::new(batch);
-                let mut jobs: Vec<Vec<usize>> = vec![Vec::new(); workers];
-                let route: Vec<u16> = batch
-                    .lines
-                    .iter()
-                    .enumerate()
-                    .map(|(i, line)| {
-                        let worker = route(&self.decoder, batch.bytes(line), workers);
-                        jobs[worker].push(i);
-                        worker as u16
-                    })
-                    .collect();
-                // Every worker gets a job per batch, maybe empty, so that the settled
-                // lines come back batch by batch from each.
-                for (lane, lines) in lanes.iter().zip(jobs) {
-                    let job = Job {
-                        batch: Arc::clone(&batch),
-                        lines,
-                    };
-                    lane.jobs.send(job).expect("workers outlive the lanes");
+                // Every worker gets every batch and answers each, maybe with no line of
+                // its own, so that the judged lines come back batch by batch from each.
+                for lane in lanes.iter() {
+                    lane.batches
+                        .send(Arc::clone(&batch))
+                        .expect("workers outlive the lanes");
                 }
-                in_flight.push_back(InFlight { batch, route });
+                let (worker, route) = &mut **own;
+                let judged = judge_own(worker, route, &batch);
+                in_flight.push_back((batch, judged));
                 while in_flight.len() > IN_FLIGHT - 1 {
-                    merge_oldest(lanes, in_flight, &mut merge);
+                    merge_oldest(lanes, in_flight, &mut self.spare, &mut merge);
                 }
             }
         }
@@ -238,7 +271,7 @@ impl<W: Worker> Lanes<W> {
         } = &mut self.mode
         {
             while !in_flight.is_empty() {
-                merge_oldest(lanes, in_flight, &mut merge);
+                merge_oldest(lanes, in_flight, &mut self.spare, &mut merge);
             }
         }
     }
@@ -251,85 +284,198 @@ impl<W: Worker> Lanes<W> {
         self.drain(merge);
         match self.mode {
             Mode::Inline(worker, _) => vec![worker.finish()],
-            Mode::Threads { lanes, handles, .. } => {
-                // Closing the job queues ends the workers.
+            Mode::Threads {
+                own,
+                lanes,
+                handles,
+                ..
+            } => {
+                // Closing the batch queues ends the workers.
                 drop(lanes);
-                handles
-                    .into_iter()
-                    .map(|handle| {
+                let own = own.0.finish();
+                std::iter::once(own)
+                    .chain(handles.into_iter().map(|handle| {
                         handle
                             .join()
                             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                    })
+                    }))
                     .collect()
             }
         }
     }
 }
 
+/// Interleaves what the workers made of the oldest batch in flight, in input order: each
+/// line was judged by exactly one worker, and each worker's lines come in order.
 fn merge_oldest<T>(
     lanes: &[Lane<T>],
-    in_flight: &mut VecDeque<InFlight>,
+    in_flight: &mut VecDeque<(Arc<LineBatch>, Judged<T>)>,
+    spare: &mut Vec<LineBatch>,
     merge: &mut impl FnMut(&LineBatch, &BatchLine, T),
 ) {
-    let Some(InFlight { batch, route }) = in_flight.pop_front() else {
+    let Some((batch, own)) = in_flight.pop_front() else {
         return;
     };
-    let mut settled: Vec<std::vec::IntoIter<T>> = lanes
-        .iter()
-        .map(|lane| {
-            lane.settled
-                .recv()
-                .unwrap_or_else(|_| panic!("an ingest worker stopped: see its panic above"))
-                .into_iter()
+    let others = lanes.iter().map(|lane| {
+        lane.judged
+            .recv()
+            .unwrap_or_else(|_| panic!("an ingest worker stopped: see its panic above"))
+    });
+    let mut judged: Vec<_> = std::iter::once(own)
+        .chain(others)
+        .map(|judged| {
+            (
+                judged.lines.into_iter().peekable(),
+                judged.settled.into_iter(),
+            )
         })
         .collect();
-    for (line, &worker) in batch.lines.iter().zip(&route) {
-        let value = settled[usize::from(worker)]
-            .next()
-            .expect("a settled value per routed line");
+    for (i, line) in batch.lines.iter().enumerate() {
+        let lane = judged
+            .iter_mut()
+            .position(|(lines, _)| lines.peek() == Some(&(i as u32)))
+            .expect("every line is judged by one worker");
+        let (lines, settled) = &mut judged[lane];
+        lines.next();
+        let value = settled.next().expect("a settled value per judged line");
         merge(&batch, line, value);
+    }
+    // The workers let go of the batch before they answer: it is the reader's alone now.
+    if let Ok(batch) = Arc::try_unwrap(batch) {
+        recycle(spare, batch);
+    }
+}
+
+/// Keeps `batch` for the reader to fill again, up to what can be in flight at once.
+fn recycle(spare: &mut Vec<LineBatch>, mut batch: LineBatch) {
+    if spare.len() <= IN_FLIGHT {
+        batch.bytes.clear();
+        batch.lines.clear();
+        spare.push(batch);
+    }
+}
+
+/// What the reader costs per line (splitting it, copying it into a batch, merging what
+/// became of it), relative to what judging it costs a worker, decode included: about
+/// 1/8, from a profile of `check` (`benches/check.rs`) on 2 cores. Worker 0 shares the
+/// calling thread with the reader, so it takes that much less of the actions.
+const READER_COST: f64 = 0.125;
+
+/// Which lines are a worker's own.
+struct Route {
+    worker: usize,
+    /// Hashes below this go to worker 0 (on the reader's thread); the others are split
+    /// evenly between the rest.
+    first_share: u64,
+    /// `(workers − 1) × 2⁶⁴ / (2⁶⁴ − first_share)`: a hash past `first_share`, times
+    /// this, names one of the other workers in its top 64 bits (a multiplication, where
+    /// a division would cost a hundred cycles per line).
+    rest_scale: u128,
+    decoder: Decoder,
+}
+
+impl Route {
+    fn new(worker: usize, workers: usize, decoder: Decoder) -> Self {
+        // With `n` workers, worker 0 takes `(1 − (n − 1) × READER_COST) / n` of the hash
+        // range, so that the reader's work plus its own is what each other one does.
+        let n = workers as f64;
+        let share = ((1.0 - (n - 1.0) * READER_COST) / n).clamp(0.0, 1.0);
+        let first_share = (share * u64::MAX as f64) as u64;
+        let range = u128::from(u64::MAX - first_share) + 1;
+        Route {
+            worker,
+            first_share,
+            rest_scale: ((workers as u128 - 1) << 64) / range,
+            decoder,
+        }
+    }
+
+    /// The worker of a line: by its `actionId`, found by the scan or else by the full
+    /// decode; a line without a readable one is refused alike by any worker, so it goes to
+    /// the first.
+    ///
+    /// Every worker runs this on every line, so it is kept to a few dozen instructions:
+    /// the scan does not validate the id it finds, and only its last 16 digits count (see
+    /// [`route_key`]). A line whose id text is not a valid id goes to whichever worker its
+    /// bytes name, which refuses it in the decode as any would. An id the scan cannot read
+    /// is routed by the text the decode gives it, so that it goes where its other events
+    /// go.
+    fn worker_of(&self, line: &[u8]) -> usize {
+        let key = match action_id_text(line).and_then(route_key) {
+            Some(key) => key,
+            None => match self.decoder.decode(line) {
+                Ok(decoded) => {
+                    let mut text = [0u8; 36];
+                    let id = decoded.event.action_id();
+                    route_key(id.hyphenated().encode_lower(&mut text).as_bytes())
+                        .expect("a hyphenated id is 36 bytes")
+                }
+                Err(_) => return 0,
+            },
+        };
+        let mixed = key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        match mixed.checked_sub(self.first_share) {
+            None => 0,
+            Some(rest) => 1 + ((u128::from(rest) * self.rest_scale) >> 64) as usize,
+        }
+    }
+}
+
+/// What routing reads of a hyphenated id's text: its last 16 hex digits, each byte `b`
+/// taken as `(b & 0xF) + 9 × bit 6 of b`, eight bytes at a time. That is the digit's
+/// value for `0-9`, `a-f` and `A-F` alike, so the same id routes the same whatever the
+/// case of its digits; other bytes give something, which is all an invalid id needs.
+/// `None` when `text` is not 36 bytes long.
+fn route_key(text: &[u8]) -> Option<u64> {
+    const LOW: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+    const BIT6: u64 = 0x0101_0101_0101_0101;
+    let text: &[u8; 36] = text.try_into().ok()?;
+    let digits = |at: usize| {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(&text[at..at + 8]);
+        let x = u64::from_le_bytes(bytes);
+        (x & LOW) + 9 * ((x >> 6) & BIT6)
+    };
+    // Bytes 20 to 35: the last group but one (its hyphen included, a constant) and the
+    // last one.
+    Some(digits(20) ^ digits(28).rotate_left(29))
+}
+
+fn judge_own<W: Worker>(worker: &mut W, route: &Route, batch: &LineBatch) -> Judged<W::Settled> {
+    let mut own = Vec::new();
+    let mut lines = Vec::new();
+    for (i, line) in batch.lines.iter().enumerate() {
+        let bytes = batch.bytes(line);
+        if route.worker_of(bytes) == route.worker {
+            // A batch holds at most `BATCH_LINES` lines.
+            own.push(i as u32);
+            lines.push((line.position, bytes));
+        }
+    }
+    let mut settled = Vec::with_capacity(lines.len());
+    worker.judge(&lines, &mut settled);
+    Judged {
+        lines: own,
+        settled,
     }
 }
 
 fn work<W: Worker>(
     mut worker: W,
-    jobs: Receiver<Job>,
-    settled: SyncSender<Vec<W::Settled>>,
+    route: Route,
+    batches: Receiver<Arc<LineBatch>>,
+    judged: SyncSender<Judged<W::Settled>>,
 ) -> W::Summary {
-    for job in jobs {
-        let lines: Vec<(u64, &[u8])> = job
-            .lines
-            .iter()
-            .map(|&i| {
-                let line = &job.batch.lines[i];
-                (line.position, job.batch.bytes(line))
-            })
-            .collect();
-        let mut out = Vec::with_capacity(lines.len());
-        worker.judge(&lines, &mut out);
-        if settled.send(out).is_err() {
+    for batch in batches {
+        let result = judge_own(&mut worker, &route, &batch);
+        // Before answering, so that the reader can reuse the batch's buffers.
+        drop(batch);
+        if judged.send(result).is_err() {
             // The reader is gone (it panicked): nothing left to do.
             break;
         }
     }
     worker.finish()
-}
-
-/// The worker of a line: by its `actionId`, found by [`scan_action_id`] or else by the
-/// full decode; a line without a readable one is refused alike by every worker, so it
-/// goes to the first.
-fn route(decoder: &Decoder, line: &[u8], workers: usize) -> usize {
-    let id = match scan_action_id(line) {
-        Some(id) => id,
-        None => match decoder.decode(line) {
-            Ok(decoded) => decoded.event.action_id(),
-            Err(_) => return 0,
-        },
-    };
-    let v = id.as_u128();
-    let mixed = ((v as u64) ^ ((v >> 64) as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    ((u128::from(mixed) * workers as u128) >> 64) as usize
 }
 
 /// The `actionId` of a line, found without decoding it: the value of the first key
@@ -340,6 +486,22 @@ fn route(decoder: &Decoder, line: &[u8], workers: usize) -> usize {
 /// It walks the line's structure (strings, brackets) up to that key, which is the first
 /// one in the events producers write: a few bytes.
 pub fn scan_action_id(line: &[u8]) -> Option<Uuid> {
+    Uuid::try_parse_ascii(action_id_text(line)?).ok()
+}
+
+/// The bytes of the string value of the first key `actionId` of the top-level object, when
+/// it has no escapes (see [`scan_action_id`]).
+fn action_id_text(line: &[u8]) -> Option<&[u8]> {
+    // The layout producers write, and `simulate`: read in place, without the walk below
+    // (which would find the same bytes).
+    const FIRST: &[u8] = b"{\"actionId\":\"";
+    if let Some(value) = line.strip_prefix(FIRST) {
+        if let Some(text) = value.get(..36) {
+            if value.get(36) == Some(&b'"') && !text.iter().any(|&b| b == b'"' || b == b'\\') {
+                return Some(text);
+            }
+        }
+    }
     const KEY: &[u8] = b"\"actionId\"";
     let mut depth = 0usize;
     let mut i = 0;
@@ -355,7 +517,7 @@ pub fn scan_action_id(line: &[u8]) -> Option<Uuid> {
                         if value[end] != b'"' {
                             return None;
                         }
-                        return Uuid::try_parse_ascii(&value[..end]).ok();
+                        return Some(&value[..end]);
                     }
                 }
                 i += 1;
@@ -417,7 +579,7 @@ pub fn feed<R: BufRead, W: Worker>(
     progress: &ProgressBar,
     shutdown: &Shutdown,
 ) -> Result<Vec<W::Summary>, StreamError> {
-    let mut batch = LineBatch::default();
+    let mut batch = lanes.empty_batch();
     let result = read_all(&mut lanes, &mut batch, lines, settle, progress, shutdown);
     // Even after a failure, what was read is judged, so that the counts cover it.
     lanes.submit(batch, |b, l, v| settle.settled(b, l, v));
@@ -436,10 +598,17 @@ fn read_all<R: BufRead, W: Worker>(
     progress: &ProgressBar,
     shutdown: &Shutdown,
 ) -> Result<(), StreamError> {
-    let mut buf = Vec::new();
+    let mut head = Vec::new();
     let mut position = 0;
     while !shutdown.requested() && !settle.stop() {
-        let Some(line) = lines.next_line(&mut buf).map_err(StreamError::Read)? else {
+        // Each line is read straight into the batch: the reader copies its bytes once.
+        let start = batch.bytes.len();
+        let read = lines.append_line(&mut batch.bytes);
+        let Some(line) = read.map_err(StreamError::Read).inspect_err(|_| {
+            batch.bytes.truncate(start);
+        })?
+        else {
+            batch.bytes.truncate(start);
             break;
         };
         let number = lines.line_number();
@@ -448,19 +617,28 @@ fn read_all<R: BufRead, W: Worker>(
         }
         match line {
             Line::TooLarge => {
+                head.clear();
+                head.extend_from_slice(&batch.bytes[start..]);
+                batch.bytes.truncate(start);
                 // The reader settles it itself: everything before it goes first.
-                lanes.submit(std::mem::take(batch), |b, l, v| settle.settled(b, l, v));
+                let full = std::mem::replace(batch, lanes.empty_batch());
+                lanes.submit(full, |b, l, v| settle.settled(b, l, v));
                 lanes.drain(|b, l, v| settle.settled(b, l, v));
                 settle.failed()?;
                 position += 1;
-                settle.too_large(lines, number, &buf)?;
+                settle.too_large(lines, number, &head)?;
             }
-            Line::Complete if is_blank(&buf) => {}
+            Line::Complete if is_blank(&batch.bytes[start..]) => batch.bytes.truncate(start),
             Line::Complete => {
                 position += 1;
-                batch.push(number, position, &buf);
+                batch.lines.push(BatchLine {
+                    number,
+                    position,
+                    range: start..batch.bytes.len(),
+                });
                 if batch.is_full() {
-                    lanes.submit(std::mem::take(batch), |b, l, v| settle.settled(b, l, v));
+                    let full = std::mem::replace(batch, lanes.empty_batch());
+                    lanes.submit(full, |b, l, v| settle.settled(b, l, v));
                 }
             }
         }
@@ -526,5 +704,17 @@ mod tests {
         assert_eq!(found(r#"{"actionId":"6f1c2d7e\u002d5b7a"}"#.into()), None);
         assert_eq!(found(r#"{"actionState":"offered"}"#.into()), None);
         assert_eq!(found(r#"{"actionId":"#.into()), None);
+    }
+
+    /// Routing reads a valid id alike whatever the case of its digits, tells ids apart
+    /// by their last digits, and reads only text of a hyphenated id's length.
+    #[test]
+    fn the_route_key_ignores_case_and_reads_the_last_digits() {
+        let key = |id: &str| route_key(id.as_bytes());
+        let id = "6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a3c4d";
+        assert_eq!(key(id), key(&id.to_uppercase()));
+        assert_ne!(key(id), key("6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a3c4e"));
+        assert_ne!(key(id), key("6f1c2d7e-5b7a-4c52-9a4e-0d4f1b2a3c4d"));
+        assert_eq!(key("6f1c2d7e5b7a4c529a3e0d4f1b2a3c4d"), None);
     }
 }
