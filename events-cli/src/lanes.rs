@@ -19,7 +19,7 @@
 //! Worker 0 runs on the reader's thread, between batches: with `N` workers there are `N`
 //! threads, not `N + 1` on `N` cores, whose scheduler would hand the reader a core a few
 //! milliseconds at a time while the workers ran dry. It takes a smaller share of the
-//! actions ([`READER_COST`]), so that reading plus its share is what each other worker
+//! actions (`READER_COST`), so that reading plus its share is what each other worker
 //! does.
 //!
 //! Memory stays bounded: at most [`IN_FLIGHT`] batches are between the reader and the
