@@ -4,7 +4,8 @@
 //!
 //! - `threads_1`: `--threads 1`, everything on the calling thread;
 //! - `threads_2`: `--threads 2`: every batch of lines goes to both workers, each judges
-//!   the lines whose `actionId` hashes to it, worker 0 on the reader's thread.
+//!   the lines the reader marked for it by their `actionId`, worker 0 on the reader's
+//!   thread.
 //!
 //! The input is one `webaction simulate --actions 400000 --seed 42 --invalid-rate 0.01`
 //! stream (about a million events), the same for both. Throughput is reported in bytes and

@@ -1,20 +1,20 @@
 //! Ingest on every core, each action's events judged in input order: lines are read in
 //! batches, every batch is handed whole to every worker thread, each worker judges the
-//! lines whose `actionId` hashes to it, and what the workers make of them is merged back
-//! in input order.
+//! lines whose `actionId` hashes to it (the reader marks each line with its worker), and
+//! what the workers make of them is merged back in input order.
 //!
 //! Each worker owns the tracker of its actions, so an action's lifecycle is judged by one
 //! tracker, in the order its lines came; lines of different actions are independent. The
 //! one stateful stage of ingest is the tracker: decoding and validation depend on the
 //! line alone, so a line whose `actionId` the routing scan cannot find goes through the
-//! full decode to find it (on every worker, all reaching the same answer), and if that
-//! fails too, the first worker refuses it.
+//! full decode on the reader to find it, and if that fails too, the first worker refuses
+//! it.
 //!
-//! Why the workers route, not the reader: whatever the reader does per line is done once
-//! for all cores. Scanning a line for its `actionId` is cheap next to decoding it (a few
-//! dozen instructions: see `Route::worker_of`), so each worker scans every line of the
-//! batch itself, in parallel with the others, and the reader only splits lines and
-//! merges, which only interleaves the workers' results.
+//! The reader finds each line's worker as it reads the line, while its bytes are in its
+//! core's cache: the scan for the `actionId` is a few dozen instructions (see
+//! `Route::worker_of`), where a worker on another core scanning every line itself paid a
+//! cache miss per line. Workers skip the lines that are not theirs without reading them,
+//! and the merge only interleaves the workers' results.
 //!
 //! Worker 0 runs on the reader's thread, between batches: with `N` workers there are `N`
 //! threads, not `N + 1` on `N` cores, whose scheduler would hand the reader a core a few
@@ -83,6 +83,8 @@ pub struct BatchLine {
     /// an idle timeout counted in lines.
     pub position: u64,
     range: Range<usize>,
+    /// The worker whose line it is (see `Route::worker_of`).
+    worker: u16,
 }
 
 impl LineBatch {
@@ -93,17 +95,6 @@ impl LineBatch {
             bytes: Vec::with_capacity(BATCH_BYTES + BATCH_BYTES / 4),
             lines: Vec::with_capacity(BATCH_LINES),
         }
-    }
-
-    /// Adds a line.
-    pub fn push(&mut self, number: u64, position: u64, line: &[u8]) {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(line);
-        self.lines.push(BatchLine {
-            number,
-            position,
-            range: start..self.bytes.len(),
-        });
     }
 
     /// Whether the batch should be handed on before another line is added.
@@ -152,7 +143,7 @@ enum Mode<W: Worker> {
     /// One worker, on the calling thread.
     Inline(W, Vec<W::Settled>),
     Threads {
-        /// Worker 0, on the calling thread beside the reader, and its route.
+        /// Worker 0, on the calling thread beside the reader, and the routing of lines.
         own: Box<(W, Route)>,
         /// Workers 1 and on, each on its thread.
         lanes: Vec<Lane<W::Settled>>,
@@ -180,18 +171,16 @@ impl<W: Worker> Lanes<W> {
         let mode = if workers == 1 {
             Mode::Inline(make(0), Vec::new())
         } else {
-            let route = |worker| Route::new(worker, workers, decoder.clone());
-            let own = Box::new((make(0), route(0)));
+            let own = Box::new((make(0), Route::new(workers, decoder)));
             let mut lanes = Vec::with_capacity(workers - 1);
             let mut handles = Vec::with_capacity(workers - 1);
             for i in 1..workers {
                 let (batches, batch_queue) = sync_channel(IN_FLIGHT);
                 let (judged_queue, judged) = sync_channel(IN_FLIGHT);
                 let worker = make(i);
-                let route = route(i);
                 let handle = std::thread::Builder::new()
                     .name(format!("ingest-{i}"))
-                    .spawn(move || work(worker, route, batch_queue, judged_queue))
+                    .spawn(move || work(worker, i, batch_queue, judged_queue))
                     .expect("a worker thread starts");
                 lanes.push(Lane { batches, judged });
                 handles.push(handle);
@@ -206,6 +195,17 @@ impl<W: Worker> Lanes<W> {
         Lanes {
             mode,
             spare: Vec::new(),
+        }
+    }
+
+    /// The worker of a line just read (0 with one worker). The reader finds it while the
+    /// line's bytes are in its core's cache: a worker on another core scanning every line
+    /// itself paid a cache miss per line (about 80 ns, more than the scan).
+    fn worker_of(&self, line: &[u8]) -> u16 {
+        match &self.mode {
+            Mode::Inline(..) => 0,
+            // At most 65,536 workers (`new`).
+            Mode::Threads { own, .. } => own.1.worker_of(line) as u16,
         }
     }
 
@@ -253,8 +253,7 @@ impl<W: Worker> Lanes<W> {
                         .send(Arc::clone(&batch))
                         .expect("workers outlive the lanes");
                 }
-                let (worker, route) = &mut **own;
-                let judged = judge_own(worker, route, &batch);
+                let judged = judge_own(&mut own.0, 0, &batch);
                 in_flight.push_back((batch, judged));
                 while in_flight.len() > IN_FLIGHT - 1 {
                     merge_oldest(lanes, in_flight, &mut self.spare, &mut merge);
@@ -361,9 +360,8 @@ fn recycle(spare: &mut Vec<LineBatch>, mut batch: LineBatch) {
 /// calling thread with the reader, so it takes that much less of the actions.
 const READER_COST: f64 = 0.125;
 
-/// Which lines are a worker's own.
+/// Which worker a line is for.
 struct Route {
-    worker: usize,
     /// Hashes below this go to worker 0 (on the reader's thread); the others are split
     /// evenly between the rest.
     first_share: u64,
@@ -375,7 +373,7 @@ struct Route {
 }
 
 impl Route {
-    fn new(worker: usize, workers: usize, decoder: Decoder) -> Self {
+    fn new(workers: usize, decoder: Decoder) -> Self {
         // With `n` workers, worker 0 takes `(1 − (n − 1) × READER_COST) / n` of the hash
         // range, so that the reader's work plus its own is what each other one does.
         let n = workers as f64;
@@ -383,7 +381,6 @@ impl Route {
         let first_share = (share * u64::MAX as f64) as u64;
         let range = u128::from(u64::MAX - first_share) + 1;
         Route {
-            worker,
             first_share,
             rest_scale: ((workers as u128 - 1) << 64) / range,
             decoder,
@@ -394,7 +391,7 @@ impl Route {
     /// decode; a line without a readable one is refused alike by any worker, so it goes to
     /// the first.
     ///
-    /// Every worker runs this on every line, so it is kept to a few dozen instructions:
+    /// The reader runs this on every line, so it is kept to a few dozen instructions:
     /// the scan does not validate the id it finds, and only its last 16 digits count (see
     /// [`route_key`]). A line whose id text is not a valid id goes to whichever worker its
     /// bytes name, which refuses it in the decode as any would. An id the scan cannot read
@@ -441,15 +438,15 @@ fn route_key(text: &[u8]) -> Option<u64> {
     Some(digits(20) ^ digits(28).rotate_left(29))
 }
 
-fn judge_own<W: Worker>(worker: &mut W, route: &Route, batch: &LineBatch) -> Judged<W::Settled> {
+/// Judges the lines of `batch` that the reader marked for worker `index`.
+fn judge_own<W: Worker>(worker: &mut W, index: usize, batch: &LineBatch) -> Judged<W::Settled> {
     let mut own = Vec::new();
     let mut lines = Vec::new();
     for (i, line) in batch.lines.iter().enumerate() {
-        let bytes = batch.bytes(line);
-        if route.worker_of(bytes) == route.worker {
+        if usize::from(line.worker) == index {
             // A batch holds at most `BATCH_LINES` lines.
             own.push(i as u32);
-            lines.push((line.position, bytes));
+            lines.push((line.position, batch.bytes(line)));
         }
     }
     let mut settled = Vec::with_capacity(lines.len());
@@ -462,12 +459,12 @@ fn judge_own<W: Worker>(worker: &mut W, route: &Route, batch: &LineBatch) -> Jud
 
 fn work<W: Worker>(
     mut worker: W,
-    route: Route,
+    index: usize,
     batches: Receiver<Arc<LineBatch>>,
     judged: SyncSender<Judged<W::Settled>>,
 ) -> W::Summary {
     for batch in batches {
-        let result = judge_own(&mut worker, &route, &batch);
+        let result = judge_own(&mut worker, index, &batch);
         // Before answering, so that the reader can reuse the batch's buffers.
         drop(batch);
         if judged.send(result).is_err() {
@@ -635,6 +632,7 @@ fn read_all<R: BufRead, W: Worker>(
                     number,
                     position,
                     range: start..batch.bytes.len(),
+                    worker: lanes.worker_of(&batch.bytes[start..]),
                 });
                 if batch.is_full() {
                     let full = std::mem::replace(batch, lanes.empty_batch());
