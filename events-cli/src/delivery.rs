@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use events_sinks::{
     BodyShape, DataLayerFormat, DeadLetter, FileOptions, FullQueuePolicy, QueueConfig, RetryPolicy,
-    SinkOptions,
+    SinkOptions, SinkSpec,
 };
+
+use crate::CliError;
 
 /// The sink options of `replay` and `serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -57,6 +59,13 @@ pub struct Delivery {
     #[arg(long, value_name = "SECONDS", default_value_t = 60,
         value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub max_retry_after: u64,
+    /// Publish to a NATS sink's subject `<prefix>.<partition>` of this many partitions
+    /// (1 to 65536), partition = the `actionId` as a 128-bit number modulo N, for
+    /// `webaction consume` to split between processes. Recorded for the stream at the
+    /// first publish; a different number later is refused, naming both.
+    #[arg(long, value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub partitions: Option<u32>,
 }
 
 /// `--body`.
@@ -105,6 +114,24 @@ impl Delivery {
                 ..QueueConfig::default()
             }),
             file,
+            partitions: self.partitions,
         }
+    }
+
+    /// Refuses `--partitions` without a NATS sink to partition.
+    pub fn check_partitions<'a>(
+        &self,
+        sinks: impl IntoIterator<Item = &'a SinkSpec>,
+    ) -> Result<(), CliError> {
+        if self.partitions.is_some()
+            && !sinks
+                .into_iter()
+                .any(|spec| matches!(spec, SinkSpec::Nats { .. }))
+        {
+            return Err(CliError::Usage(
+                "--partitions needs a `nats://host:port/<stream>` sink to partition".into(),
+            ));
+        }
+        Ok(())
     }
 }

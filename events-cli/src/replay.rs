@@ -294,6 +294,7 @@ pub enum ReplayError {
 /// The dead letter is checked for writing before the first line is read.
 pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
     refuse_overlap(args)?;
+    args.delivery.check_partitions([&args.sink])?;
     let input = input::open(args.file.as_deref())?;
     let options = args.sink_options();
     let dead_letter = options.dead_letter.clone();

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use clap::builder::RangedU64ValueParser;
 use events_collector::{Ack, Collector, Config};
+use events_core::ingest::IllegalPolicy;
 use events_core::Registry;
 use events_sinks::{FileOptions, Fsync, FullQueuePolicy, Output, Sink, SinkSpec};
 
@@ -156,6 +157,7 @@ fn refuse_overlap(args: &Args) -> Result<(), CliError> {
 /// 2 on usage and I/O errors, or when requests or sinks did not finish in time.
 pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
     refuse_overlap(args)?;
+    args.delivery.check_partitions(&args.sinks)?;
     let options = args.delivery.sink_options(
         // A full queue blocks ingest, and requests then get 503: never an accepted
         // event spilled.
@@ -172,7 +174,15 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
             source,
         )
     })?;
-    let mut collector = Collector::new(args.limits.builder(registry), args.config())
+    let mut ingest = args.limits.builder(registry);
+    if args.delivery.partitions.is_some() {
+        // Partitioned, the lifecycle is judged by `webaction consume`, one tracker per
+        // partition: several collectors each see only part of an action's events, so
+        // their own verdicts on transitions would be wrong. They still refuse what is
+        // not an event.
+        ingest = ingest.illegal(IllegalPolicy::Deliver);
+    }
+    let mut collector = Collector::new(ingest, args.config())
         .sink_dead_letter(options.dead_letter.clone())
         .report(Arc::new(crate::report::live::Live::new(registry)));
     for spec in &args.sinks {

@@ -7,6 +7,7 @@ use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
 use async_nats::jetstream::{self, Context};
 
+use crate::cluster::{declare_partitions, partition_of, partition_subject};
 use crate::pipeline::{Attempt, Delivery, Pipeline, Pipelined, Queued, Transport};
 use crate::{DeadLetter, QueueConfig, Sink, SinkError};
 
@@ -50,8 +51,14 @@ pub struct NatsConfig {
     pub url: String,
     /// Root certificates (PEM) to trust for TLS besides the system's: a private CA's.
     pub ca_file: Option<PathBuf>,
-    /// Subjects are `<subject_prefix>.<mediaType>.<state>`.
+    /// Subjects are `<subject_prefix>.<mediaType>.<state>`, or `<subject_prefix>.<p>`
+    /// with [`partitions`](Self::partitions).
     pub subject_prefix: String,
+    /// Publish to `<subject_prefix>.<p>`, `p` = [`partition_of`] the event's `actionId`,
+    /// so that `webaction consume` can split the stream between processes. The number is
+    /// recorded for the stream ([`declare_partitions`]) when the sink connects, and a
+    /// different one recorded earlier is refused.
+    pub partitions: Option<u32>,
     /// The stream to create when none exists; `None` expects one to cover the subjects.
     pub stream: Option<StreamSetup>,
     /// Batching (publishes awaited together), queue bound, full-queue policy, retries.
@@ -68,6 +75,7 @@ impl NatsConfig {
             ca_file: None,
             stream: Some(StreamSetup::for_prefix(&subject_prefix)),
             subject_prefix,
+            partitions: None,
             queue: QueueConfig {
                 batch_size: 256,
                 max_batch_age: Duration::from_millis(50),
@@ -77,7 +85,8 @@ impl NatsConfig {
     }
 }
 
-/// Publishes each event to NATS JetStream on `<prefix>.<mediaType>.<state>`, with its
+/// Publishes each event to NATS JetStream on `<prefix>.<mediaType>.<state>` (or
+/// `<prefix>.<partition>`, see [`NatsConfig::partitions`]), with its
 /// [idempotency key](crate::idempotency_key) as `Nats-Msg-Id`, and counts it delivered
 /// only once the server acknowledged storing it.
 ///
@@ -152,12 +161,19 @@ impl NatsSink {
                     .await
                     .map_err(|error| nats_error(format!("stream `{}`: {error}", stream.name)))?;
             }
+            if let Some(partitions) = config.partitions {
+                let stream = StreamSetup::for_prefix(&config.subject_prefix).name;
+                declare_partitions(&context, &stream, partitions)
+                    .await
+                    .map_err(|error| nats_error(error.to_string()))?;
+            }
             Ok::<_, SinkError>(context)
         })?;
         let client = context.client();
         let transport = NatsTransport {
             context,
             prefix: config.subject_prefix.clone(),
+            partitions: config.partitions,
         };
         let pipeline = Pipeline::start(transport, config.queue, dead_letter, runtime)?;
         Ok(NatsSink {
@@ -199,6 +215,7 @@ impl fmt::Debug for NatsSink {
 struct NatsTransport {
     context: Context,
     prefix: String,
+    partitions: Option<u32>,
 }
 
 /// A subject token from a wire name: NATS splits on `.` and treats `*`, `>` and
@@ -220,12 +237,17 @@ impl Transport for NatsTransport {
         // while we wait, instead of one round trip per event.
         let mut acks = Vec::with_capacity(batch.len());
         for event in batch {
-            let subject = format!(
-                "{}.{}.{}",
-                self.prefix,
-                token(event.media_type),
-                token(event.state)
-            );
+            let subject = match self.partitions {
+                Some(partitions) => {
+                    partition_subject(&self.prefix, partition_of(event.action_id, partitions))
+                }
+                None => format!(
+                    "{}.{}.{}",
+                    self.prefix,
+                    token(event.media_type),
+                    token(event.state)
+                ),
+            };
             let publish = PublishMessage::build()
                 .payload(event.json.clone())
                 .message_id(&*event.key);

@@ -30,6 +30,7 @@ pub(crate) struct Queued {
     pub(crate) media_type: &'static str,
     pub(crate) state: &'static str,
     pub(crate) customer_id: Uuid,
+    pub(crate) action_id: Uuid,
     enqueued: Instant,
     /// Told the event's fate, when it was sent with one.
     receipt: Option<Receipt>,
@@ -52,6 +53,7 @@ impl Queued {
             media_type: event.media_type_name(),
             state: event.state_name(),
             customer_id: event.customer_id(),
+            action_id: event.action_id(),
             enqueued: Instant::now(),
             receipt: None,
         })

@@ -259,6 +259,9 @@ pub struct SinkOptions {
     pub queue: Option<QueueConfig>,
     /// How the file sinks (`ndjson:`, `datalayer:`) open their file and sync it.
     pub file: FileOptions,
+    /// NATS sinks publish to `<prefix>.<partition>` of this many partitions
+    /// (`NatsConfig::partitions`); other sinks ignore it.
+    pub partitions: Option<u32>,
 }
 
 impl SinkOptions {
@@ -271,6 +274,7 @@ impl SinkOptions {
             ca_file: None,
             queue: None,
             file: FileOptions::default(),
+            partitions: None,
         }
     }
 }
@@ -303,6 +307,7 @@ pub fn open(spec: &SinkSpec, options: SinkOptions) -> Result<Box<dyn Sink>, Sink
         } => {
             let mut config = NatsConfig::new(url.clone(), subject_prefix.clone());
             config.ca_file = options.ca_file;
+            config.partitions = options.partitions;
             if let Some(queue) = options.queue {
                 config.queue = queue;
             }

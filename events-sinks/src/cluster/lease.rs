@@ -73,6 +73,16 @@ pub enum ClusterError {
         /// How many the group has.
         partitions: u32,
     },
+    /// A stream recorded with one number of partitions, used with another.
+    #[error("stream {stream} has {recorded} partitions (recorded in bucket WEBACTION_PARTITIONS), not {asked} as asked; use --partitions {recorded}, or a new stream")]
+    PartitionsMismatch {
+        /// The stream.
+        stream: String,
+        /// The number recorded when it was first published to.
+        recorded: u32,
+        /// The number this process was given.
+        asked: u32,
+    },
     /// The server refused or did not answer.
     #[error("{operation} in bucket {bucket}: {source}")]
     Nats {

@@ -1,6 +1,7 @@
 //! The foundation for splitting a stream's partitions between processes of one group:
 //! partition ownership by lease, and per-partition checkpoints, both in JetStream
-//! key-value buckets. A library only; nothing in `webaction` uses it yet.
+//! key-value buckets, and which partition an event belongs to ([`partition_of`]).
+//! `webaction serve --partitions` publishes by it and `webaction consume` builds on it.
 //!
 //! - [`Leases`]: partition `p` of group `g` is owned by whoever holds the key
 //!   `partition.<p>` of the bucket `WEBACTION_LEASES_<g>`. A [`Lease`] is taken with a
@@ -52,9 +53,13 @@
 
 mod checkpoint;
 mod lease;
+mod partitions;
 
 pub use checkpoint::{Checkpoint, CheckpointError, Checkpoints};
 pub use lease::{fair_share, ClusterError, Lease, LeaseConfig, Leases, RenewError};
+pub use partitions::{
+    declare_partitions, partition_of, partition_subject, recorded_partitions, PARTITIONS_BUCKET,
+};
 
 /// Bucket names allow letters, digits, `-` and `_`; so do group names and member ids, so
 /// each maps to one bucket or key with nothing to escape.
