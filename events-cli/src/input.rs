@@ -179,6 +179,12 @@ impl Limits {
         self.worker_builder(registry, 1)
     }
 
+    /// The builder of one partition's pipeline of `partitions` (`webaction consume`):
+    /// its share of `--max-actions`, as one of that many threads.
+    pub fn partition_builder(&self, registry: &Registry, partitions: usize) -> IngestBuilder {
+        self.worker_builder(registry, partitions)
+    }
+
     fn worker_builder(&self, registry: &Registry, workers: usize) -> IngestBuilder {
         Ingest::builder(registry.clone())
             .max_line_bytes(self.max_line_bytes)

@@ -15,6 +15,8 @@ use events_core::Registry;
 
 pub mod check;
 pub mod completions;
+#[cfg(feature = "nats")]
+pub mod consume;
 pub mod delivery;
 /// The dead letter of rejected lines, written by `check`: events-sinks'
 /// [`RejectedLines`](events_sinks::RejectedLines), shared with `webaction serve`.
@@ -62,6 +64,11 @@ pub enum Command {
     /// and deliver them to sinks, answering 200 once they are durable.
     #[cfg(feature = "serve")]
     Serve(serve::Args),
+    /// Join a consumer group splitting a partitioned NATS JetStream stream: track each
+    /// owned partition's lifecycles, deliver accepted events to a sink, checkpoint, and
+    /// hand partitions over when members come and go.
+    #[cfg(feature = "nats")]
+    Consume(consume::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::Args),
 }
@@ -186,6 +193,8 @@ pub fn run_as(cli: Cli, program: Program, registry: &Registry) -> ExitCode {
         Command::Docs(args) => docs::run(&args, registry),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(&args, registry),
+        #[cfg(feature = "nats")]
+        Command::Consume(args) => consume::run(&args, registry),
         Command::Completions(args) => completions::run(&args, program),
     };
     match result {

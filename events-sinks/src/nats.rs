@@ -58,6 +58,13 @@ pub struct NatsConfig {
     /// so that `webaction consume` can split the stream between processes. The number is
     /// recorded for the stream ([`declare_partitions`]) when the sink connects, and a
     /// different one recorded earlier is refused.
+    ///
+    /// Partitioned, one batch is in flight at a time (`max_in_flight` 1), so that a
+    /// retried batch cannot land after a later one and reorder an action's events; and
+    /// `Nats-Msg-Id` is `<idempotency key>:<process>-<n>`, the same through the retries
+    /// of one event but not shared by two events of one key (an invalid repeat and the
+    /// valid event), which the consumer's tracker must both see. The consumer delivers
+    /// downstream with the plain [idempotency key](crate::idempotency_key).
     pub partitions: Option<u32>,
     /// The stream to create when none exists; `None` expects one to cover the subjects.
     pub stream: Option<StreamSetup>,
@@ -175,7 +182,11 @@ impl NatsSink {
             prefix: config.subject_prefix.clone(),
             partitions: config.partitions,
         };
-        let pipeline = Pipeline::start(transport, config.queue, dead_letter, runtime)?;
+        let mut queue = config.queue;
+        if config.partitions.is_some() {
+            queue.max_in_flight = 1;
+        }
+        let pipeline = Pipeline::start(transport, queue, dead_letter, runtime)?;
         Ok(NatsSink {
             pipeline,
             client,
@@ -248,9 +259,13 @@ impl Transport for NatsTransport {
                     token(event.state)
                 ),
             };
+            let id = match self.partitions {
+                Some(_) => event.publish_id(),
+                None => event.key.to_string(),
+            };
             let publish = PublishMessage::build()
                 .payload(event.json.clone())
-                .message_id(&*event.key);
+                .message_id(id);
             let sent =
                 tokio::time::timeout_at(deadline, self.context.send_publish(subject, publish));
             acks.push(match sent.await {

@@ -31,6 +31,8 @@ pub(crate) struct Queued {
     pub(crate) state: &'static str,
     pub(crate) customer_id: Uuid,
     pub(crate) action_id: Uuid,
+    /// Unique to this event in this process (see [`Queued::publish_id`]).
+    pub(crate) ordinal: u64,
     enqueued: Instant,
     /// Told the event's fate, when it was sent with one.
     receipt: Option<Receipt>,
@@ -54,9 +56,22 @@ impl Queued {
             state: event.state_name(),
             customer_id: event.customer_id(),
             action_id: event.action_id(),
+            ordinal: NEXT_ORDINAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             enqueued: Instant::now(),
             receipt: None,
         })
+    }
+
+    /// An id for this one hand-over to the sink, the same through its retries but not
+    /// shared with another event of the same key: `<key>:<process>-<ordinal>`. A
+    /// partitioned stream needs it as `Nats-Msg-Id`: an invalid copy of an event (a
+    /// repeated state, a first event that is not initial) has the same idempotency key as
+    /// the valid one, and JetStream would drop whichever came second, so the consumer's
+    /// tracker would judge other events than the input's.
+    pub(crate) fn publish_id(&self) -> String {
+        static PROCESS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let process = PROCESS.get_or_init(|| fastrand::u64(..));
+        format!("{}:{process:016x}-{}", self.key, self.ordinal)
     }
 
     /// What this event holds in the queue: the figure the memory bound counts.
@@ -64,6 +79,9 @@ impl Queued {
         self.key.len() + self.json.len()
     }
 }
+
+/// Numbers every event handed to a queue, for [`Queued::publish_id`].
+static NEXT_ORDINAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The outcome of one attempt to deliver one event. `Refused` and per-event outcomes are
 /// the NATS sink's; `Rejected` the HTTP sink's.

@@ -2,7 +2,9 @@
 //! `{"line": N, "kind": "...", "error": "...", "raw": "<the line exactly as read>"}`
 //! (`webaction check`), or, for an event of an HTTP request,
 //! `{"request": "<request id>", "index": I, "kind": ..., "error": ..., "raw": ...}`
-//! (`webaction serve`).
+//! (`webaction serve`), or, for a message of a JetStream stream,
+//! `{"subject": "<subject>", "sequence": N, "kind": ..., "error": ..., "raw": ...}`
+//! (`webaction consume`).
 //!
 //! `raw` holds the line byte for byte when it is UTF-8. JSON strings cannot hold other
 //! bytes: for such a line `raw` holds it with each invalid sequence replaced by U+FFFD, and
@@ -57,6 +59,18 @@ impl<W: Write> RejectedLines<W> {
         self.write_at(At::Request { request, index }, kind, error, raw)
     }
 
+    /// Writes the record of the message at stream sequence `sequence` on `subject`.
+    pub fn write_in_stream(
+        &mut self,
+        subject: &str,
+        sequence: u64,
+        kind: &str,
+        error: &str,
+        raw: &[u8],
+    ) -> io::Result<()> {
+        self.write_at(At::Stream { subject, sequence }, kind, error, raw)
+    }
+
     fn write_at(&mut self, at: At<'_>, kind: &str, error: &str, raw: &[u8]) -> io::Result<()> {
         self.begin(at, kind, error)?;
         self.raw_chunk(raw)?;
@@ -87,6 +101,11 @@ impl<W: Write> RejectedLines<W> {
                 self.out.write_all(br#"{"request":"#)?;
                 serde_json::to_writer(&mut self.out, request)?;
                 write!(self.out, r#","index":{index},"kind":"#)?;
+            }
+            At::Stream { subject, sequence } => {
+                self.out.write_all(br#"{"subject":"#)?;
+                serde_json::to_writer(&mut self.out, subject)?;
+                write!(self.out, r#","sequence":{sequence},"kind":"#)?;
             }
         }
         serde_json::to_writer(&mut self.out, kind)?;
@@ -184,6 +203,7 @@ impl<W: Write> RejectedLines<W> {
 enum At<'a> {
     Line(u64),
     Request { request: &'a str, index: usize },
+    Stream { subject: &'a str, sequence: u64 },
 }
 
 /// Writes `text` as the inside of a JSON string.

@@ -52,10 +52,12 @@
 //! which is why deliveries carry idempotency keys.
 
 mod checkpoint;
+mod consume;
 mod lease;
 mod partitions;
 
 pub use checkpoint::{Checkpoint, CheckpointError, Checkpoints};
+pub use consume::{consume, ConsumeConfig, ConsumeError, ConsumeStats};
 pub use lease::{fair_share, ClusterError, Lease, LeaseConfig, Leases, RenewError};
 pub use partitions::{
     declare_partitions, partition_of, partition_subject, recorded_partitions, PARTITIONS_BUCKET,

@@ -70,13 +70,11 @@ pub async fn declare_partitions(
         Ok(_) => Ok(()),
         Err(error) if error.kind() == CreateErrorKind::AlreadyExists => {
             match recorded_partitions(context, stream).await? {
-                Some(recorded) if recorded != partitions => {
-                    Err(ClusterError::PartitionsMismatch {
-                        stream: stream.to_owned(),
-                        recorded,
-                        asked: partitions,
-                    })
-                }
+                Some(recorded) if recorded != partitions => Err(ClusterError::PartitionsMismatch {
+                    stream: stream.to_owned(),
+                    recorded,
+                    asked: partitions,
+                }),
                 _ => Ok(()),
             }
         }
