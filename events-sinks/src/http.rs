@@ -250,6 +250,31 @@ struct HttpTransport {
     shape: BodyShape,
 }
 
+/// The `Idempotency-Key` of a batch: a digest of its events' idempotency keys, in order,
+/// so a retry of the same batch carries the same key and any other batch another one. A
+/// receiver that deduplicates whole requests by it drops a retried batch; per event, the
+/// keys in the body (`messageId`, or `actionId` + `actionState`) still hold when a batch
+/// is cut differently (a retry of part of it, another process re-delivering).
+fn batch_key(batch: &[Queued]) -> HeaderValue {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same digest in every process of one build.
+    let digest = |salt: u8| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        salt.hash(&mut hasher);
+        for event in batch {
+            event.key.hash(&mut hasher);
+        }
+        hasher.finish()
+    };
+    HeaderValue::from_str(&format!(
+        "{:016x}{:016x}-{}",
+        digest(0),
+        digest(1),
+        batch.len()
+    ))
+    .expect("hex digits and a number are a valid header value")
+}
+
 /// How much of a refusal's body the dead letter keeps.
 const BODY_KEPT: usize = 4096;
 
@@ -264,6 +289,7 @@ impl Transport for HttpTransport {
                 USER_AGENT,
                 HeaderValue::from_static(concat!("webaction-events/", env!("CARGO_PKG_VERSION"))),
             )
+            .header("Idempotency-Key", batch_key(batch))
             .body(Full::new(body))
             .expect("a POST with a parsed URI and static headers is valid");
         let exchange = async {

@@ -210,6 +210,8 @@ struct Work {
     /// Messages judged since the last checkpoint.
     since_checkpoint: u64,
     checkpointed: Instant,
+    /// When this member last handed an event of the partition to the sink (or took it).
+    worked_until: SystemTime,
 }
 
 struct Member<'a> {
@@ -380,8 +382,8 @@ impl<'a> Member<'a> {
     }
 
     fn stop_work(&mut self, partition: u32, why: &str) {
-        if self.work.remove(&partition).is_some() {
-            let _ = self.log.write(partition, why, None);
+        if let Some(work) = self.work.remove(&partition) {
+            let _ = self.log.stopped(partition, why, work.worked_until);
         }
         if why != "released" {
             self.held.remove(&partition);
@@ -408,6 +410,7 @@ impl<'a> Member<'a> {
                 last,
                 since_checkpoint: 0,
                 checkpointed: Instant::now(),
+                worked_until: SystemTime::now(),
             },
         );
         Ok(())
@@ -483,7 +486,14 @@ impl<'a> Member<'a> {
             let _ = tx.send(confirmation);
         });
         work.ingest.emitter().receipt = Some(receipt.clone());
+        let mut judged: usize = 0;
         for message in &fresh {
+            // Not one event more once the lease may have expired: the next owner may be
+            // at work already.
+            if !self.held.get(&partition).is_some_and(Lease::is_valid) {
+                break;
+            }
+            judged += 1;
             let seq = sequence(message).expect("filtered on it");
             let outcome = work.ingest.ingest(&message.payload);
             self.stats.messages += 1;
@@ -509,7 +519,8 @@ impl<'a> Member<'a> {
             }
             work.last = seq;
         }
-        work.since_checkpoint += fresh.len() as u64;
+        work.worked_until = SystemTime::now();
+        work.since_checkpoint += judged as u64;
         let deliveries = work.ingest.emitter();
         deliveries.receipt = None;
         if let Some(error) = deliveries.refused.take() {
@@ -526,7 +537,7 @@ impl<'a> Member<'a> {
             });
         }
         // Everything of the batch is delivered or dead-lettered: ack up to its last.
-        if let Some(last) = fresh.last() {
+        if let Some(last) = judged.checked_sub(1).map(|last| &fresh[last]) {
             if let Err(error) = last.ack().await {
                 tracing::warn!(partition, %error, "acking a batch (it will be redelivered and skipped)");
             }
@@ -657,6 +668,11 @@ impl<'a> Member<'a> {
     }
 }
 
+fn millis(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
 fn sequence(message: &Message) -> Option<u64> {
     message.info().ok().map(|info| info.stream_sequence)
 }
@@ -733,10 +749,12 @@ impl RejectedFile {
     }
 }
 
-/// One JSON line per lease event of this member:
-/// `{"member", "partition", "event": "start"|"renew"|"released"|"lost"|"expired",
-/// "epoch", "at_ms", "valid_until_ms"}`, times in milliseconds since the Unix epoch, so
-/// that the logs of several members on one machine can be checked against each other.
+/// One JSON line per lease event of this member: `{"member", "partition", "event":
+/// "start"|"renew", "epoch", "at_ms", "valid_until_ms"}` when it takes or renews a lease,
+/// `{"member", "partition", "event": "released"|"lost"|"expired", "at_ms",
+/// "worked_until_ms"}` when it stops working the partition (`worked_until_ms`: when it
+/// last handed one of its events to the sink). Times in milliseconds since the Unix epoch,
+/// so that the logs of several members on one machine can be checked against each other.
 struct LeaseLog {
     file: Option<(PathBuf, File)>,
     member: String,
@@ -770,20 +788,8 @@ impl LeaseLog {
         event: &str,
         lease: Option<&Lease>,
     ) -> Result<(), ConsumeError> {
-        let Some((path, file)) = &mut self.file else {
-            return Ok(());
-        };
         let now = SystemTime::now();
-        let millis = |at: SystemTime| {
-            at.duration_since(UNIX_EPOCH)
-                .map_or(0, |since| since.as_millis() as u64)
-        };
-        let mut line = serde_json::json!({
-            "member": self.member,
-            "partition": partition,
-            "event": event,
-            "at_ms": millis(now),
-        });
+        let mut line = self.line(partition, event, now);
         if let Some(lease) = lease {
             let left = lease
                 .valid_until()
@@ -791,6 +797,33 @@ impl LeaseLog {
             line["epoch"] = lease.epoch().into();
             line["valid_until_ms"] = millis(now + left).into();
         }
+        self.append(&line)
+    }
+
+    fn stopped(
+        &mut self,
+        partition: u32,
+        why: &str,
+        worked_until: SystemTime,
+    ) -> Result<(), ConsumeError> {
+        let mut line = self.line(partition, why, SystemTime::now());
+        line["worked_until_ms"] = millis(worked_until).into();
+        self.append(&line)
+    }
+
+    fn line(&self, partition: u32, event: &str, now: SystemTime) -> serde_json::Value {
+        serde_json::json!({
+            "member": self.member,
+            "partition": partition,
+            "event": event,
+            "at_ms": millis(now),
+        })
+    }
+
+    fn append(&mut self, line: &serde_json::Value) -> Result<(), ConsumeError> {
+        let Some((path, file)) = &mut self.file else {
+            return Ok(());
+        };
         // One write per line, unbuffered: a member killed at any point leaves whole lines.
         file.write_all(format!("{line}\n").as_bytes())
             .map_err(|source| ConsumeError::Io {
