@@ -503,3 +503,139 @@ mod handover {
         }
     }
 }
+
+/// Posts `body` until it is answered 200, resending with the same `batchId` (as the
+/// browser script does) while the collector answers 503 or cannot be reached; the
+/// answer's `rejected` indexes.
+fn post_until_taken(server: &Server, batch: &[&str]) -> Vec<usize> {
+    let query = format!("?batchId={}", uuid::Uuid::new_v4());
+    let body = batch.join("\n");
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let answer = collector::request(
+            &server.addr,
+            "POST",
+            &format!("/v1/events{query}"),
+            &[("Content-Type", "text/plain;charset=UTF-8")],
+            body.as_bytes(),
+        );
+        match answer {
+            Ok(answer) if answer.status == 200 => {
+                return answer.json()["rejected"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|rejected| rejected["index"].as_u64().unwrap() as usize)
+                    .collect();
+            }
+            Ok(answer) => assert_eq!(answer.status, 503, "{}", answer.text()),
+            Err(_) => {}
+        }
+        assert!(Instant::now() < until, "the batch was never taken");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn nats_server_killed_mid_stream_loses_nothing_acknowledged() {
+    let test = "nats_server_killed_mid_stream_loses_nothing_acknowledged";
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let Some(mut nats) = NatsServer::start(test, &dir.join("store")) else {
+        return;
+    };
+    let input = dir.join("input.ndjson");
+    let simulated = webaction(
+        &[
+            "simulate",
+            "--actions",
+            "3000",
+            "--invalid-rate",
+            "0.1",
+            "--seed",
+            "11",
+        ],
+        dir,
+    );
+    std::fs::write(&input, &simulated.stdout).unwrap();
+    let prefix = "outage";
+    let sink = format!("{}/{prefix}", nats.url());
+    let server = Server::start(
+        dir,
+        &[
+            "--sink",
+            &sink,
+            "--partitions",
+            "4",
+            "--max-retries",
+            "1000",
+            "--timeout-ms",
+            "1000",
+        ],
+    );
+    let names = ["c1", "c2"];
+    let consumers: Vec<Consumer> = names
+        .iter()
+        .map(|name| Consumer::start(dir, &nats.url(), prefix, name))
+        .collect();
+
+    let text = std::fs::read_to_string(&input).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let batches: Vec<&[&str]> = lines.chunks(200).collect();
+    let mut taken: Vec<&str> = Vec::new();
+    for (i, batch) in batches.iter().enumerate() {
+        if i == batches.len() / 2 {
+            nats.kill9();
+            // A batch posted while the server is down waits (or gets 503 and is resent)
+            // until the restarted server acknowledges it.
+            std::thread::scope(|scope| {
+                let posting = scope.spawn(|| post_until_taken(&server, batch));
+                std::thread::sleep(Duration::from_secs(1));
+                nats.restart();
+                let rejected = posting.join().unwrap();
+                taken.extend(
+                    batch
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !rejected.contains(i))
+                        .map(|(_, l)| *l),
+                );
+            });
+            continue;
+        }
+        let rejected = post_until_taken(&server, batch);
+        taken.extend(
+            batch
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !rejected.contains(i))
+                .map(|(_, l)| *l),
+        );
+    }
+
+    // Every event the collector answered 200 for reaches a sink, or, if the outage put
+    // it after a later event of its action, a consumer's dead letter: never nowhere.
+    let missing = || {
+        let (_, keys) = delivered(dir, &names);
+        let dead: HashSet<String> = consumer_rejected(dir, &names).into_values().collect();
+        taken
+            .iter()
+            .filter(|line| {
+                let event: Value = serde_json::from_str(line).unwrap();
+                !keys.contains(&key(&event)) && !dead.contains(**line)
+            })
+            .count()
+    };
+    eventually(
+        Duration::from_secs(240),
+        "every acknowledged event accounted for",
+        || {
+            let missing = missing();
+            (missing > 0).then(|| format!("{missing} of {} missing", taken.len()))
+        },
+    );
+    for consumer in consumers {
+        consumer.terminate();
+    }
+    assert_eq!(missing(), 0);
+}
