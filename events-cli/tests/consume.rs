@@ -27,6 +27,8 @@ struct NatsServer {
     bin: PathBuf,
     port: u16,
     store: PathBuf,
+    /// A configuration file (`-c`), when set.
+    config: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -53,6 +55,7 @@ impl NatsServer {
             bin: PathBuf::from(bin),
             port,
             store: store.to_owned(),
+            config: None,
             child: None,
         };
         server.restart();
@@ -72,7 +75,11 @@ impl NatsServer {
 
     fn restart(&mut self) {
         self.kill9();
-        let child = Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        if let Some(config) = &self.config {
+            command.arg("-c").arg(config);
+        }
+        let child = command
             .args([
                 "-js",
                 "-a",
@@ -638,4 +645,67 @@ fn nats_server_killed_mid_stream_loses_nothing_acknowledged() {
         consumer.terminate();
     }
     assert_eq!(missing(), 0);
+}
+
+#[test]
+fn a_checkpoint_over_the_servers_max_payload_keeps_the_last_one_says_so_and_loses_nothing() {
+    let test =
+        "a_checkpoint_over_the_servers_max_payload_keeps_the_last_one_says_so_and_loses_nothing";
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let Some(mut nats) = NatsServer::start(test, &dir.join("store")) else {
+        return;
+    };
+    // The same server with messages of 8 KiB at most: a few hundred live actions of
+    // tracker state no longer fit in one checkpoint.
+    let config = dir.join("nats.conf");
+    std::fs::write(&config, "max_payload: 8192\n").unwrap();
+    nats.config = Some(config);
+    nats.restart();
+    let prefix = "small";
+    let sink = format!("{}/{prefix}", nats.url());
+    let server = Server::start(dir, &["--sink", &sink, "--partitions", "1"]);
+    let ids: Vec<uuid::Uuid> = (0..600).map(|_| uuid::Uuid::new_v4()).collect();
+    let offered: Vec<String> = ids
+        .iter()
+        .map(|id| collector::event(*id, "offered"))
+        .collect();
+    let accepted: Vec<String> = ids
+        .iter()
+        .map(|id| collector::event(*id, "accepted"))
+        .collect();
+    let first = Consumer::start(dir, &nats.url(), prefix, "c1");
+    for chunk in offered.chunks(100) {
+        let lines: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        assert!(post_until_taken(&server, &lines).is_empty());
+    }
+    eventually(
+        Duration::from_secs(120),
+        "the oversized checkpoint reported",
+        || {
+            let stderr = first.stderr();
+            let (_, keys) = delivered(dir, &["c1"]);
+            let leases = std::fs::read_to_string(dir.join("c1.leases")).unwrap_or_default();
+            (!stderr.contains("over the"))
+                .then(|| format!("{} delivered; {stderr}; {leases}", keys.len()))
+        },
+    );
+    // The owner dies; the next restores the last checkpoint that fit and replays the
+    // rest of the stream: the `accepted` events find their actions offered.
+    first.kill9();
+    let second = Consumer::start(dir, &nats.url(), prefix, "c2");
+    for chunk in accepted.chunks(100) {
+        let lines: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        assert!(post_until_taken(&server, &lines).is_empty());
+    }
+    let names = ["c1", "c2"];
+    eventually(Duration::from_secs(120), "every event delivered", || {
+        let (_, keys) = delivered(dir, &names);
+        (keys.len() < 1200).then(|| format!("{} of 1200", keys.len()))
+    });
+    second.terminate();
+    assert!(
+        consumer_rejected(dir, &names).is_empty(),
+        "a replay from the older checkpoint judges as before"
+    );
 }

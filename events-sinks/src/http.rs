@@ -439,6 +439,28 @@ pub(crate) fn track_event_name(state: &str) -> String {
 mod tests {
     use super::*;
 
+    fn queued(action: u128, state: &str) -> Queued {
+        let line = format!(
+            r#"{{"actionId":"{}","actionState":"{state}","actionMediaType":"webchat",
+            "actionMapId":"0b9e8f7a-6d5c-4b3a-8f2e-1d0c9b8a7f6e","actionMapVersion":3,
+            "customerId":"9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d","customerIdType":"cookie",
+            "sessionId":"1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}}"#,
+            events_core::Uuid::from_u128(action)
+        );
+        let event: events_core::WebChatEvent = serde_json::from_str(&line).unwrap();
+        Queued::new(&event as &events_core::AnyEvent).unwrap()
+    }
+
+    #[test]
+    fn a_batch_keeps_its_idempotency_key_and_another_batch_gets_another() {
+        let batch = [queued(1, "offered"), queued(2, "offered")];
+        let again = [queued(1, "offered"), queued(2, "offered")];
+        assert_eq!(batch_key(&batch), batch_key(&again));
+        let other = [queued(1, "offered"), queued(2, "accepted")];
+        assert_ne!(batch_key(&batch), batch_key(&other));
+        assert_ne!(batch_key(&batch), batch_key(&batch[..1]));
+    }
+
     #[test]
     fn track_event_names_are_title_case() {
         assert_eq!(track_event_name("offered"), "Web Action Offered");
