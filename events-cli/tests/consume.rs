@@ -195,6 +195,23 @@ fn webaction(args: &[&str], dir: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// `simulate --actions N --invalid-rate 0.1 --seed S` written to `dir/input.ndjson`.
+fn simulated(dir: &Path, actions: u64, seed: u64) -> PathBuf {
+    let input = dir.join("input.ndjson");
+    let (actions, seed) = (actions.to_string(), seed.to_string());
+    let args = [
+        "simulate",
+        "--actions",
+        &actions,
+        "--invalid-rate",
+        "0.1",
+        "--seed",
+        &seed,
+    ];
+    std::fs::write(&input, webaction(&args, dir).stdout).unwrap();
+    input
+}
+
 /// What `check` makes of the input: the accepted events in input order, and the raw
 /// text of every rejected line.
 fn check(dir: &Path, input: &Path) -> (Vec<Value>, Vec<String>) {
@@ -331,20 +348,7 @@ fn three_consumers_one_killed_deliver_what_check_accepts_once_each_in_order() {
     let Some(nats) = NatsServer::start(test, &dir.join("store")) else {
         return;
     };
-    let input = dir.join("input.ndjson");
-    let simulated = webaction(
-        &[
-            "simulate",
-            "--actions",
-            &actions().to_string(),
-            "--invalid-rate",
-            "0.1",
-            "--seed",
-            "7",
-        ],
-        dir,
-    );
-    std::fs::write(&input, &simulated.stdout).unwrap();
+    let input = simulated(dir, actions(), 7);
     let (expected, expected_rejected) = check(dir, &input);
     assert!(!expected_rejected.is_empty());
 
@@ -551,20 +555,7 @@ fn nats_server_killed_mid_stream_loses_nothing_acknowledged() {
     let Some(mut nats) = NatsServer::start(test, &dir.join("store")) else {
         return;
     };
-    let input = dir.join("input.ndjson");
-    let simulated = webaction(
-        &[
-            "simulate",
-            "--actions",
-            "3000",
-            "--invalid-rate",
-            "0.1",
-            "--seed",
-            "11",
-        ],
-        dir,
-    );
-    std::fs::write(&input, &simulated.stdout).unwrap();
+    let input = simulated(dir, 3000, 11);
     let prefix = "outage";
     let sink = format!("{}/{prefix}", nats.url());
     let server = Server::start(
@@ -708,4 +699,54 @@ fn a_checkpoint_over_the_servers_max_payload_keeps_the_last_one_says_so_and_lose
         consumer_rejected(dir, &names).is_empty(),
         "a replay from the older checkpoint judges as before"
     );
+}
+
+#[test]
+fn a_stream_keeps_its_number_of_partitions_and_a_consumer_needs_one() {
+    let test = "a_stream_keeps_its_number_of_partitions_and_a_consumer_needs_one";
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let Some(nats) = NatsServer::start(test, &dir.join("store")) else {
+        return;
+    };
+    let input = simulated(dir, 20, 3);
+    let input = input.to_str().unwrap();
+    let sink = format!("{}/fixed", nats.url());
+    let first = webaction(
+        &["replay", input, "--sink", &sink, "--partitions", "8"],
+        dir,
+    );
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let again = webaction(
+        &["replay", input, "--sink", &sink, "--partitions", "4"],
+        dir,
+    );
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("stream FIXED has 8 partitions") && stderr.contains("not 4"),
+        "{stderr}"
+    );
+    let unpartitioned = format!("{}/plain", nats.url());
+    let consumer = webaction(
+        &["consume", "--from", &unpartitioned, "--sink", "ndjson:-"],
+        dir,
+    );
+    let stderr = String::from_utf8_lossy(&consumer.stderr);
+    assert_eq!(consumer.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("stream PLAIN: no number of partitions recorded"),
+        "{stderr}"
+    );
+    let no_nats = webaction(
+        &["replay", input, "--sink", "ndjson:-", "--partitions", "2"],
+        dir,
+    );
+    let stderr = String::from_utf8_lossy(&no_nats.stderr);
+    assert_eq!(no_nats.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--partitions needs a `nats://"), "{stderr}");
 }
