@@ -294,7 +294,14 @@ impl<'a> Member<'a> {
         let mut next_maintenance = Instant::now();
         while !stop.load(Ordering::SeqCst) {
             if Instant::now() >= next_maintenance {
-                self.maintain().await?;
+                match self.maintain().await {
+                    // The server restarting, a key-value read timing out: the leases
+                    // held are still valid or dropped, and the next round tries again.
+                    Err(error @ (ConsumeError::Cluster(_) | ConsumeError::Checkpoint(_))) => {
+                        tracing::warn!(%error, "balancing the partitions; retrying");
+                    }
+                    other => other?,
+                }
                 next_maintenance = Instant::now() + self.renew_every();
             }
             let mut worked = false;
