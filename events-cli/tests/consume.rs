@@ -154,15 +154,16 @@ impl Consumer {
             .status()
             .unwrap();
         assert!(status.success());
-        let until = Instant::now() + Duration::from_secs(60);
+        let until = Instant::now() + Duration::from_secs(120);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
             assert!(
                 Instant::now() < until,
-                "{} did not stop on SIGTERM",
-                self.name
+                "{} did not stop on SIGTERM: {}",
+                self.name,
+                self.stderr()
             );
             std::thread::sleep(Duration::from_millis(20));
         };

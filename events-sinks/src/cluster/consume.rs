@@ -228,6 +228,8 @@ struct Member<'a> {
     log: LeaseLog,
     stats: ConsumeStats,
     warned_oversized: bool,
+    /// The partition worked last.
+    cursor: u32,
 }
 
 impl<'a> Member<'a> {
@@ -281,6 +283,7 @@ impl<'a> Member<'a> {
             log,
             stats: ConsumeStats::default(),
             warned_oversized: false,
+            cursor: 0,
         })
     }
 
@@ -305,11 +308,16 @@ impl<'a> Member<'a> {
                 next_maintenance = Instant::now() + self.renew_every();
             }
             let mut worked = false;
-            let owned: Vec<u32> = self.work.keys().copied().collect();
+            // In turn from the one after the last worked, so that a round cut short by
+            // maintenance does not starve the higher partitions.
+            let mut owned: Vec<u32> = self.work.keys().copied().collect();
+            let next = owned.partition_point(|&p| p <= self.cursor);
+            owned.rotate_left(next);
             for partition in owned {
                 if stop.load(Ordering::SeqCst) || Instant::now() >= next_maintenance {
                     break;
                 }
+                self.cursor = partition;
                 worked |= self.work_once(partition).await?;
             }
             if !worked {
