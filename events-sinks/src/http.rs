@@ -448,7 +448,7 @@ mod tests {
             events_core::Uuid::from_u128(action)
         );
         let event: events_core::WebChatEvent = serde_json::from_str(&line).unwrap();
-        Queued::new(&event as &events_core::AnyEvent).unwrap()
+        Queued::new(&event as &events_core::AnyEvent, None).unwrap()
     }
 
     #[test]
