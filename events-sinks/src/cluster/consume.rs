@@ -201,6 +201,9 @@ pub fn consume(
     })
 }
 
+/// How long a fetch may take before the consumer is given up and opened again.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A partition being worked.
 struct Work {
     ingest: Ingest<Deliveries>,
@@ -212,6 +215,10 @@ struct Work {
     checkpointed: Instant,
     /// When this member last handed an event of the partition to the sink (or took it).
     worked_until: SystemTime,
+    /// The consumer's delivery sequence of the last message fetched (0 when just opened).
+    delivered: u64,
+    /// When an idle partition's consumer was last asked whether deliveries are stuck.
+    stuck_checked: Instant,
 }
 
 struct Member<'a> {
@@ -422,6 +429,8 @@ impl<'a> Member<'a> {
             Work {
                 ingest,
                 consumer: None,
+                delivered: 0,
+                stuck_checked: Instant::now(),
                 last,
                 since_checkpoint: 0,
                 checkpointed: Instant::now(),
@@ -473,7 +482,9 @@ impl<'a> Member<'a> {
             let last = work.last;
             match self.open_consumer(partition, last).await {
                 Ok(consumer) => {
-                    self.work.get_mut(&partition).expect("worked").consumer = Some(consumer)
+                    let work = self.work.get_mut(&partition).expect("worked");
+                    work.consumer = Some(consumer);
+                    work.delivered = 0;
                 }
                 Err(error) => {
                     tracing::warn!(partition, %error, "opening the partition's consumer; retrying");
@@ -483,6 +494,10 @@ impl<'a> Member<'a> {
         }
         let messages = self.fetch(partition).await;
         let work = self.work.get_mut(&partition).expect("worked");
+        let messages = work.contiguous(partition, messages);
+        if messages.is_empty() {
+            work.unstick(partition).await;
+        }
         let fresh: Vec<Message> = messages
             .into_iter()
             .filter(|message| sequence(message).is_some_and(|seq| seq > work.last))
@@ -574,30 +589,47 @@ impl<'a> Member<'a> {
         let Some(consumer) = &work.consumer else {
             return Vec::new();
         };
+        // The server is not asked to hold the fetch (no `expires`): it would hold a fetch
+        // of an empty partition that long, and a member working its partitions in turn
+        // waited so for each idle one before coming back to a busy one (a busy partition
+        // beside three idle ones took 256 messages every 3 s). So the wait is bounded here
+        // instead, for a server that never answers (one restarting): what the fetch
+        // delivers after the deadline goes to nobody, which `Work::contiguous` notices.
+        let deadline = tokio::time::Instant::now() + FETCH_TIMEOUT;
         let mut messages = Vec::new();
-        let batch = consumer
-            .fetch()
-            .max_messages(self.config.batch)
-            .expires(Duration::from_secs(1))
-            .messages()
-            .await;
-        let mut batch = match batch {
-            Ok(batch) => batch,
-            Err(error) => {
-                tracing::warn!(partition, %error, "fetching; reopening the consumer");
-                work.consumer = None;
+        let batch = consumer.fetch().max_messages(self.config.batch).messages();
+        let failed = |work: &mut Work, error: String| {
+            tracing::warn!(partition, %error, "fetching; reopening the consumer");
+            // `delivered` stays: the messages fetched so far are checked against it.
+            work.consumer = None;
+        };
+        let mut batch = match tokio::time::timeout_at(deadline, batch).await {
+            Ok(Ok(batch)) => batch,
+            Ok(Err(error)) => {
+                failed(work, error.to_string());
+                return messages;
+            }
+            Err(_) => {
+                failed(work, format!("no answer within {FETCH_TIMEOUT:?}"));
                 return messages;
             }
         };
-        while let Some(message) =
-            std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut batch), cx))
-                .await
-        {
-            match message {
-                Ok(message) => messages.push(message),
-                Err(error) => {
-                    tracing::warn!(partition, %error, "fetching; reopening the consumer");
-                    work.consumer = None;
+        loop {
+            let next = std::future::poll_fn(|cx| {
+                futures_core::Stream::poll_next(Pin::new(&mut batch), cx)
+            });
+            match tokio::time::timeout_at(deadline, next).await {
+                Ok(None) => break,
+                Ok(Some(Ok(message))) => messages.push(message),
+                Ok(Some(Err(error))) => {
+                    failed(work, error.to_string());
+                    break;
+                }
+                Err(_) => {
+                    failed(
+                        work,
+                        format!("the batch did not end within {FETCH_TIMEOUT:?}"),
+                    );
                     break;
                 }
             }
@@ -686,6 +718,59 @@ impl<'a> Member<'a> {
 fn millis(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as u64)
+}
+
+impl Work {
+    /// The messages up to the first gap in the consumer's delivery sequence. A gap means
+    /// messages were delivered to a pull request this member no longer reads (a fetch
+    /// ended on the client's side while the server still sent): with acks that cover
+    /// every message before the acked one, judging past the gap would ack them unseen.
+    /// So the consumer is opened again after the last judged message, which sends them
+    /// again, in order.
+    fn contiguous(&mut self, partition: u32, mut messages: Vec<Message>) -> Vec<Message> {
+        for (i, message) in messages.iter().enumerate() {
+            let Ok(info) = message.info() else { continue };
+            if info.consumer_sequence != self.delivered + 1 {
+                tracing::warn!(
+                    partition,
+                    expected = self.delivered + 1,
+                    found = info.consumer_sequence,
+                    "a gap in the consumer's deliveries; reopening it after the last judged message"
+                );
+                self.consumer = None;
+                messages.truncate(i);
+                return messages;
+            }
+            self.delivered = info.consumer_sequence;
+        }
+        messages
+    }
+
+    /// When a partition has nothing to fetch but its consumer has deliveries awaiting an
+    /// ack that this member never saw (sent to a pull request it no longer reads), they
+    /// would come again only after the ack wait: reopen the consumer after the last judged
+    /// message instead. Asked at most once a second per idle partition.
+    async fn unstick(&mut self, partition: u32) {
+        if self.stuck_checked.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.stuck_checked = Instant::now();
+        let Some(consumer) = &mut self.consumer else {
+            return;
+        };
+        // Every message fetched so far was judged and its batch acked (acks cover the
+        // messages before): anything still pending was never seen here.
+        if let Ok(info) = consumer.info().await {
+            if info.num_ack_pending > 0 && info.delivered.consumer_sequence > self.delivered {
+                tracing::warn!(
+                    partition,
+                    pending = info.num_ack_pending,
+                    "deliveries this member never saw; reopening the consumer after the last judged message"
+                );
+                self.consumer = None;
+            }
+        }
+    }
 }
 
 fn sequence(message: &Message) -> Option<u64> {
