@@ -62,6 +62,11 @@ fn dispatch(c: &mut Criterion) {
         c1.fetch_add(1, Ordering::Relaxed);
     });
     group.bench_function("typed_on", |b| b.iter(|| events.emit(black_box(&event))));
+    // The same bus and handler through an `Emitter`, which holds its copy of the table.
+    let mut emitter = events.emitter::<WebChatEvent>();
+    group.bench_function("typed_emitter", |b| {
+        b.iter(|| emitter.emit(black_box(&event)))
+    });
 
     let events = Events::new();
     let c1 = Arc::clone(&counter);
@@ -80,6 +85,10 @@ fn dispatch(c: &mut Criterion) {
         });
     }
     group.bench_function("typed_on_16", |b| b.iter(|| events.emit(black_box(&event))));
+    let mut emitter = events.emitter::<WebChatEvent>();
+    group.bench_function("typed_emitter_16", |b| {
+        b.iter(|| emitter.emit(black_box(&event)))
+    });
 
     let floor = Floor::new(16, &counter);
     group.bench_function("floor_16", |b| b.iter(|| floor.emit(black_box(&event))));

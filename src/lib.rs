@@ -9,7 +9,7 @@
 // The whole public API, listed so that a reader sees it in one place.
 pub use events_core::{
     content_offer, ingest, topic, web_chat, ActionIds, AnyEvent, ContentOffer, ContentOfferAction,
-    ContentOfferEvent, CustomerIdType, DynEvent, Event, EventError, EventStream, Events,
+    ContentOfferEvent, CustomerIdType, DynEvent, Emitter, Event, EventError, EventStream, Events,
     FieldDescription, HandlerPanic, IntoTopic, JsonType, Lagged, MediaType, MediaTypeDescription,
     MediaTypeEntry, NewAction, RawEvent, Registry, StateDescription, StateKind, Subscription,
     SubscriptionGuard, Topic, TopicError, TypedStream, UnknownState, Uuid, WebChat, WebChatAction,

@@ -10,8 +10,8 @@ use std::sync::{Arc, Barrier, Mutex};
 use common::sample_with;
 use serde_json::{json, Value};
 use webaction_events::{
-    AnyEvent, ContentOffer, ContentOfferEvent, Events, Registry, Subscription, Topic, TopicError,
-    WebChat, WebChatEvent,
+    AnyEvent, ContentOffer, ContentOfferEvent, Emitter, Events, Registry, Subscription, Topic,
+    TopicError, WebChat, WebChatEvent,
 };
 
 fn json_of(media_type: &str, state: &str) -> Value {
@@ -585,6 +585,17 @@ fn a_thread_emitting_on_several_buses_in_turn_sees_each_ones_changes() {
 /// handler must run exactly once per round.
 #[test]
 fn once_runs_exactly_once_under_two_emitting_threads() {
+    once_runs_exactly_once_under_two_threads(|events| {
+        let events = events.clone();
+        Box::new(move |event| events.emit(event))
+    });
+}
+
+type EmitFn = Box<dyn FnMut(&WebChatEvent) + Send>;
+
+/// Two threads emit, each through what `emit_on` makes of the bus, while the main thread
+/// subscribes a `once` handler (typed) and a `once_topic` one per round: each runs once.
+fn once_runs_exactly_once_under_two_threads(emit_on: impl Fn(&Events) -> EmitFn) {
     const ROUNDS: usize = 2_000;
     let events = Events::new();
     let event = webchat(WebChat::Offered);
@@ -592,11 +603,11 @@ fn once_runs_exactly_once_under_two_emitting_threads() {
     let barrier = Arc::new(Barrier::new(3));
     let emitters: Vec<_> = (0..2)
         .map(|_| {
-            let (events, event, barrier) = (events.clone(), event.clone(), barrier.clone());
+            let (mut emit, event, barrier) = (emit_on(&events), event.clone(), barrier.clone());
             std::thread::spawn(move || {
                 for _ in 0..ROUNDS {
                     barrier.wait(); // subscribed
-                    events.emit(&event);
+                    emit(&event);
                     barrier.wait(); // both emitted
                 }
             })
@@ -872,4 +883,95 @@ fn debug_output_names_the_bus_and_its_handler_count() {
     let debug = format!("{events:?}");
     assert!(debug.starts_with("Events { id: "), "{debug}");
     assert!(debug.ends_with("handlers: 1 }"), "{debug}");
+}
+
+// --- `Emitter`: the same semantics through a handle that holds its copy of the table ---
+
+#[test]
+fn an_emitter_sees_every_change_made_after_it_was_made_in_subscription_order() {
+    let events = Events::new();
+    let log = Log::default();
+    // Made before any subscription: its first copy has no slots for webchat at all.
+    let mut emitter: Emitter<WebChatEvent> = events.emitter();
+    emitter.emit(&webchat(WebChat::Offered));
+    assert_eq!(log.take(), Vec::<String>::new());
+
+    events.on_any(log.any("any"));
+    let l = log.clone();
+    let typed = events.on(WebChat::Offered, move |e| {
+        l.push(format!("typed {}", e.action_state))
+    });
+    events.on_topic("webchat:all", log.any("topic")).unwrap();
+    events.on_all::<ContentOffer>(|_| panic!("another media type"));
+    emitter.emit(&webchat(WebChat::Offered));
+    emitter.emit(&webchat(WebChat::Engaged));
+    assert_eq!(
+        log.take(),
+        [
+            "any webchat:offered",
+            "typed offered",
+            "topic webchat:offered",
+            "any webchat:engaged",
+            "topic webchat:engaged"
+        ]
+    );
+
+    // Without typed subscriptions the media type's table is erased: still reached.
+    assert!(events.off(typed));
+    emitter.emit(&webchat(WebChat::Offered));
+    assert_eq!(log.take(), ["any webchat:offered", "topic webchat:offered"]);
+    assert_eq!(
+        emitter.events().handler_count(),
+        3,
+        "any, topic, and the other media type's"
+    );
+}
+
+#[test]
+fn an_emitter_does_not_call_a_handler_removed_during_its_emit() {
+    let events = Events::new();
+    let log = Log::default();
+    let later = Arc::new(Mutex::new(None::<Subscription>));
+    let (bus, l, x) = (events.clone(), log.clone(), later.clone());
+    events.on(WebChat::Offered, move |_| {
+        l.push("first");
+        assert!(
+            bus.off(x.lock().unwrap().unwrap()),
+            "removes the one after it"
+        );
+    });
+    let l = log.clone();
+    *later.lock().unwrap() = Some(events.on(WebChat::Offered, move |_| l.push("removed")));
+    let mut emitter = events.emitter::<WebChatEvent>();
+    emitter.emit(&webchat(WebChat::Offered));
+    assert_eq!(log.take(), ["first"]);
+    emitter.emit(&webchat(WebChat::Offered));
+    assert_eq!(log.take(), ["first"]);
+}
+
+#[test]
+fn once_runs_exactly_once_under_two_threads_with_their_own_emitters() {
+    once_runs_exactly_once_under_two_threads(|events| {
+        let mut emitter = events.emitter::<WebChatEvent>();
+        Box::new(move |event| emitter.emit(event))
+    });
+}
+
+#[test]
+fn a_panicking_handler_does_not_stop_an_emitters_other_handlers() {
+    let events = Events::new();
+    let log = Log::default();
+    let reports = Log::default();
+    let r = reports.clone();
+    events.set_panic_hook(move |panic| r.push(panic.message));
+    events.on(WebChat::Offered, |_| panic!("first failed"));
+    events.on_any(log.any("after"));
+    let mut emitter = events.emitter::<WebChatEvent>();
+    emitter.emit(&webchat(WebChat::Offered));
+    emitter.emit(&webchat(WebChat::Offered));
+    assert_eq!(
+        log.take(),
+        ["after webchat:offered", "after webchat:offered"]
+    );
+    assert_eq!(reports.take(), ["first failed", "first failed"]);
 }

@@ -143,3 +143,23 @@ fn emitting_after_a_change_allocates_nothing_either() {
     );
     assert_eq!(calls.load(Ordering::Relaxed), 4);
 }
+
+#[test]
+fn an_emitter_allocates_nothing_once_made() {
+    let events = Events::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&calls);
+    events.on(WebChat::Offered, move |_: &WebChatEvent| {
+        c.fetch_add(1, Ordering::Relaxed);
+    });
+    events.on_topic("webchat:all", counter(&calls)).unwrap();
+    let webchat: WebChatEvent = serde_json::from_str(SAMPLE).unwrap();
+    let mut emitter = events.emitter::<WebChatEvent>();
+    let during = allocations(|| {
+        for _ in 0..1_000 {
+            emitter.emit(&webchat);
+        }
+    });
+    assert_eq!(during, 0, "allocations while emitting");
+    assert_eq!(calls.load(Ordering::Relaxed), 2_000, "every handler ran");
+}

@@ -13,6 +13,7 @@ mod action;
 mod any;
 mod builtin;
 mod bus;
+mod bus_local;
 mod description;
 mod event;
 pub mod ingest;
@@ -29,7 +30,8 @@ pub use builtin::{
     WebChatAction, WebChatEvent,
 };
 pub use bus::{
-    EventStream, Events, HandlerPanic, Lagged, Subscription, SubscriptionGuard, TypedStream,
+    Emitter, EventStream, Events, HandlerPanic, Lagged, Subscription, SubscriptionGuard,
+    TypedStream,
 };
 pub use description::{
     FieldDescription, JsonType, MediaTypeDescription, StateDescription, StateKind,
@@ -92,6 +94,7 @@ macro_rules! topic {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::action::ActionIds;
+    pub use crate::bus_local::{LocalCopies, TypedLocal};
     pub use crate::description::{
         FieldDescription, JsonType, MediaTypeDescription, StateDescription, StateKind,
     };

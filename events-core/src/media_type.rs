@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::bus_local::{LocalCopies, TypedLocal};
 use crate::description::MediaTypeDescription;
 use crate::event::{CustomerIdType, EventError, RawEvent, UnknownState};
 use crate::topic::Topic;
@@ -98,5 +99,16 @@ pub trait Event:
     /// The outer error is JSON that is not well-formed.
     fn from_json_slice(bytes: &[u8]) -> Result<Result<Self, EventError>, serde_json::Error> {
         Ok(RawEvent::from_slice(bytes)?.and_then(Self::from_raw))
+    }
+
+    /// This type's own thread-local of bus table copies, which lets
+    /// [`Events::emit`](crate::Events::emit) reach its handlers without a type check.
+    /// `media_type!` declares it; not public API.
+    #[doc(hidden)]
+    fn __bus_local() -> Option<&'static std::thread::LocalKey<TypedLocal<Self>>>
+    where
+        Self: LocalCopies,
+    {
+        None
     }
 }

@@ -508,6 +508,16 @@ fn event_struct(model: &Model, krate: &TokenStream) -> TokenStream {
             fn error_message(&self) -> #p::core::option::Option<&str> { self.error_message.as_deref() }
             fn extra(&self) -> &#p::serde_json::Map<#p::std::string::String, #p::serde_json::Value> { &self.extra }
             fn extra_mut(&mut self) -> &mut #p::serde_json::Map<#p::std::string::String, #p::serde_json::Value> { &mut self.extra }
+
+            fn __bus_local() -> #p::core::option::Option<&'static #p::std::thread::LocalKey<#p::TypedLocal<Self>>>
+            where
+                Self: #p::LocalCopies,
+            {
+                #p::std::thread_local! {
+                    static __EVENTS_BUS_LOCAL: #p::TypedLocal<#event_name> = const { #p::TypedLocal::new() };
+                }
+                #p::core::option::Option::Some(&__EVENTS_BUS_LOCAL)
+            }
         }
 
         impl #p::serde::Serialize for #event_name {

@@ -1,5 +1,6 @@
 //! The event bus: `on` / `once` / `off`, typed and by topic string, and `emit`.
 
+mod emitter;
 mod handler;
 mod panic;
 mod snapshot;
@@ -10,6 +11,7 @@ mod typed_stream;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::thread::LocalKey;
 
 use crate::any::AnyEvent;
 use crate::media_type::{Event, MediaType};
@@ -17,9 +19,12 @@ use crate::registry::IntoTopic;
 use crate::registry::Registry;
 use crate::topic::{Topic, TopicError};
 
+use crate::bus_local::TypedLocal;
 use handler::{Code, Entry, Erased};
-use table::{Emit, Run, Writer};
+use snapshot::TypedCopy;
+use table::{Emit, Run, Table, Writer};
 
+pub use emitter::Emitter;
 pub use panic::HandlerPanic;
 pub use stream::{EventStream, Lagged};
 pub use typed_stream::TypedStream;
@@ -92,9 +97,11 @@ pub use typed_stream::TypedStream;
 ///   table up; the first emit of a thread on a bus also allocates that thread's place for
 ///   it. A thread keeps its copy, and so the closures of handlers removed meanwhile, until
 ///   its next emit on that bus or another one, or until it exits (removed handlers are
-///   never *called* again). [`emit`](Self::emit) checks the event's type once, not once
-///   per handler: a media type with typed subscriptions has a handler table typed by its
-///   event struct.
+///   never *called* again). [`emit`](Self::emit) checks no type at all: a media type with
+///   typed subscriptions has a handler table typed by its event struct, and each event
+///   type declared with `media_type!` has its own thread-local of copies, which hold the
+///   way to that type's handlers. For a loop emitting many events of one type, an
+///   [`Emitter`] holds its copy itself and skips the thread-local too.
 #[derive(Clone)]
 pub struct Events {
     shared: Arc<Shared>,
@@ -322,10 +329,40 @@ impl Events {
     /// Hands `event` to every handler of its topic, in subscription order, on this thread.
     #[inline]
     pub fn emit<E: Event>(&self, event: &E) {
-        self.dispatch(table::EmitTyped {
-            state: event.state().index(),
-            event,
+        let state = event.state().index();
+        let Some(key) = E::__bus_local() else {
+            return self.dispatch(table::EmitTyped { state, event });
+        };
+        let shared = &*self.shared;
+        let generation = shared.generation();
+        let ran = snapshot::with_current(key, shared, generation, |copy: &TypedCopy<E>| {
+            let emit = self.emit_of(&copy.table, generation);
+            copy.table.run_routed(&copy.route, &emit, state, event);
         });
+        if ran.is_none() {
+            self.emit_refreshed(key, state, event);
+        }
+    }
+
+    /// [`emit`](Self::emit)'s first emit of `E` on a thread, or the first after a change:
+    /// takes the current table under the lock, finds `E`'s handlers in it, keeps both for
+    /// this thread's next emits of `E`, and runs them.
+    #[cold]
+    #[inline(never)]
+    fn emit_refreshed<E: Event>(
+        &self,
+        key: &'static LocalKey<TypedLocal<E>>,
+        state: usize,
+        event: &E,
+    ) {
+        let (generation, copy) = self.typed_copy::<E>();
+        let TypedCopy { table, route } = &copy;
+        let kept = TypedCopy {
+            table: Arc::clone(table),
+            route: route.clone(),
+        };
+        snapshot::store(key, &self.shared, generation, kept);
+        table.run_routed(route, &self.emit_of(table, generation), state, event);
     }
 
     /// Hands an event of any media type to every handler of its topic. Typed handlers of
@@ -341,13 +378,8 @@ impl Events {
     fn dispatch(&self, run: impl Run) {
         let shared = &*self.shared;
         let generation = shared.generation();
-        let ran = snapshot::with_current(shared, generation, |table| {
-            run.run(&Emit {
-                events: self,
-                shared,
-                table,
-                generation,
-            });
+        let ran = snapshot::with_current(&snapshot::ANY, shared, generation, |table| {
+            run.run(&self.emit_of(table, generation));
         });
         if ran.is_none() {
             self.dispatch_refreshed(&run);
@@ -359,17 +391,25 @@ impl Events {
     #[cold]
     #[inline(never)]
     fn dispatch_refreshed(&self, run: &dyn Run) {
-        let (generation, table) = {
-            let writer = self.shared.lock();
-            (self.shared.generation(), Arc::clone(&writer.table))
-        };
-        snapshot::store(&self.shared, generation, &table);
-        run.run(&Emit {
+        let (generation, table) = self.current();
+        snapshot::store(&snapshot::ANY, &self.shared, generation, Arc::clone(&table));
+        run.run(&self.emit_of(&table, generation));
+    }
+
+    /// The bus's table and its generation, read together under the writer lock.
+    fn current(&self) -> (u64, Arc<Table>) {
+        let writer = self.shared.lock();
+        (self.shared.generation(), Arc::clone(&writer.table))
+    }
+
+    #[inline(always)]
+    fn emit_of<'a>(&'a self, table: &'a Table, generation: u64) -> Emit<'a> {
+        Emit {
             events: self,
             shared: &self.shared,
-            table: &table,
+            table,
             generation,
-        });
+        }
     }
 
     // --- changes ----------------------------------------------------------------------

@@ -2,10 +2,13 @@
 //! once published, so emitting reads it without a lock.
 //!
 //! A media type with typed subscriptions gets a table typed by its event struct
-//! ([`TypedStates`]): an `emit::<E>` finds it by the `TypeId` it knows statically, checks
-//! once that it is the table of `E`, and then calls every handler with `&E` and no other
-//! check. Without typed subscriptions a media type's table holds erased handlers only, and
-//! needs no check at all.
+//! ([`TypedStates`]), which calls every handler with `&E` and no check. An `emit::<E>`
+//! reaches it by a [`Route`], found once per table copy ([`Table::route`]: by the `TypeId`
+//! it knows statically, and one downcast of the `Arc`), so the emit itself neither
+//! searches nor checks a type. Without typed subscriptions a media type's table holds
+//! erased handlers only, and needs no check at all. [`Table::run`] is the general path:
+//! for event types without a thread-local of their own, and for the rare routes that
+//! need a search (a media type without slots, two types under one wire name).
 
 use std::any::{Any, TypeId};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -29,10 +32,10 @@ type States<H> = Box<[Box<[H]>]>;
 
 /// Builds the typed table of one media type from the handlers: the one place that knows
 /// the event struct when tables are built.
-type BuildTyped = fn(&'static MediaTypeDescription, &[Entry]) -> Box<dyn TypedTable>;
+type BuildTyped = fn(&'static MediaTypeDescription, &[Entry]) -> Arc<dyn TypedTable>;
 
 /// The typed table of `E`'s media type.
-struct TypedStates<E> {
+pub(crate) struct TypedStates<E> {
     states: States<Handler<Call<E>>>,
 }
 
@@ -48,8 +51,8 @@ impl<E: Event> TypedStates<E> {
     fn build(
         description: &'static MediaTypeDescription,
         handlers: &[Entry],
-    ) -> Box<dyn TypedTable> {
-        Box::new(TypedStates {
+    ) -> Arc<dyn TypedTable> {
+        Arc::new(TypedStates {
             states: states(description, handlers, Entry::typed::<E>),
         })
     }
@@ -84,7 +87,9 @@ impl<E: Event> TypedTable for TypedStates<E> {
 
 /// The handlers of one media type.
 enum Slots {
-    Typed(Box<dyn TypedTable>),
+    /// An `Arc`, so that a thread's copy for `emit::<E>` can hold `E`'s table itself
+    /// ([`Route::Typed`]).
+    Typed(Arc<dyn TypedTable>),
     Erased(States<ErasedHandler>),
 }
 
@@ -172,7 +177,57 @@ impl Run for EmitAny<'_> {
     }
 }
 
+/// The way from a table to the handlers of `E`'s events, found once per table copy
+/// ([`Table::route`]) so that `emit::<E>` needs neither the search nor the type check.
+#[derive(Clone)]
+pub(crate) enum Route<E> {
+    /// `E`'s media type has typed subscriptions: its typed table.
+    Typed(Arc<TypedStates<E>>),
+    /// `E`'s media type has only erased handlers: its position in [`Table::media`].
+    Erased(usize),
+    /// Anything else (no slots, another type under the same wire name): the general
+    /// path, [`Table::run`].
+    General,
+}
+
 impl Table {
+    /// How `emit::<E>` reaches `E`'s handlers in this table.
+    pub(crate) fn route<E: Event>(&self) -> Route<E> {
+        let Some(at) = self
+            .media
+            .iter()
+            .position(|(id, _)| *id == TypeId::of::<E>())
+        else {
+            return Route::General;
+        };
+        match &self.media[at].1.slots {
+            Slots::Typed(table) => {
+                let table: Arc<dyn Any + Send + Sync> = Arc::clone(table) as _;
+                table.downcast().map_or(Route::General, Route::Typed)
+            }
+            Slots::Erased(_) => Route::Erased(at),
+        }
+    }
+
+    /// Runs every live handler for `event`, by `route` (this table's).
+    #[inline(always)]
+    pub(crate) fn run_routed<E: Event>(
+        &self,
+        route: &Route<E>,
+        emit: &Emit<'_>,
+        state: usize,
+        event: &E,
+    ) {
+        match route {
+            Route::Typed(table) => table.run(emit, state, event),
+            Route::Erased(at) => match &self.media[*at].1.slots {
+                Slots::Erased(states) => run_erased(emit, states, state, event),
+                Slots::Typed(_) => self.run(emit, state, event),
+            },
+            Route::General => self.run(emit, state, event),
+        }
+    }
+
     /// The table for `handlers` (in subscription order) over the registered media types
     /// (by the `TypeId` of their event struct) and those known only by their description.
     fn build(
@@ -253,8 +308,8 @@ impl Table {
         let media = self.media(TypeId::of::<E>(), E::MediaType::DESCRIPTION.wire_name);
         match media.map(|media| &media.slots) {
             Some(Slots::Typed(table)) => {
-                // The one type check of the emit (`table` is found by `E`'s `TypeId`, so
-                // this holds unless another type shares the wire name).
+                // The one type check of the emit on this path (`table` is found by `E`'s
+                // `TypeId`, so this holds unless another type shares the wire name).
                 match (&**table as &dyn Any).downcast_ref::<TypedStates<E>>() {
                     Some(table) => table.run(emit, state, event),
                     None => table.run_any(emit, state, event),
