@@ -118,13 +118,8 @@ impl LineBatch {
     }
 }
 
-/// What one worker made of the lines of a batch that are its own.
-struct Judged<T> {
-    /// The positions of its lines in the batch, in order.
-    lines: Vec<u32>,
-    /// What became of each, in the same order.
-    settled: Vec<T>,
-}
+/// What one worker made of the lines of a batch marked for it, in input order.
+type Judged<T> = Vec<T>;
 
 struct Lane<T> {
     batches: SyncSender<Arc<LineBatch>>,
@@ -305,7 +300,7 @@ impl<W: Worker> Lanes<W> {
 }
 
 /// Interleaves what the workers made of the oldest batch in flight, in input order: each
-/// line was judged by exactly one worker, and each worker's lines come in order.
+/// line was judged by the worker it is marked for, which settled its lines in order.
 fn merge_oldest<T>(
     lanes: &[Lane<T>],
     in_flight: &mut VecDeque<(Arc<LineBatch>, Judged<T>)>,
@@ -322,21 +317,12 @@ fn merge_oldest<T>(
     });
     let mut judged: Vec<_> = std::iter::once(own)
         .chain(others)
-        .map(|judged| {
-            (
-                judged.lines.into_iter().peekable(),
-                judged.settled.into_iter(),
-            )
-        })
+        .map(Vec::into_iter)
         .collect();
-    for (i, line) in batch.lines.iter().enumerate() {
-        let lane = judged
-            .iter_mut()
-            .position(|(lines, _)| lines.peek() == Some(&(i as u32)))
-            .expect("every line is judged by one worker");
-        let (lines, settled) = &mut judged[lane];
-        lines.next();
-        let value = settled.next().expect("a settled value per judged line");
+    for line in &batch.lines {
+        let value = judged[usize::from(line.worker)]
+            .next()
+            .expect("a settled value per line marked for the worker");
         merge(&batch, line, value);
     }
     // The workers let go of the batch before they answer: it is the reader's alone now.
@@ -440,21 +426,18 @@ fn route_key(text: &[u8]) -> Option<u64> {
 
 /// Judges the lines of `batch` that the reader marked for worker `index`.
 fn judge_own<W: Worker>(worker: &mut W, index: usize, batch: &LineBatch) -> Judged<W::Settled> {
-    let mut own = Vec::new();
-    let mut lines = Vec::new();
-    for (i, line) in batch.lines.iter().enumerate() {
-        if usize::from(line.worker) == index {
-            // A batch holds at most `BATCH_LINES` lines.
-            own.push(i as u32);
-            lines.push((line.position, batch.bytes(line)));
-        }
-    }
+    // Room for every line of the batch: filling it never reallocates.
+    let mut lines = Vec::with_capacity(batch.lines.len());
+    lines.extend(
+        batch
+            .lines
+            .iter()
+            .filter(|line| usize::from(line.worker) == index)
+            .map(|line| (line.position, batch.bytes(line))),
+    );
     let mut settled = Vec::with_capacity(lines.len());
     worker.judge(&lines, &mut settled);
-    Judged {
-        lines: own,
-        settled,
-    }
+    settled
 }
 
 fn work<W: Worker>(
@@ -494,7 +477,12 @@ fn action_id_text(line: &[u8]) -> Option<&[u8]> {
     const FIRST: &[u8] = b"{\"actionId\":\"";
     if let Some(value) = line.strip_prefix(FIRST) {
         if let Some(text) = value.get(..36) {
-            if value.get(36) == Some(&b'"') && !text.iter().any(|&b| b == b'"' || b == b'\\') {
+            // Every byte looked at, without an early exit: a few vector compares, where a
+            // loop that stops at the first quote costs a branch per byte.
+            let plain = text
+                .iter()
+                .fold(true, |plain, &b| plain & (b != b'"') & (b != b'\\'));
+            if value.get(36) == Some(&b'"') && plain {
                 return Some(text);
             }
         }
