@@ -11,10 +11,11 @@
 //! it.
 //!
 //! The reader finds each line's worker as it reads the line, while its bytes are in its
-//! core's cache: the scan for the `actionId` is a few dozen instructions (see
-//! `Route::worker_of`), where a worker on another core scanning every line itself paid a
-//! cache miss per line. Workers skip the lines that are not theirs without reading them,
-//! and the merge only interleaves the workers' results.
+//! core's cache: the scan for the `actionId` is about a hundred instructions, hash
+//! included (see `Route::worker_of`), where a worker on another core scanning every line
+//! itself paid a cache miss per line. Workers skip the lines that are not theirs without
+//! reading them, and each worker answers a batch with what became of its lines, in
+//! order: the merge takes each line's from the worker the line is marked for.
 //!
 //! Worker 0 runs on the reader's thread, between batches: with `N` workers there are `N`
 //! threads, not `N + 1` on `N` cores, whose scheduler would hand the reader a core a few
@@ -340,10 +341,11 @@ fn recycle(spare: &mut Vec<LineBatch>, mut batch: LineBatch) {
     }
 }
 
-/// What the reader costs per line (splitting it, copying it into a batch, merging what
-/// became of it), relative to what judging it costs a worker, decode included: about
-/// 1/8, from a profile of `check` (`benches/check.rs`) on 2 cores. Worker 0 shares the
-/// calling thread with the reader, so it takes that much less of the actions.
+/// What the reader costs per line (splitting it, copying it into a batch, routing it,
+/// merging what became of it), relative to what judging it costs a worker, decode
+/// included: about 1/8 in instructions (`check`, see BENCHMARKS.md), more in time when
+/// the input is a file the kernel copies. Worker 0 shares the calling thread with the
+/// reader, so it takes that much less of the actions.
 const READER_COST: f64 = 0.125;
 
 /// Which worker a line is for.
@@ -377,8 +379,8 @@ impl Route {
     /// decode; a line without a readable one is refused alike by any worker, so it goes to
     /// the first.
     ///
-    /// The reader runs this on every line, so it is kept to a few dozen instructions:
-    /// the scan does not validate the id it finds, and only its last 16 digits count (see
+    /// The reader runs this on every line, so it is kept to about a hundred
+    /// instructions: the scan does not validate the id it finds, and only its last 16 digits count (see
     /// [`route_key`]). A line whose id text is not a valid id goes to whichever worker its
     /// bytes name, which refuses it in the decode as any would. An id the scan cannot read
     /// is routed by the text the decode gives it, so that it goes where its other events
@@ -669,6 +671,110 @@ pub fn default_threads() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Settles each line as what its worker saw of it: the worker, the line's position
+    /// and its bytes.
+    struct Echo(usize);
+
+    impl Worker for Echo {
+        type Settled = (usize, u64, Vec<u8>);
+        type Summary = ();
+
+        fn judge(&mut self, lines: &[(u64, &[u8])], settled: &mut Vec<Self::Settled>) {
+            settled.extend(
+                lines
+                    .iter()
+                    .map(|&(position, bytes)| (self.0, position, bytes.to_vec())),
+            );
+        }
+
+        fn finish(self) {}
+    }
+
+    /// Every line settled, in the order the reader settled them: its number, its worker,
+    /// its position and its bytes.
+    #[derive(Default)]
+    struct Settled(Vec<(u64, usize, u64, Vec<u8>)>);
+
+    impl Settle<(usize, u64, Vec<u8>)> for Settled {
+        fn settled(&mut self, batch: &LineBatch, line: &BatchLine, value: (usize, u64, Vec<u8>)) {
+            let (worker, position, bytes) = value;
+            assert_eq!(batch.bytes(line), &bytes[..], "the line its worker judged");
+            self.0.push((line.number, worker, position, bytes));
+        }
+
+        fn too_large<R: BufRead>(
+            &mut self,
+            lines: &mut LineReader<R>,
+            _: u64,
+            _: &[u8],
+        ) -> Result<(), StreamError> {
+            lines.drain_rest(|_| Ok(())).map_err(StreamError::Read)?;
+            Ok(())
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// However many workers, every line comes back once, in input order, with its
+        /// position among the counted lines, judged by the one worker of its action, over
+        /// batches of any fill.
+        #[test]
+        fn lines_come_back_in_input_order_each_action_on_one_worker(
+            workers in 1usize..5,
+            lines in prop::collection::vec((0usize..12, 0u8..4), 0..3000),
+        ) {
+            let ids: Vec<String> = (0..12)
+                .map(|i| format!("6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a{i:04x}"))
+                .collect();
+            let mut input = String::new();
+            for (n, &(id, layout)) in lines.iter().enumerate() {
+                let id = &ids[id];
+                input.push_str(&match layout {
+                    0 => String::new(),
+                    1 => format!(r#"{{ "n": {n}, "actionId" : "{id}" }}"#),
+                    // The id in capitals: the same action, its worker alike.
+                    2 => format!(r#"{{"actionId":"{}","n":{n}}}"#, id.to_uppercase()),
+                    _ => format!(r#"{{"actionId":"{id}","n":{n}}}"#),
+                });
+                input.push('\n');
+            }
+            let registry = events_core::Registry::builtin();
+            let decoder = crate::input::Limits::default()
+                .ingest(&registry, events_core::ingest::Discard)
+                .decoder()
+                .clone();
+            let lanes = Lanes::new(workers, decoder, Echo);
+            let mut reader = LineReader::new(input.as_bytes(), 1 << 16);
+            let mut settled = Settled::default();
+            let shutdown = Shutdown::manual();
+            feed(lanes, &mut reader, &mut settled, &ProgressBar::hidden(), &shutdown)
+                .unwrap();
+            let expected: Vec<(u64, Vec<u8>)> = input
+                .lines()
+                .enumerate()
+                .filter(|(_, line)| !line.is_empty())
+                .map(|(i, line)| (i as u64 + 1, line.as_bytes().to_vec()))
+                .collect();
+            let got: Vec<(u64, Vec<u8>)> = settled
+                .0
+                .iter()
+                .map(|(number, _, _, bytes)| (*number, bytes.clone()))
+                .collect();
+            prop_assert_eq!(got, expected);
+            let positions: Vec<u64> = settled.0.iter().map(|line| line.2).collect();
+            prop_assert_eq!(positions, (1..=settled.0.len() as u64).collect::<Vec<_>>());
+            let mut worker_of_id = std::collections::HashMap::new();
+            let counted = lines.iter().filter(|&&(_, layout)| layout != 0);
+            for (&(id, _), &(_, worker, _, _)) in counted.zip(&settled.0) {
+                prop_assert!(worker < workers);
+                let first = *worker_of_id.entry(id).or_insert(worker);
+                prop_assert_eq!(worker, first, "action {} on two workers", id);
+            }
+        }
+    }
 
     #[test]
     fn the_scan_finds_the_top_level_action_id_only() {
