@@ -68,10 +68,21 @@ pub trait Worker: Send + 'static {
     fn finish(self) -> Self::Summary;
 }
 
-/// Lines read together: their bytes in one buffer, shared with the workers.
+/// Lines read together, shared with the workers: the bytes of worker 0's lines in one
+/// buffer, each other worker's in a buffer of its own.
+///
+/// Why apart: a worker on another core reads lines the reader's core just wrote. Spread
+/// as every other line of one buffer, each of its lines is a fresh miss; in a buffer of
+/// its own they are one sequential sweep, which the hardware prefetcher follows. The
+/// reader reads each line into `bytes` and moves it to its worker's buffer once it knows
+/// the worker: a copy of bytes still in its cache.
 #[derive(Debug, Default)]
 pub struct LineBatch {
     bytes: Vec<u8>,
+    /// The lines of workers 1 and on: `others[w - 1]` holds worker `w`'s.
+    others: Vec<Vec<u8>>,
+    /// Bytes in `others`, for [`is_full`](Self::is_full).
+    other_bytes: usize,
     lines: Vec<BatchLine>,
 }
 
@@ -94,13 +105,15 @@ impl LineBatch {
         LineBatch {
             // A line that closes the batch may end past `BATCH_BYTES`: some more room.
             bytes: Vec::with_capacity(BATCH_BYTES + BATCH_BYTES / 4),
+            others: Vec::new(),
+            other_bytes: 0,
             lines: Vec::with_capacity(BATCH_LINES),
         }
     }
 
     /// Whether the batch should be handed on before another line is added.
     pub fn is_full(&self) -> bool {
-        self.lines.len() >= BATCH_LINES || self.bytes.len() >= BATCH_BYTES
+        self.lines.len() >= BATCH_LINES || self.bytes.len() + self.other_bytes >= BATCH_BYTES
     }
 
     /// Whether the batch has no line.
@@ -110,7 +123,35 @@ impl LineBatch {
 
     /// The bytes of `line`.
     pub fn bytes(&self, line: &BatchLine) -> &[u8] {
-        &self.bytes[line.range.clone()]
+        match usize::from(line.worker).checked_sub(1) {
+            None => &self.bytes[line.range.clone()],
+            Some(other) => &self.others[other][line.range.clone()],
+        }
+    }
+
+    /// Adds the complete line that ends `bytes` from `start`, for worker `worker`: moved
+    /// to that worker's buffer unless it is worker 0's.
+    fn push_line(&mut self, number: u64, position: u64, start: usize, worker: u16) {
+        let range = match usize::from(worker).checked_sub(1) {
+            None => start..self.bytes.len(),
+            Some(other) => {
+                if self.others.len() <= other {
+                    self.others.resize_with(other + 1, Vec::new);
+                }
+                let buffer = &mut self.others[other];
+                let from = buffer.len();
+                buffer.extend_from_slice(&self.bytes[start..]);
+                self.other_bytes += buffer.len() - from;
+                self.bytes.truncate(start);
+                from..buffer.len()
+            }
+        };
+        self.lines.push(BatchLine {
+            number,
+            position,
+            range,
+            worker,
+        });
     }
 
     /// The lines, in input order.
@@ -336,6 +377,8 @@ fn merge_oldest<T>(
 fn recycle(spare: &mut Vec<LineBatch>, mut batch: LineBatch) {
     if spare.len() <= IN_FLIGHT {
         batch.bytes.clear();
+        batch.others.iter_mut().for_each(Vec::clear);
+        batch.other_bytes = 0;
         batch.lines.clear();
         spare.push(batch);
     }
@@ -590,7 +633,8 @@ fn read_all<R: BufRead, W: Worker>(
     let mut head = Vec::new();
     let mut position = 0;
     while !shutdown.requested() && !settle.stop() {
-        // Each line is read straight into the batch: the reader copies its bytes once.
+        // Each line is read straight into the batch, and moved once its worker is known
+        // (see `LineBatch`).
         let start = batch.bytes.len();
         let read = lines.append_line(&mut batch.bytes);
         let Some(line) = read.map_err(StreamError::Read).inspect_err(|_| {
@@ -620,12 +664,8 @@ fn read_all<R: BufRead, W: Worker>(
             Line::Complete if is_blank(&batch.bytes[start..]) => batch.bytes.truncate(start),
             Line::Complete => {
                 position += 1;
-                batch.lines.push(BatchLine {
-                    number,
-                    position,
-                    range: start..batch.bytes.len(),
-                    worker: lanes.worker_of(&batch.bytes[start..]),
-                });
+                let worker = lanes.worker_of(&batch.bytes[start..]);
+                batch.push_line(number, position, start, worker);
                 if batch.is_full() {
                     let full = std::mem::replace(batch, lanes.empty_batch());
                     lanes.submit(full, |b, l, v| settle.settled(b, l, v));
