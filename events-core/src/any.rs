@@ -101,7 +101,7 @@ impl<E: Event> DynEvent for E {
         serde_json::to_value(self).expect("an event always serializes to JSON")
     }
     fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        serde_json::to_writer(out, self)
+        self.append_json(out)
     }
     fn clone_box(&self) -> Box<AnyEvent> {
         Box::new(self.clone())

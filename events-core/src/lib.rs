@@ -111,6 +111,18 @@ pub mod __private {
     pub use std;
     pub use uuid;
 
+    /// Appends `id` as JSON, as its `Serialize` writes it with `serde_json`: a string
+    /// of the hyphenated lowercase form, which needs no escape.
+    pub fn append_uuid_json(out: &mut Vec<u8>, id: &uuid::Uuid) {
+        out.push(b'"');
+        out.extend_from_slice(
+            id.hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer())
+                .as_bytes(),
+        );
+        out.push(b'"');
+    }
+
     /// `a == b` for string slices, usable in `const fn` (where `==` on `str` is not).
     pub const fn str_eq(a: &str, b: &str) -> bool {
         let (a, b) = (a.as_bytes(), b.as_bytes());

@@ -95,6 +95,13 @@ pub trait Event:
     /// The same, to add or change fields (enrichment).
     fn extra_mut(&mut self) -> &mut Map<String, Value>;
 
+    /// Appends the event's JSON to `out`: the bytes `serde_json` writes through the
+    /// event's `Serialize`. `media_type!` writes the documented fields and the field
+    /// names without serde, the JSON of the sinks' every event.
+    fn append_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(out, self)
+    }
+
     /// Reads one event from JSON bytes, with a typed error that names the field at fault.
     /// The outer error is JSON that is not well-formed.
     fn from_json_slice(bytes: &[u8]) -> Result<Result<Self, EventError>, serde_json::Error> {

@@ -434,6 +434,7 @@ fn event_struct(model: &Model, krate: &TokenStream) -> TokenStream {
             quote!(#entry?;)
         }
     });
+    let append_json = append_json(model, &p);
     let wire = Literal::string(wire_name);
     quote! {
         #[doc = #struct_doc]
@@ -518,6 +519,7 @@ fn event_struct(model: &Model, krate: &TokenStream) -> TokenStream {
                 }
                 #p::core::option::Option::Some(&__EVENTS_BUS_LOCAL)
             }
+            #append_json
         }
 
         impl #p::serde::Serialize for #event_name {
@@ -559,6 +561,122 @@ fn event_struct(model: &Model, krate: &TokenStream) -> TokenStream {
             }
         }
     }
+}
+
+/// `Event::append_json`: the bytes the `Serialize` impl above writes through
+/// `serde_json`, in the same order, with what is known when the declaration is expanded
+/// (field names, state and media type wire names) written as ready JSON and the ids
+/// written without serde; the other values go through `serde_json` one by one.
+fn append_json(model: &Model, p: &TokenStream) -> TokenStream {
+    let name = &model.name;
+    // A name and what follows it: `,"name":`, the first without its comma.
+    let key = |first: bool, wire: &str| {
+        let comma = if first { "{" } else { "," };
+        Literal::byte_string(format!("{comma}{}:", json_string(wire)).as_bytes())
+    };
+    let state_arms = model.states.iter().map(|s| {
+        let ident = &s.name;
+        let json = Literal::byte_string(json_string(&s.wire_name).as_bytes());
+        quote!(#name::#ident => #json)
+    });
+    let action_id = key(true, "actionId");
+    let action_state = key(false, "actionState");
+    let media_type_and_map_id = Literal::byte_string(
+        format!(
+            ",\"actionMediaType\":{},\"actionMapId\":",
+            json_string(&model.wire_name)
+        )
+        .as_bytes(),
+    );
+    let [map_version, customer_id, customer_id_type, session_id, error_code, error_message] = [
+        "actionMapVersion",
+        "customerId",
+        "customerIdType",
+        "sessionId",
+        "errorCode",
+        "errorMessage",
+    ]
+    .map(|wire| key(false, wire));
+    let declared = model.fields.iter().map(|f| {
+        let field = &f.name;
+        let key = key(false, &f.wire_name);
+        let at_type = at_field_type(f);
+        if f.optional {
+            let value = quote_spanned!(at_type=> #p::serde_json::to_writer(&mut *__events_out, __events_value));
+            quote! {
+                if let #p::core::option::Option::Some(__events_value) = &self.#field {
+                    __events_out.extend_from_slice(#key);
+                    #value?;
+                }
+            }
+        } else {
+            let value = quote_spanned!(at_type=> #p::serde_json::to_writer(&mut *__events_out, &self.#field));
+            quote! {
+                __events_out.extend_from_slice(#key);
+                #value?;
+            }
+        }
+    });
+    quote! {
+        fn append_json(
+            &self,
+            __events_out: &mut #p::std::vec::Vec<u8>,
+        ) -> #p::serde_json::Result<()> {
+            __events_out.extend_from_slice(#action_id);
+            #p::append_uuid_json(__events_out, &self.action_id);
+            __events_out.extend_from_slice(#action_state);
+            __events_out.extend_from_slice(match self.action_state { #(#state_arms,)* });
+            __events_out.extend_from_slice(#media_type_and_map_id);
+            #p::append_uuid_json(__events_out, &self.action_map_id);
+            __events_out.extend_from_slice(#map_version);
+            #p::serde_json::to_writer(&mut *__events_out, &self.action_map_version)?;
+            __events_out.extend_from_slice(#customer_id);
+            #p::append_uuid_json(__events_out, &self.customer_id);
+            __events_out.extend_from_slice(#customer_id_type);
+            #p::serde_json::to_writer(&mut *__events_out, &self.customer_id_type)?;
+            __events_out.extend_from_slice(#session_id);
+            #p::append_uuid_json(__events_out, &self.session_id);
+            if let #p::core::option::Option::Some(__events_value) = &self.error_code {
+                __events_out.extend_from_slice(#error_code);
+                #p::serde_json::to_writer(&mut *__events_out, __events_value)?;
+            }
+            if let #p::core::option::Option::Some(__events_value) = &self.error_message {
+                __events_out.extend_from_slice(#error_message);
+                #p::serde_json::to_writer(&mut *__events_out, __events_value)?;
+            }
+            #(#declared)*
+            for (__events_key, __events_value) in &self.extra {
+                __events_out.push(b',');
+                #p::serde_json::to_writer(&mut *__events_out, __events_key)?;
+                __events_out.push(b':');
+                #p::serde_json::to_writer(&mut *__events_out, __events_value)?;
+            }
+            __events_out.push(b'}');
+            #p::core::result::Result::Ok(())
+        }
+    }
+}
+
+/// `text` as a JSON string, escaped as `serde_json` escapes it: `"` and `\`, the
+/// control characters with their short escapes where JSON has one, `\u00xx` otherwise.
+fn json_string(text: &str) -> String {
+    let mut json = String::with_capacity(text.len() + 2);
+    json.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => json.push_str("\\\""),
+            '\\' => json.push_str("\\\\"),
+            '\u{8}' => json.push_str("\\b"),
+            '\t' => json.push_str("\\t"),
+            '\n' => json.push_str("\\n"),
+            '\u{c}' => json.push_str("\\f"),
+            '\r' => json.push_str("\\r"),
+            c if c < ' ' => json.push_str(&format!("\\u{:04x}", c as u32)),
+            c => json.push(c),
+        }
+    }
+    json.push('"');
+    json
 }
 
 /// The lifecycle table and diagram on the state enum's docs.
