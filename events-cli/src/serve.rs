@@ -63,6 +63,12 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 100_000,
         value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
     pub batch_window: usize,
+    /// Bytes of held bodies at most: batches answered 503 after their events were
+    /// tracked, kept for their resend; beyond it the oldest are forgotten (a resend of
+    /// one is judged again); 0 holds none.
+    #[arg(long, value_name = "BYTES", default_value_t = Config::default().max_held_bytes,
+        value_parser = RangedU64ValueParser::<usize>::new().range(0..=1 << 40))]
+    pub max_held_bytes: usize,
     /// Events awaiting the sinks' confirmation at most; beyond it requests get 503.
     #[arg(long, value_name = "N", default_value_t = 100_000,
         value_parser = RangedU64ValueParser::<usize>::new().range(1..=100_000_000))]
@@ -119,6 +125,7 @@ impl Args {
             dead_letter: self.delivery.dead_letter.clone(),
             fsync: self.fsync(),
             batch_window: self.batch_window,
+            max_held_bytes: self.max_held_bytes,
             max_unconfirmed_events: self.max_unconfirmed,
             header_timeout: Duration::from_secs(self.header_timeout),
             body_timeout: Duration::from_secs(self.body_timeout),
@@ -222,4 +229,29 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::from(2)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn config(args: &[&str]) -> Config {
+        let args = std::iter::once("serve").chain(args.iter().copied());
+        Serve::try_parse_from(args).unwrap().args.config()
+    }
+
+    #[test]
+    fn max_held_bytes_is_the_collectors_bound_on_held_bodies() {
+        assert_eq!(config(&[]).max_held_bytes, Config::default().max_held_bytes);
+        assert_eq!(config(&["--max-held-bytes", "4096"]).max_held_bytes, 4096);
+        assert_eq!(config(&["--max-held-bytes", "0"]).max_held_bytes, 0);
+    }
 }

@@ -113,10 +113,7 @@ impl Sink for NdjsonSink {
         receipt: &Receipt,
     ) -> Result<(), SinkError> {
         let mut out = lock(&self.out);
-        out.line.clear();
-        out.line.extend_from_slice(json);
-        out.line.push(b'\n');
-        out.write_line(&self.counters)?;
+        out.write_json_line(json, &self.counters)?;
         out.unconfirmed.push(receipt);
         Ok(())
     }
@@ -286,13 +283,33 @@ impl Out {
     /// first; if that fails, this event is not taken (the caller still holds it) and the
     /// buffered ones count as lost.
     pub(crate) fn write_line(&mut self, counters: &Counters) -> Result<(), SinkError> {
+        let line = std::mem::take(&mut self.line);
+        let taken = self.take(&line, b"", counters);
+        self.line = line;
+        taken
+    }
+
+    /// Takes `json` and a line end as one event's bytes, as [`write_line`](Self::write_line)
+    /// takes `self.line`: JSON written before, copied into the buffer once.
+    pub(crate) fn write_json_line(
+        &mut self,
+        json: &[u8],
+        counters: &Counters,
+    ) -> Result<(), SinkError> {
+        self.take(json, b"\n", counters)
+    }
+
+    /// Takes `bytes` then `end` as one event's bytes.
+    fn take(&mut self, bytes: &[u8], end: &[u8], counters: &Counters) -> Result<(), SinkError> {
         if self.closed {
             return Err(SinkError::Closed);
         }
-        if !self.buffer.is_empty() && self.buffer.len() + self.line.len() > BUFFER {
+        let len = bytes.len() + end.len();
+        if !self.buffer.is_empty() && self.buffer.len() + len > BUFFER {
             self.write_out(counters)?;
         }
-        self.buffer.extend_from_slice(&self.line);
+        self.buffer.extend_from_slice(bytes);
+        self.buffer.extend_from_slice(end);
         self.ends.push(self.buffer.len());
         self.taken += 1;
         Ok(())
