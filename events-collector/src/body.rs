@@ -86,12 +86,20 @@ fn span_of(whole: &str, part: &str) -> Range<usize> {
     start..start + part.len()
 }
 
+// The line ends are found with `memchr`, which reads many bytes at a time: what a body
+// of many events spends here is then small beside decoding them.
 fn lines(text: &str, start: usize) -> Vec<Range<usize>> {
+    let bytes = text.as_bytes();
+    let ends = memchr::memchr_iter(b'\n', &bytes[start..])
+        .map(|end| start + end)
+        .chain(std::iter::once(bytes.len()));
     let mut spans = Vec::new();
     let mut at = start;
-    for line in text[start..].split('\n') {
-        let end = at + line.len();
-        if !line.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+    for end in ends {
+        if !bytes[at..end]
+            .iter()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r'))
+        {
             spans.push(at..end);
         }
         at = end + 1;
@@ -145,6 +153,22 @@ mod tests {
             events(b"[{}, oops]"),
             Err(BodyError::NotAnArray { .. })
         ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lines_are_the_non_blank_pieces_between_line_ends(
+            text in "[a \t\r\n]{0,40}",
+            start in 0usize..4,
+        ) {
+            let start = start.min(text.len());
+            let expected: Vec<&str> = text[start..]
+                .split('\n')
+                .filter(|line| !line.trim_matches([' ', '\t', '\r']).is_empty())
+                .collect();
+            let found: Vec<&str> = lines(&text, start).into_iter().map(|span| &text[span]).collect();
+            proptest::prop_assert_eq!(found, expected);
+        }
     }
 
     #[test]
