@@ -96,8 +96,8 @@ pub trait Event:
     fn extra_mut(&mut self) -> &mut Map<String, Value>;
 
     /// Appends the event's JSON to `out`: the bytes `serde_json` writes through the
-    /// event's `Serialize`. `media_type!` writes the documented fields and the field
-    /// names without serde, the JSON of the sinks' every event.
+    /// event's `Serialize`. What `media_type!` generates writes the documented fields
+    /// and the field names without serde: every sink writes each event's JSON with it.
     fn append_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         serde_json::to_writer(out, self)
     }
