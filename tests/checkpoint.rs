@@ -138,6 +138,19 @@ fn what_is_not_a_checkpoint_says_why() {
             Tracker::CHECKPOINT_VERSION
         )
     );
+    // Version 1 wrote live actions in the order of an eviction queue the table no longer
+    // keeps: refused, not guessed at.
+    let mut older = Tracker::new(&registry).checkpoint();
+    older[4] = 1;
+    assert_eq!(
+        tracker.restore(&older).unwrap_err(),
+        RestoreError::Version {
+            what: "tracker",
+            found: 1,
+            supported: 2
+        }
+    );
+    assert_eq!(Tracker::CHECKPOINT_VERSION, 2);
     let mut longer = Tracker::new(&registry).checkpoint();
     longer.push(0);
     assert_eq!(

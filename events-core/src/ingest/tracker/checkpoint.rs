@@ -1,34 +1,46 @@
 //! A tracker's state as bytes, and back: what a process that takes over a partition of
 //! the stream needs to judge the next events exactly as the process before it would have.
 //!
-//! # Format (version 1, little-endian)
+//! # Format (version 2, little-endian)
 //!
 //! ```text
 //! "WATR" version:u8
 //! media types: count:u8, each: name, states: count:u16, each: name     (name: len:u16 bytes)
 //! stats: ended expired evicted ended_forgotten: u64 × 4
-//! next_expiry: u32
-//! live actions, eviction order (front first): count:u32,
-//!     each: id:[u8;16] media:u8 state:u8 last_seen:u32 touched:u8     (23 bytes)
+//! hash seed: u64 × 2
+//! live table: slots:u32 hand:u32, idle sweep: at:u32 behind:u32 until:u32 carry:u32
+//! live actions, in slot order: count:u32,
+//!     each: slot:u32 id:[u8;16] media:u8 state:u8 last_seen:u32 touched:u8  (27 bytes)
 //! ended actions, oldest first: count:u32, each: id:[u8;16] media:u8 state:u8  (18 bytes)
 //! ```
 //!
 //! Media types and states are written by wire name and mapped back by wire name, so a
 //! checkpoint survives a rebuild that reorders the registry or a declaration's states; a
-//! name the restoring tracker does not know is an error, never a guess. The eviction
-//! order is kept exactly (current queue records, front first, with their second-chance
-//! bits), and so is the order in which ended actions are forgotten, so a restored tracker
-//! evicts, expires and forgets what the original would have. Stale queue records and the
-//! hash seed are not written: the restoring tracker keeps its own seed.
+//! name the restoring tracker does not know is an error, never a guess.
+//!
+//! Which action the CLOCK hand evicts next, and when the idle sweep comes by an action,
+//! follow from the actions' places in the live table, and those from the hash seed. So
+//! the seed travels with the checkpoint (it is as secret as the checkpoint, which holds
+//! every id anyway), and a restoring tracker whose table takes the same slot count (the
+//! same `max_actions`) puts every action back in its slot, with both hands where they
+//! were: it then evicts, expires and forgets exactly what the original would have. The
+//! order in which ended actions are forgotten is kept too. A tracker with other limits
+//! keeps the seed but lays the actions out for its own table, both hands from slot 0;
+//! if it has room for fewer, the least recently seen go first (by last tick, oldest
+//! first), counted as evicted.
+//!
+//! Version 1 (live actions in the order of an eviction queue the table no longer has) is
+//! refused with [`RestoreError::Version`].
 
 use uuid::Uuid;
 
-use super::table::Slot;
-use super::{Key, Tracker, TrackerStats};
+use super::table::saturate;
+use super::table::{Slot, Sweep};
+use super::{distance, home, Key, Tracker, TrackerStats};
 use crate::description::MediaTypeDescription;
 
 const MAGIC: &[u8; 4] = b"WATR";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// Why bytes could not be restored as a tracker's (or an ingest's) state. The tracker is
 /// left as it was.
@@ -212,15 +224,28 @@ fn uuid_of(key: Key) -> Uuid {
 /// A checkpoint read and checked, in this tracker's media and state indices.
 pub(crate) struct Restored {
     stats: TrackerStats,
-    next_expiry: u32,
-    /// Front of the eviction queue first.
+    seed: [u64; 2],
+    table: Layout,
+    /// Whether this tracker's table takes the checkpointed slot count too, and the live
+    /// actions fit: then they go back into their slots, both hands where they were.
+    exact: bool,
+    /// In slot order.
     live: Vec<Live>,
     /// Oldest first: key, media index, state index.
     ended: Vec<(Key, u8, u8)>,
 }
 
-/// A live action as restored: everything but its place in the table.
+/// Where the checkpointed table stood.
+struct Layout {
+    slots: usize,
+    hand: usize,
+    sweep: Sweep,
+}
+
+/// A live action as restored.
 struct Live {
+    /// Its slot in the checkpointed table.
+    slot: usize,
     key: Key,
     media: u8,
     state: u8,
@@ -229,10 +254,11 @@ struct Live {
 }
 
 impl Tracker {
-    /// Everything this tracker knows — live actions in eviction order, the ended actions it
-    /// remembers, its counts — as bytes for [`restore`](Self::restore), in a format of its
-    /// own ([`CHECKPOINT_VERSION`](Self::CHECKPOINT_VERSION); the layout is in the module
-    /// source). 23 bytes per live action and 18 per remembered ended action, plus the media
+    /// Everything this tracker knows — live actions in their slots, where the eviction
+    /// hand and the idle sweep stand, the ended actions it remembers, its counts, its hash
+    /// seed — as bytes for [`restore`](Self::restore), in a format of its own
+    /// ([`CHECKPOINT_VERSION`](Self::CHECKPOINT_VERSION); the layout is in the module
+    /// source). 27 bytes per live action and 18 per remembered ended action, plus the media
     /// types' names.
     ///
     /// ```
@@ -252,7 +278,7 @@ impl Tracker {
     /// ```
     pub fn checkpoint(&self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(
-            64 + self.live.len * 23 + self.ended.len() * 18 + self.media_types.len() * 128,
+            96 + self.live.len * 27 + self.ended.len() * 18 + self.media_types.len() * 128,
         );
         self.write_checkpoint(&mut bytes);
         bytes
@@ -283,13 +309,30 @@ impl Tracker {
         for count in [ended, expired, evicted, ended_forgotten] {
             out.u64(count);
         }
-        out.u32(self.next_expiry);
-
-        // Current records only, front first: a slot holds its record's position.
-        let mut live: Vec<&Slot> = self.live.slots.iter().filter(|s| !s.is_empty()).collect();
-        live.sort_unstable_by_key(|slot| slot.qpos.wrapping_sub(self.live.head));
-        out.u32(live.len() as u32);
-        for slot in live {
+        let table = &self.live;
+        out.u64(table.seed[0]);
+        out.u64(table.seed[1]);
+        // Slot counts, and so positions, fit in u32 (`Table::new`).
+        out.u32(table.slots.len() as u32);
+        out.u32(table.hand as u32);
+        let Sweep {
+            at,
+            behind,
+            until,
+            carry,
+        } = table.sweep;
+        out.u32(at as u32);
+        out.u32(behind as u32);
+        out.u32(until);
+        out.u32(carry);
+        out.u32(table.len as u32);
+        for (at, slot) in table
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.is_empty())
+        {
+            out.u32(at as u32);
             out.id(slot.key);
             out.u8(slot.media - 1);
             out.u8(slot.state);
@@ -317,9 +360,9 @@ impl Tracker {
     /// its own limits and hash seed. On an error nothing changes.
     ///
     /// Media types and states are matched by wire name. When this tracker's limits are
-    /// smaller than the checkpointed tracker's, what does not fit goes as it would have
-    /// while tracking: the least recently seen live actions are evicted, the oldest ended
-    /// ones forgotten, each counted in [`stats`](Self::stats).
+    /// smaller than the checkpointed tracker's, what does not fit goes: the least recently
+    /// seen live actions are evicted (by their last tick), the oldest ended ones
+    /// forgotten, each counted in [`stats`](Self::stats).
     pub fn restore(&mut self, checkpoint: &[u8]) -> Result<(), RestoreError> {
         let mut input = Reader::new(checkpoint);
         let restored = self.read_checkpoint(&mut input)?;
@@ -391,12 +434,32 @@ impl Tracker {
         ] {
             *count = input.u64("the counts")?;
         }
-        let next_expiry = input.u32("the idle clock")?;
+        let seed = [input.u64("the hash seed")?, input.u64("the hash seed")?];
+        let slots = input.u32("the live table")? as usize;
+        let hand = input.u32("the live table")? as usize;
+        let sweep = Sweep {
+            at: input.u32("the idle sweep")? as usize,
+            behind: input.u32("the idle sweep")? as usize,
+            until: input.u32("the idle sweep")?,
+            carry: input.u32("the idle sweep")?,
+        };
+        let within = |at: usize| at < slots || (slots == 0 && at == 0);
+        if !within(hand) || !within(sweep.at) || sweep.behind > slots {
+            return Err(RestoreError::Corrupt {
+                reason: format!("a hand past the live table's {slots} slots"),
+            });
+        }
 
         let live_count = input.u32("the live actions")? as usize;
         // Bounded by the bytes, not by the count a corrupt header claims.
-        let mut live = Vec::with_capacity(live_count.min(input.rest().len() / 23));
+        let mut live: Vec<Live> = Vec::with_capacity(live_count.min(input.rest().len() / 27));
         for _ in 0..live_count {
+            let slot = input.u32("the live actions")? as usize;
+            if slot >= slots || live.last().is_some_and(|before| before.slot >= slot) {
+                return Err(RestoreError::Corrupt {
+                    reason: format!("live action in slot {slot} of {slots}, out of order"),
+                });
+            }
             let key = Key::from(Uuid::from_bytes(input.array("the live actions")?));
             let (media, state, ends) =
                 resolve(input.u8("the live actions")?, input.u8("the live actions")?)?;
@@ -406,6 +469,7 @@ impl Tracker {
                 });
             }
             live.push(Live {
+                slot,
                 key,
                 media,
                 state,
@@ -432,9 +496,24 @@ impl Tracker {
             }
         }
 
+        // The actions go back into their slots only if this table takes that slot count,
+        // holds them all, and finds each: its probe sequence, from its home to its slot,
+        // must not cross an empty slot.
+        // (A table that never grew has no slots, and no actions.)
+        let exact = live.len() <= self.config.max_actions
+            && (live.len() < slots || slots == 0)
+            && self.live.takes_size(slots);
+        if exact && !reachable(&live, slots, seed) {
+            return Err(RestoreError::Corrupt {
+                reason: "a live action out of reach of its probe sequence".to_owned(),
+            });
+        }
+
         Ok(Restored {
             stats,
-            next_expiry,
+            seed,
+            table: Layout { slots, hand, sweep },
+            exact,
             live,
             ended,
         })
@@ -444,37 +523,103 @@ impl Tracker {
     pub(crate) fn apply(&mut self, restored: Restored) {
         let Restored {
             stats,
-            next_expiry,
-            live,
+            seed,
+            table: layout,
+            exact,
+            mut live,
             ended,
         } = restored;
         self.clear();
         self.stats = stats;
-        self.next_expiry = next_expiry;
-        for action in live {
-            if self.live.len >= self.config.max_actions {
-                if self.live.evict_oldest().is_none() {
-                    // `max_actions` is 0: nothing can be tracked.
-                    continue;
-                }
-                self.stats.evicted += 1;
+        self.live.seed = seed;
+        self.ended.seed = seed;
+        let slot_of = |action: &Live| Slot {
+            key: action.key,
+            last_seen: action.last_seen,
+            state: action.state,
+            media: action.media + 1,
+            touched: action.touched,
+            shift: 0,
+        };
+        let table = &mut self.live;
+        if exact {
+            let Layout { slots, hand, sweep } = layout;
+            table.slots = vec![Slot::default(); slots];
+            for action in &live {
+                let mut slot = slot_of(action);
+                slot.shift = saturate(distance(home(action.key, seed, slots), action.slot, slots));
+                table.slots[action.slot] = slot;
             }
-            self.live.insert(Slot {
-                key: action.key,
-                last_seen: action.last_seen,
-                qpos: 0,
-                state: action.state,
-                media: action.media + 1,
-                touched: false,
-                shift: 0,
-            });
-            if action.touched {
-                let at = self.live.find(action.key).expect("just inserted");
-                self.live.slots[at].touched = true;
+            table.len = live.len();
+            table.hand = hand;
+            table.sweep = sweep;
+        } else {
+            let excess = live.len().saturating_sub(self.config.max_actions);
+            if excess > 0 {
+                // Oldest first: by ticks before the newest action's last one (ticks wrap,
+                // and are compared within half their range).
+                let first = live[0].last_seen;
+                let newest = live
+                    .iter()
+                    .map(|action| action.last_seen)
+                    .max_by_key(|&tick| tick.wrapping_sub(first) as i32)
+                    .unwrap_or(first);
+                live.sort_by_key(|action| std::cmp::Reverse(newest.wrapping_sub(action.last_seen)));
+                live.drain(..excess);
+                self.stats.evicted += excess as u64;
+            }
+            let mut size = 0;
+            while (live.len() as u64 + 1) * 20 > size as u64 * 11 && size < table.max_slots {
+                size = table.grown_size(size);
+            }
+            table.grow(size, None);
+            table.sweep.until = layout.sweep.until;
+            for action in &live {
+                let vacant = table.find(action.key).expect_err("ids are unique");
+                table.insert_at(vacant, slot_of(action), 0);
             }
         }
         for (key, media, state) in ended {
             self.remember_end(key, usize::from(media), usize::from(state));
         }
     }
+}
+
+/// Whether every live action lies within reach of its home in a table of `slots` slots
+/// hashed with `seed`: no empty slot between its home and its slot (cyclically). One
+/// pass: the run of occupied slots ending at each must be longer than its distance from
+/// home.
+fn reachable(live: &[Live], slots: usize, seed: [u64; 2]) -> bool {
+    if live.is_empty() {
+        return true;
+    }
+    // The run ending at each action, counted from the first action after an empty slot;
+    // a run that wraps past the end continues from the last slots (at least one slot is
+    // empty, so some run starts after a gap).
+    let wrapped = {
+        let mut run = 0;
+        let mut expected = slots - 1;
+        for action in live.iter().rev() {
+            if action.slot != expected {
+                break;
+            }
+            run += 1;
+            expected = expected.wrapping_sub(1);
+        }
+        run
+    };
+    let mut run = if live[0].slot == 0 { wrapped } else { 0 };
+    let mut previous: Option<usize> = None;
+    for action in live {
+        run = match previous {
+            Some(before) if before + 1 == action.slot => run + 1,
+            None if action.slot == 0 => run + 1,
+            _ => 1,
+        };
+        previous = Some(action.slot);
+        if distance(home(action.key, seed, slots), action.slot, slots) >= run {
+            return false;
+        }
+    }
+    true
 }

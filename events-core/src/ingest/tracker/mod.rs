@@ -6,35 +6,57 @@
 //! Ingest sees every event, so the tracker's cost is per event and its memory per live
 //! action. A general-purpose map (`HashMap<Uuid, _>`) rounds its buckets up to a power of
 //! two and would need 52 to 69 bytes per action at one million; this table is sized to
-//! the cap instead (load factor at most 5/7) and keeps one 28-byte slot per action, in one
-//! allocation, so a lookup is one probe sequence in one array. The load factor is the
-//! lever on speed: linear probing's clusters grow quickly with it, and each lookup of a
-//! new action, and each removal, walks the rest of its cluster. At 4/5 an event cost about
-//! 25 % more instructions and 40 % more cache misses than at 5/7 (BENCHMARKS.md); the
-//! queue below is kept tight to pay for the extra slots within 48 bytes per action.
+//! the cap instead and keeps one 24-byte slot per action (id, last tick, state, media
+//! type, a touched bit, the distance from home), in one allocation, so a lookup is one
+//! probe sequence in one array. The load factor is the lever on speed: linear probing's
+//! clusters grow quickly with it, and each lookup of a new action, and each removal,
+//! walks the rest of its cluster. At 5/7 (the layout before this one, with 28-byte
+//! slots and a FIFO eviction queue) a new action probed about 6 slots and a removal
+//! walked about 6; the table is now at most 11/20 full, which the memory bound pays for
+//! by keeping nothing outside the slots: 24 bytes at 20/11 slots per action are 43.6
+//! bytes per action at the cap (BENCHMARKS.md has the counts).
 //!
 //! Why not `hashbrown::HashTable` with a compact entry: its bucket count is a power of
-//! two at most 7/8 full, so one million actions take 2²¹ buckets, and what a live action
-//! needs (its 16-byte id, last tick, queue position, state, media type and flags: 27 bytes,
-//! 28 aligned) plus its control byte makes 29 bytes a bucket: 61 bytes per live action at
-//! one million, past the 48 the tracker must stay within. Even the smallest entry that still tells actions apart, the id and a
-//! state byte (`ingest/tracker_floor`: 17 bytes plus the control byte), takes 37.7 bytes
-//! per live action at one million and leaves 10 for the eviction order and the memory of
-//! ended actions, which need more. So this table is kept; `tracker_floor` measures, in
-//! the same run, what such a map costs per event for the same steps.
+//! two at most 7/8 full, so one million actions take 2²¹ buckets, and the 24-byte slot
+//! plus its control byte makes 25 bytes a bucket: 52 bytes per live action at one
+//! million, past the 48 the tracker must stay within. Even the smallest entry that still
+//! tells actions apart, the id and a state byte (`ingest/tracker_floor`: 17 bytes plus the
+//! control byte), takes 37.7 bytes per live action at one million and leaves 10 for the
+//! idle clock, the eviction order and the memory of ended actions. So this table is kept;
+//! `tracker_floor` measures, in the same run, what such a map costs per event for the
+//! same steps.
 //!
-//! Eviction needs an order. Each action gets one 4-byte record in a FIFO queue when first
-//! seen: the *home* index of its slot (where its probe sequence starts), not the slot
-//! index. Linear probing shifts slots back on removal, but never before their home, so a
-//! record stays valid however its slot moves, and a removal writes nothing outside the
-//! cluster it shifts (keeping the slot index instead cost a random write into the queue
-//! per shifted slot: about 10 % of `tracker_1m`). A slot remembers the position of its
-//! record (`qpos`): the front record's slot is the one on the probe sequence from the
-//! home that holds that position, and a record whose action is gone finds none (stale).
-//! Touching an action only sets a bit in its slot: the queue is not written on the hot
-//! path. When the front of the queue is needed (cap reached, or idle actions due), a
-//! touched action is given a second chance: re-queued at the back, bit cleared. This is
-//! the CLOCK approximation of least-recently-seen order.
+//! Eviction is CLOCK over the table itself: touching an action sets its slot's touched
+//! bit; at the cap, a hand walks the slots from where it last stopped, clearing the bits
+//! it passes, and evicts the first action whose bit was clear: one not seen since the
+//! hand last came by. Nothing moves while the hand walks, so it clears every bit within
+//! one round and evicts within two. A removal's backward shift may move a slot back
+//! past the hand; that slot is then looked at a round later, which makes the
+//! approximation of least-recently-seen order coarser, nothing worse. (The FIFO queue it
+//! replaces kept insertion order among untouched actions, for 11 bytes per action.)
+//!
+//! Idle expiry ([`TrackerConfig::idle_timeout`]) has two parts. An event of an action idle
+//! past the timeout finds it forgotten, at exactly the timeout (one comparison on the
+//! slot the lookup read anyway). And a sweep forgets the others: before each event, it
+//! visits the slots in index order at a pace of one round of the table per `timeout`
+//! ticks, that is `slots × elapsed ÷ timeout` visits for the ticks elapsed since the
+//! event before (the remainder carried), and forgets each visited action idle past the
+//! timeout. A position is so visited once in every `timeout` ticks, at the first event
+//! at or after its turn, and an action idle past the timeout at a visit goes: one last
+//! seen at tick `t` is gone by the first event after `t + 2 × timeout`, as the docs of
+//! `idle_timeout` promise. Two things move slots relative to the sweep, and each is made
+//! good where it happens: a removal that shifts slots from ahead of the sweep to behind
+//! it moves the sweep back to the hole and owes the visits it gave back; a growth of the
+//! table moves every slot, so it forgets the idle actions while it rehashes them (it
+//! reads every slot anyway) and starts the sweep's pace again from that tick.
+//!
+//! What the sweep costs: `slots ÷ timeout` visits per tick, amortised; each visit reads
+//! one slot in a sequential walk. When ticks are coarse against the timeout (seconds
+//! with a timeout of a few seconds, many events per second), the visits of a tick come
+//! all at the first event of the tick: a third of the table per event with a timeout of
+//! 3 ticks. After a gap of `timeout` ticks or more without events, the first event
+//! visits the whole table once (every action is idle by then). An empty table is not
+//! walked at all.
 //!
 //! Ended actions leave the live table for a memory of the last `remember_ended` of them,
 //! which refuses a late or replayed event of an ended action and names the state it ended
@@ -66,7 +88,7 @@ mod tests;
 pub use checkpoint::RestoreError;
 pub(crate) use checkpoint::{Reader, Writer};
 use ended::EndedMemory;
-use table::{Slot, Table};
+use table::{is_idle, Slot, Table};
 
 /// How many steps [`Tracker::track_batch`] reads the table for before judging them. The
 /// reads are plain loads, which (unlike prefetch instructions) hold their place in the
@@ -92,20 +114,25 @@ pub struct Step {
 /// Limits of a [`Tracker`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrackerConfig {
-    /// The most actions tracked at once. When a new action arrives at the cap, the least
-    /// recently seen action (approximately: see the module docs) is evicted. At most
-    /// [`MAX_ACTIONS`](Self::MAX_ACTIONS): a tracker clamps a larger value to it.
-    /// Default: 1,000,000.
+    /// The most actions tracked at once. When a new action arrives at the cap, one not
+    /// seen since the eviction hand last came by is evicted (CLOCK, an approximation of
+    /// the least recently seen: see the module docs). The live table grows with use up to
+    /// 24 bytes a slot at 20/11 slots per action, 43.6 bytes per action at the cap, then
+    /// keeps its size. At most [`MAX_ACTIONS`](Self::MAX_ACTIONS): a tracker clamps a
+    /// larger value to it. Default: 1,000,000.
     pub max_actions: usize,
     /// How many ticks an action may stay idle, or `None` to keep it until the cap evicts
     /// it. An action is idle for `now − last` ticks, `last` being the tick of its last
     /// accepted event. It is kept while that is at most `idle_timeout`; once it is more,
     /// the action is forgotten: no earlier than that and, as long as events keep arriving,
     /// at the latest by the first event at which it has been idle more than
-    /// `2 × idle_timeout` ticks. What a tick is (an event, a second) is the caller's
-    /// choice: see [`Tracker::track_state`]. Timeouts of 2³¹ ticks or more are not
-    /// reliable (ticks wrap around, and are compared within half their range). Default:
-    /// `None`.
+    /// `2 × idle_timeout` ticks; an event of the action itself finds it forgotten as soon
+    /// as it has been idle more than `idle_timeout`. What a tick is (an event, a second)
+    /// is the caller's choice: see [`Tracker::track_state`]. The sweep that forgets idle
+    /// actions walks the live table once per `idle_timeout` ticks, spread over the events
+    /// as the ticks pass (see the module docs for its cost with small timeouts and long
+    /// gaps). Timeouts of 2³¹ ticks or more are not reliable (ticks wrap around, and are
+    /// compared within half their range). Default: `None`.
     pub idle_timeout: Option<u32>,
     /// How many ended actions are remembered, so that an event after the end is reported
     /// with the state it ended in (and a repeated initial event is refused rather than
@@ -121,9 +148,8 @@ pub struct TrackerConfig {
 impl TrackerConfig {
     /// The most actions a tracker can track at once: a larger
     /// [`max_actions`](Self::max_actions) is clamped to it. 2³¹ − 1.
-    // The live table stores slot homes and queue positions as `u32`: its slot count
-    // (7/5 of the cap, plus one) and the queue's length (at most 3/2 of the live count
-    // plus 64) must both stay below 2³², which 2³¹ − 1 keeps with a margin.
+    // A checkpoint stores slot positions as `u32`: the live table's slot count (20/11 of
+    // the cap, plus one) must stay below 2³², which 2³¹ − 1 keeps.
     pub const MAX_ACTIONS: usize = (1 << 31) - 1;
     /// The most ended actions a tracker can remember: a larger
     /// [`remember_ended`](Self::remember_ended) is clamped to it. 2³¹ − 1.
@@ -184,8 +210,6 @@ pub struct Tracker {
     live: Table,
     ended: EndedMemory,
     config: TrackerConfig,
-    /// No idle action is due before this tick; saves a look at the queue per event.
-    next_expiry: u32,
     stats: TrackerStats,
 }
 
@@ -216,10 +240,9 @@ impl Tracker {
         let seed = random_seed();
         Tracker {
             media_types,
-            live: Table::new(config.max_actions, seed),
+            live: Table::new(config.max_actions, seed, config.idle_timeout),
             ended: EndedMemory::new(config.remember_ended, seed),
             config,
-            next_expiry: 0,
             stats: TrackerStats::default(),
         }
     }
@@ -354,18 +377,20 @@ impl Tracker {
         let media = self.media_types[media_index];
         let state = &media.states[state_index];
         let key = Key::from(action_id);
-        if let Some(timeout) = self.config.idle_timeout {
-            if self.live.len == 0 {
-                // Nothing is due, whatever `next_expiry` says: it may be stale by more than
-                // the half of the tick range its comparison covers.
-                self.next_expiry = now.wrapping_add(timeout).wrapping_add(1);
-            } else if now.wrapping_sub(self.next_expiry) as i32 >= 0 {
-                self.expire(now, timeout);
-            }
-        }
+        self.stats.expired += self.live.sweep(now);
         // One hash for both tables: they share the seed.
         let hashed = hash(key, self.live.seed);
-        match self.live.find_hashed(key, hashed) {
+        let mut found = self.live.find_hashed(key, hashed);
+        if let (Ok(slot), Some(timeout)) = (found, self.config.idle_timeout) {
+            if is_idle(now, self.live.slots[slot].last_seen, timeout) {
+                // Idle past the timeout, and the sweep has not come by yet: its own event
+                // finds it forgotten all the same, at exactly the timeout.
+                self.live.remove(slot);
+                self.stats.expired += 1;
+                found = self.live.find_hashed(key, hashed);
+            }
+        }
+        match found {
             Ok(slot) => {
                 let found = self.live.slots[slot];
                 let from_media = self.media_types[usize::from(found.media - 1)];
@@ -446,22 +471,21 @@ impl Tracker {
                 let slot = Slot {
                     key,
                     last_seen: now,
-                    qpos: 0,
                     state: state_index as u8,
                     media: media_index as u8 + 1,
                     touched: false,
                     shift: 0,
                 };
-                if self.live.len >= self.config.max_actions {
-                    if self.live.evict_oldest().is_none() {
+                self.stats.expired += if self.live.len >= self.config.max_actions {
+                    if self.live.evict().is_none() {
                         // `max_actions` is 0: nothing can be tracked.
                         return Ok(None);
                     }
                     self.stats.evicted += 1;
-                    self.live.insert(slot);
+                    self.live.insert(slot, now)
                 } else {
-                    self.live.insert_at(vacant, slot);
-                }
+                    self.live.insert_at(vacant, slot, now)
+                };
                 Ok(None)
             }
         }
@@ -506,14 +530,6 @@ impl Tracker {
         }
     }
 
-    /// Forgets the actions idle for more than `timeout` ticks, as far as the queue shows
-    /// them due, and notes when to look again.
-    fn expire(&mut self, now: u32, timeout: u32) {
-        let (expired, next) = self.live.expire(now, timeout);
-        self.stats.expired += expired;
-        self.next_expiry = next.unwrap_or(now.wrapping_add(timeout).wrapping_add(1));
-    }
-
     /// The last accepted state of a live action, as `(media type, state)` wire names.
     pub fn state_of(&self, action_id: Uuid) -> Option<(&'static str, &'static str)> {
         let slot = self.live.slots[self.live.find(Key::from(action_id)).ok()?];
@@ -539,8 +555,8 @@ impl Tracker {
         self.ended.len()
     }
 
-    /// The heap memory the tracker holds, in bytes: both tables and their queues, counted
-    /// by capacity.
+    /// The heap memory the tracker holds, in bytes: the live table and the ended memory,
+    /// counted by capacity.
     pub fn memory_bytes(&self) -> usize {
         self.live.memory_bytes() + self.ended.memory_bytes()
     }
@@ -554,7 +570,6 @@ impl Tracker {
     pub fn clear(&mut self) {
         self.live.clear();
         self.ended.clear();
-        self.next_expiry = 0;
     }
 }
 
@@ -569,7 +584,7 @@ fn random_seed() -> [u64; 2] {
     [a.finish() | 1, b.finish() | 1]
 }
 
-/// An action id as stored: four `u32` keep the slot 4-byte aligned (28 bytes, not 32).
+/// An action id as stored: four `u32` keep the slot 4-byte aligned (24 bytes, not 32).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Key(pub(super) [u32; 4]);
 

@@ -1,7 +1,6 @@
 //! The live table: open addressing with linear probing and backward-shift removal, and
-//! the FIFO queue of records that orders eviction (see the [module docs](super)).
-
-use std::collections::VecDeque;
+//! the two hands that walk it: the CLOCK hand that picks an action to evict at the cap,
+//! and the idle sweep (see the [module docs](super)).
 
 use super::{distance, hash, home, reduce, Key, TrackerConfig};
 
@@ -9,17 +8,16 @@ use super::{distance, hash, home, reduce, Key, TrackerConfig};
 pub(super) struct Slot {
     pub(super) key: Key,
     pub(super) last_seen: u32,
-    /// The queue position of this slot's record.
-    pub(super) qpos: u32,
     pub(super) state: u8,
     /// The media type's index plus one; 0 marks an empty slot.
     pub(super) media: u8,
-    /// Seen since its record was queued: gets a second chance before eviction.
+    /// Seen since the CLOCK hand last passed it: the hand passes it once more (clearing
+    /// this) before it can be evicted.
     pub(super) touched: bool,
     /// How far the slot lies past its home, saturated at `u8::MAX` (then the hash tells).
     /// Removal moves slots back by their distance from home: reading it here saves
-    /// hashing every slot of the cluster again (about 8 % of removal's instructions). It
-    /// takes the byte the slot's alignment would leave empty anyway.
+    /// hashing every slot of the cluster again. It takes the byte the slot's alignment
+    /// would leave empty anyway.
     pub(super) shift: u8,
 }
 
@@ -29,30 +27,50 @@ impl Slot {
     }
 }
 
+/// Whether an action last seen at `last_seen` has been idle for more than `timeout` at
+/// `now`: the one rule both the sweep and a lookup apply.
+pub(super) fn is_idle(now: u32, last_seen: u32, timeout: u32) -> bool {
+    now.wrapping_sub(last_seen) > timeout
+}
+
+/// Where the idle sweep stands. The sweep visits the slots in index order, wrapping
+/// around, at a pace of `slots.len()` visits per `timeout` ticks, so that every slot is
+/// visited at least once in any `timeout` consecutive ticks (see the module docs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Sweep {
+    /// The next slot to visit.
+    pub(super) at: usize,
+    /// Visits owed beyond the pace: a removal that shifted slots back across `at` moved
+    /// `at` back over them, and the sweep walks that stretch again.
+    pub(super) behind: usize,
+    /// The tick the visits so far were paced up to.
+    pub(super) until: u32,
+    /// What the pace owes short of a whole visit, in 1/`timeout` visits.
+    pub(super) carry: u32,
+}
+
 /// Open addressing with linear probing and backward-shift removal (no tombstones), at
-/// most 5/7 full, plus the FIFO queue of records that orders eviction.
+/// most 11/20 full, walked by the CLOCK hand and the idle sweep.
 #[derive(Debug, Clone)]
 pub(super) struct Table {
     pub(super) slots: Vec<Slot>,
     pub(super) len: usize,
-    /// The slot count this table grows to: `cap × 7/5`, rounded up.
+    /// The slot count this table grows to: `cap × 20/11`, rounded up, plus one.
     pub(super) max_slots: usize,
     pub(super) seed: [u64; 2],
-    /// Eviction-order records: each the home index of a live action's slot.
-    pub(super) queue: VecDeque<u32>,
-    /// The position of `queue[0]`; positions only grow (wrapping).
-    pub(super) head: u32,
+    /// Where the CLOCK hand looks next for an action to evict.
+    pub(super) hand: usize,
+    pub(super) idle_timeout: Option<u32>,
+    pub(super) sweep: Sweep,
 }
 
 impl Table {
-    pub(super) fn new(cap: usize, seed: [u64; 2]) -> Self {
+    pub(super) fn new(cap: usize, seed: [u64; 2], idle_timeout: Option<u32>) -> Self {
         debug_assert!(cap <= TrackerConfig::MAX_ACTIONS);
-        // More slots than the cap: one stays empty even at the cap, so probes end.
-        let max_slots = cap
-            .checked_mul(2)
-            .map(|extra| extra.div_ceil(5))
-            .and_then(|extra| cap.checked_add(extra))
-            .and_then(|slots| slots.checked_add(1))
+        // More slots than the cap: one stays empty even at the cap, so probes end. In
+        // u64: `cap × 20` would overflow a 32-bit usize.
+        let max_slots = usize::try_from((cap as u64 * 20).div_ceil(11) + 1)
+            .ok()
             .filter(|&slots| u32::try_from(slots).is_ok())
             .expect("MAX_ACTIONS keeps the slot count within u32");
         Table {
@@ -60,8 +78,9 @@ impl Table {
             len: 0,
             max_slots,
             seed,
-            queue: VecDeque::new(),
-            head: 0,
+            hand: 0,
+            idle_timeout,
+            sweep: Sweep::default(),
         }
     }
 
@@ -79,6 +98,14 @@ impl Table {
         }
     }
 
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.slots.len() {
+            0
+        } else {
+            i + 1
+        }
+    }
+
     /// The slot holding `key`, or the empty slot where it would go.
     pub(super) fn find(&self, key: Key) -> Result<usize, usize> {
         self.find_hashed(key, hash(key, self.seed))
@@ -89,123 +116,107 @@ impl Table {
         if self.slots.is_empty() {
             return Err(usize::MAX);
         }
-        self.probe(reduce(hash, self.slots.len()), |slot| slot.key == key)
-    }
-
-    /// Walks the probe sequence from `start` to the first slot that `matches` (`Ok`) or
-    /// the first empty one (`Err`).
-    pub(super) fn probe(
-        &self,
-        start: usize,
-        matches: impl Fn(&Slot) -> bool,
-    ) -> Result<usize, usize> {
-        let mut i = start;
+        let mut i = reduce(hash, self.slots.len());
         loop {
             let slot = &self.slots[i];
             if slot.is_empty() {
                 return Err(i);
             }
-            if matches(slot) {
+            if slot.key == key {
                 return Ok(i);
             }
-            i += 1;
-            if i == self.slots.len() {
-                i = 0;
+            i = self.next(i);
+        }
+    }
+
+    /// The slot count after the next growth: the table doubles from 16 up to
+    /// `max_slots`.
+    pub(super) fn grown_size(&self, len: usize) -> usize {
+        len.saturating_mul(2).max(16).min(self.max_slots)
+    }
+
+    /// Whether this table takes `len` slots at some point of its growth.
+    pub(super) fn takes_size(&self, len: usize) -> bool {
+        let mut size = 0;
+        loop {
+            if size == len {
+                return true;
             }
+            if size == self.max_slots {
+                return false;
+            }
+            size = self.grown_size(size);
         }
     }
 
     pub(super) fn needs_growth(&self) -> bool {
-        // In u64: with up to 2³¹ slots, `× 7` would overflow a 32-bit usize.
-        (self.len as u64 + 1) * 7 > self.slots.len() as u64 * 5 && self.slots.len() < self.max_slots
+        // In u64: with up to 2³² slots, `× 20` would overflow a 32-bit usize.
+        (self.len as u64 + 1) * 20 > self.slots.len() as u64 * 11
+            && self.slots.len() < self.max_slots
     }
 
-    /// Inserts a key known to be absent.
-    pub(super) fn insert(&mut self, slot: Slot) {
+    /// Inserts a key known to be absent; returns how many idle actions a growth of the
+    /// table forgot on the way (see [`grow`](Self::grow)).
+    pub(super) fn insert(&mut self, slot: Slot, now: u32) -> u64 {
         match self.find(slot.key) {
-            Err(vacant) => self.insert_at(vacant, slot),
+            Err(vacant) => self.insert_at(vacant, slot, now),
             Ok(_) => unreachable!("insert of a key already present"),
         }
     }
 
-    /// Inserts at the vacant slot `find` returned, growing first when needed.
-    pub(super) fn insert_at(&mut self, mut vacant: usize, mut slot: Slot) {
+    /// Inserts at the vacant slot `find` returned, growing first when needed; returns
+    /// how many idle actions the growth forgot.
+    pub(super) fn insert_at(&mut self, mut vacant: usize, mut slot: Slot, now: u32) -> u64 {
+        let mut expired = 0;
         if self.needs_growth() {
-            self.grow();
+            expired = self.grow(self.grown_size(self.slots.len()), Some(now));
             vacant = self.find(slot.key).expect_err("key is absent");
         }
         // Probes end at an empty slot: one must be left after this insert.
         assert!(self.len + 1 < self.slots.len(), "the table is never full");
-        slot.touched = false;
         slot.shift = saturate(distance(self.home(slot.key), vacant, self.slots.len()));
         self.slots[vacant] = slot;
         self.len += 1;
-        self.enqueue(vacant);
-        self.compact_if_needed();
+        expired
     }
 
-    pub(super) fn grow(&mut self) {
-        let new_len = self
-            .slots
-            .len()
-            .saturating_mul(2)
-            .max(16)
-            .min(self.max_slots);
+    /// Moves every action into a table of `new_len` slots. Every position changes, so
+    /// both hands start again at slot 0; at `now` (given while tracking), the actions
+    /// idle past the timeout are forgotten on the way, and the count is returned: every
+    /// slot was visited at `now`, which restarts the sweep's pace from there.
+    pub(super) fn grow(&mut self, new_len: usize, now: Option<u32>) -> u64 {
         let old = std::mem::replace(&mut self.slots, vec![Slot::default(); new_len]);
+        let due = |slot: &Slot| match (now, self.idle_timeout) {
+            (Some(now), Some(timeout)) => is_idle(now, slot.last_seen, timeout),
+            _ => false,
+        };
+        let mut expired = 0;
+        self.len = 0;
         for mut slot in old.into_iter().filter(|s| !s.is_empty()) {
+            if due(&slot) {
+                expired += 1;
+                continue;
+            }
             let at = self.find(slot.key).expect_err("keys are unique");
             slot.shift = saturate(distance(self.home(slot.key), at, new_len));
             self.slots[at] = slot;
+            self.len += 1;
         }
-        // Every home changed: rewrite the queue, in the same order.
-        let current = self.current_records();
-        let (seed, len) = (self.seed, self.slots.len());
-        let mut records = VecDeque::with_capacity(current.count + current.count / 4 + 64);
-        records.resize(current.count, 0);
-        for slot in self.slots.iter_mut().filter(|s| !s.is_empty()) {
-            records[current.renumber(slot)] = home(slot.key, seed, len) as u32;
-        }
-        self.queue = records;
-    }
-
-    /// The slot whose record is at `position`, found from the record's `home`; `None`
-    /// when the record is stale (its action ended or was removed, or was queued again).
-    pub(super) fn locate(&self, position: u32, home: u32) -> Option<usize> {
-        self.probe(home as usize, |slot| slot.qpos == position).ok()
-    }
-
-    /// Which records are current (their slot holds their position), found by reading the
-    /// slots in index order: sequential reads, not one random access per record.
-    pub(super) fn current_records(&self) -> CurrentRecords {
-        let mut bits = vec![0u64; self.queue.len().div_ceil(64)];
-        for slot in self.slots.iter().filter(|s| !s.is_empty()) {
-            let offset = slot.qpos.wrapping_sub(self.head) as usize;
-            bits[offset / 64] |= 1 << (offset % 64);
-        }
-        let mut rank = Vec::with_capacity(bits.len());
-        let mut count = 0;
-        for word in &bits {
-            rank.push(count);
-            count += word.count_ones() as usize;
-        }
-        CurrentRecords {
-            head: self.head,
-            bits,
-            rank,
-            count,
-        }
+        self.hand = 0;
+        self.sweep = Sweep {
+            until: now.unwrap_or(self.sweep.until),
+            ..Sweep::default()
+        };
+        expired
     }
 
     /// Empties slot `i`, shifting back the slots after it that probed past it, so that
     /// lookups never need tombstones (Knuth, TAOCP vol. 3, algorithm 6.4R).
     pub(super) fn remove(&mut self, mut i: usize) {
-        let n = self.slots.len();
+        let (start, n) = (i, self.slots.len());
         let mut j = i;
         loop {
-            j += 1;
-            if j == n {
-                j = 0;
-            }
+            j = self.next(j);
             if self.slots[j].is_empty() {
                 break;
             }
@@ -224,157 +235,101 @@ impl Table {
         }
         self.slots[i] = Slot::default();
         self.len -= 1;
-    }
-
-    /// Evicts the first action in the queue not touched since it was queued (the touched
-    /// ones ahead of it get a second chance); `None` when the table is empty.
-    pub(super) fn evict_oldest(&mut self) -> Option<()> {
-        while let Some((position, home)) = self.pop_front() {
-            let Some(at) = self.locate(position, home) else {
-                continue;
-            };
-            if self.slots[at].touched {
-                self.requeue(at);
-                continue;
+        // A slot shifted from at or past the sweep to before it would miss this round's
+        // visit: the sweep goes back to the start of the shifted stretch, and owes the
+        // visits it gave back. (The CLOCK hand is not moved back: a slot that slips past
+        // it is only looked at a round later, a coarser approximation, nothing broken.)
+        if self.idle_timeout.is_some() {
+            let back = distance(start, self.sweep.at, n);
+            if back > 0 && back < distance(start, j, n) {
+                self.sweep.at = start;
+                self.sweep.behind = (self.sweep.behind + back).min(n);
             }
-            self.remove(at);
-            return Some(());
         }
-        None
     }
 
-    /// Takes the front record, as its position and home.
-    pub(super) fn pop_front(&mut self) -> Option<(u32, u32)> {
-        let home = self.queue.pop_front()?;
-        let position = self.head;
-        self.head = self.head.wrapping_add(1);
-        Some((position, home))
-    }
-
-    pub(super) fn requeue(&mut self, at: usize) {
-        self.slots[at].touched = false;
-        self.enqueue(at);
-    }
-
-    /// Queues a record for the slot at `at`, at the back. The queue grows by a quarter of
-    /// the live count at a time rather than letting `VecDeque` double it: compaction keeps
-    /// at most `1.5 × live + 64` records, so at the cap its capacity stays under 1.75
-    /// records (7 bytes) per live action, which with the slots' 39.2 keeps the tracker
-    /// under 48.
-    pub(super) fn enqueue(&mut self, at: usize) {
-        if self.queue.len() == self.queue.capacity() {
-            self.queue.reserve_exact(self.len / 4 + 64);
+    /// Evicts the first action the CLOCK hand finds untouched, clearing the touched bits
+    /// it passes; `None` when the table is empty. Nothing moves while the hand walks, so
+    /// within one round it has cleared every bit, and within two it evicts.
+    pub(super) fn evict(&mut self) -> Option<()> {
+        if self.len == 0 {
+            return None;
         }
-        self.slots[at].qpos = self.head.wrapping_add(self.queue.len() as u32);
-        let (shift, len) = (self.shift(at), self.slots.len());
-        let home = if shift <= at {
-            at - shift
+        loop {
+            let at = self.hand;
+            let slot = &mut self.slots[at];
+            if !slot.is_empty() {
+                if !slot.touched {
+                    // The hand stays: the slot shifted into `at` has not been looked at.
+                    self.remove(at);
+                    return Some(());
+                }
+                slot.touched = false;
+            }
+            self.hand = self.next(at);
+        }
+    }
+
+    /// Paces the idle sweep up to `now` and forgets the idle actions it visits; returns
+    /// how many. Called before each event is judged: when the clock has not moved, it
+    /// does nothing.
+    #[inline]
+    pub(super) fn sweep(&mut self, now: u32) -> u64 {
+        match self.idle_timeout {
+            // Ticks compared within half their range: a clock that went back waits.
+            Some(timeout) if (now.wrapping_sub(self.sweep.until) as i32) > 0 => {
+                self.sweep_to(now, timeout)
+            }
+            _ => 0,
+        }
+    }
+
+    #[inline(never)]
+    fn sweep_to(&mut self, now: u32, timeout: u32) -> u64 {
+        let elapsed = now.wrapping_sub(self.sweep.until);
+        let n = self.slots.len();
+        let visits = if self.len == 0 {
+            // Nothing to forget: the pace starts again from here.
+            self.sweep.carry = 0;
+            0
+        } else if elapsed >= timeout {
+            // A whole round is due (a long gap, or a timeout of a few ticks).
+            self.sweep.carry = 0;
+            n
         } else {
-            at + (len - shift)
+            // `elapsed < timeout < 2³²` and `n < 2³²`: the product fits.
+            let owed = u64::from(self.sweep.carry) + u64::from(elapsed) * n as u64;
+            self.sweep.carry = (owed % u64::from(timeout)) as u32;
+            ((owed / u64::from(timeout)) as usize + self.sweep.behind).min(n)
         };
-        // The slot count fits in u32 (`Table::new`), so does a home.
-        self.queue.push_back(home as u32);
-    }
-
-    /// Removes the actions idle for more than `timeout` ticks from the front of the queue;
-    /// returns how many, and the tick at which the new front falls due (`None` when
-    /// empty).
-    pub(super) fn expire(&mut self, now: u32, timeout: u32) -> (u64, Option<u32>) {
+        self.sweep.until = now;
+        self.sweep.behind = 0;
         let mut expired = 0;
-        while let Some(&home) = self.queue.front() {
-            let Some(at) = self.locate(self.head, home) else {
-                self.pop_front();
-                continue;
-            };
-            let entry = self.slots[at];
-            if now.wrapping_sub(entry.last_seen) > timeout {
-                self.pop_front();
+        let mut left = visits;
+        while left > 0 && self.len > 0 {
+            let at = self.sweep.at;
+            let slot = &self.slots[at];
+            if !slot.is_empty() && is_idle(now, slot.last_seen, timeout) {
+                // The slot shifted into `at` is visited next, without a step forward.
                 self.remove(at);
                 expired += 1;
-            } else if entry.touched {
-                self.pop_front();
-                self.requeue(at);
             } else {
-                // Everything behind an untouched front was queued later, and last seen no
-                // earlier than the front's last sight: nothing behind is due before it.
-                let due = entry.last_seen.wrapping_add(timeout).wrapping_add(1);
-                return (expired, Some(due));
+                self.sweep.at = self.next(at);
+                left -= 1;
             }
         }
-        (expired, None)
-    }
-
-    /// Drops stale records once they are half as many as the live ones, keeping the order
-    /// of the others. Homes have not changed, so the kept records are copied as they are
-    /// (one sequential pass over the queue) and only the slots' positions are renumbered
-    /// (one over the slots).
-    pub(super) fn compact_if_needed(&mut self) {
-        if self.queue.len() > self.len + self.len / 2 + 64 {
-            self.compact();
-        }
-    }
-
-    pub(super) fn compact(&mut self) {
-        let current = self.current_records();
-        for slot in self.slots.iter_mut().filter(|s| !s.is_empty()) {
-            current.renumber(slot);
-        }
-        // In place, in order: the kept records only move towards the front.
-        let records = self.queue.make_contiguous();
-        let mut kept = 0;
-        for offset in current.offsets() {
-            records[kept] = records[offset];
-            kept += 1;
-        }
-        self.queue.truncate(kept);
-        // Gives back what a burst of stale records made the queue take.
-        self.queue.shrink_to(self.len + self.len / 4 + 64);
+        expired
     }
 
     pub(super) fn memory_bytes(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<Slot>()
-            + self.queue.capacity() * std::mem::size_of::<u32>()
     }
 
     pub(super) fn clear(&mut self) {
         self.slots.fill(Slot::default());
-        self.queue.clear();
         self.len = 0;
-    }
-}
-
-/// The current records of the queue, and each one's rank among them: its position once
-/// the stale ones are dropped.
-pub(super) struct CurrentRecords {
-    pub(super) head: u32,
-    pub(super) bits: Vec<u64>,
-    pub(super) rank: Vec<usize>,
-    pub(super) count: usize,
-}
-
-impl CurrentRecords {
-    /// The offsets of the current records, in order.
-    pub(super) fn offsets(&self) -> impl Iterator<Item = usize> + '_ {
-        self.bits
-            .iter()
-            .enumerate()
-            .flat_map(|(word_index, &word)| {
-                std::iter::successors((word != 0).then_some(word), |&w| {
-                    let rest = w & (w - 1);
-                    (rest != 0).then_some(rest)
-                })
-                .map(move |w| word_index * 64 + w.trailing_zeros() as usize)
-            })
-    }
-
-    /// Gives `slot` the position its record will have once the stale ones are dropped,
-    /// and returns that position's offset from the front.
-    pub(super) fn renumber(&self, slot: &mut Slot) -> usize {
-        let offset = slot.qpos.wrapping_sub(self.head) as usize;
-        let below = self.bits[offset / 64] & ((1 << (offset % 64)) - 1);
-        let new_offset = self.rank[offset / 64] + below.count_ones() as usize;
-        slot.qpos = self.head.wrapping_add(new_offset as u32);
-        new_offset
+        self.hand = 0;
+        self.sweep = Sweep::default();
     }
 }
 

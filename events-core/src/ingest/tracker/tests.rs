@@ -92,17 +92,16 @@ fn the_ended_memory_is_exact_when_displacements_saturate() {
 }
 
 #[test]
-fn a_slot_is_28_bytes() {
-    assert_eq!(std::mem::size_of::<Slot>(), 28);
+fn a_slot_is_24_bytes() {
+    assert_eq!(std::mem::size_of::<Slot>(), 24);
 }
 
 /// One cluster longer than a slot's saturated shift (255): removal must fall back on
-/// the hash for the slots past that, and still keep every key findable and every
-/// record pointing at its slot.
+/// the hash for the slots past that, and still keep every key findable.
 #[test]
 fn removal_in_a_cluster_longer_than_the_stored_shift() {
     let seed = [3, 5];
-    let mut table = Table::new(320, seed);
+    let mut table = Table::new(320, seed, None);
     let slot_count = table.max_slots;
     let keys: Vec<Key> = (0u128..)
         .map(spread)
@@ -110,7 +109,7 @@ fn removal_in_a_cluster_longer_than_the_stored_shift() {
         .take(300)
         .collect();
     for &key in &keys {
-        table.insert(live(key));
+        table.insert(live(key), 0);
     }
     assert_eq!(table.slots.len(), slot_count);
     assert!(table.slots.iter().any(|s| s.shift == u8::MAX));
@@ -129,36 +128,15 @@ fn removal_in_a_cluster_longer_than_the_stored_shift() {
     {
         let home = home(slot.key, seed, slot_count);
         assert_eq!(table.shift(at), distance(home, at, slot_count));
-        let record = table.queue[slot.qpos.wrapping_sub(table.head) as usize];
-        assert_eq!(table.locate(slot.qpos, record), Some(at));
     }
-}
-
-/// After a burst, compaction gives the queue's memory back: it follows the live
-/// count, not the most there ever were.
-#[test]
-fn the_queue_shrinks_after_a_burst() {
-    let mut table = Table::new(10_000, [3, 5]);
-    let keys: Vec<Key> = (0..10_000u128).map(spread).collect();
-    for &key in &keys {
-        table.insert(live(key));
-    }
-    assert!(table.queue.capacity() >= 10_000);
-    for &key in &keys {
-        let at = table.find(key).unwrap();
-        table.remove(at);
-    }
-    table.insert(live(Key::from(Uuid::from_u128(u128::MAX))));
-    assert_eq!(table.queue.len(), 1);
-    assert!(table.queue.capacity() < 1_000, "{}", table.queue.capacity());
 }
 
 #[test]
 fn removal_keeps_every_other_key_findable() {
-    let mut table = Table::new(1000, [3, 5]);
+    let mut table = Table::new(1000, [3, 5], None);
     let keys: Vec<Key> = (0..1000u128).map(spread).collect();
     for &key in &keys {
-        table.insert(live(key));
+        table.insert(live(key), 0);
     }
     for (n, &key) in keys.iter().enumerate().step_by(3) {
         let at = table.find(key).unwrap();
@@ -168,34 +146,133 @@ fn removal_keeps_every_other_key_findable() {
     for (n, &key) in keys.iter().enumerate() {
         assert_eq!(table.find(key).is_ok(), n % 3 != 0, "key {n}");
     }
-    // Every live slot is found from its record, however the removals shifted it.
-    let every_slot_found_from_its_record = |table: &Table| {
-        for (at, slot) in table
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.is_empty())
-        {
-            let home = table.queue[slot.qpos.wrapping_sub(table.head) as usize];
-            assert_eq!(table.locate(slot.qpos, home), Some(at));
-        }
-    };
-    every_slot_found_from_its_record(&table);
-    // Compaction drops the stale records and keeps the order of the others.
-    let order = |table: &Table| {
-        let mut slots: Vec<Slot> = table
-            .slots
-            .iter()
-            .copied()
-            .filter(|s| !s.is_empty())
-            .collect();
-        slots.sort_by_key(|s| s.qpos.wrapping_sub(table.head));
-        slots.iter().map(|s| s.key).collect::<Vec<_>>()
-    };
-    let before = order(&table);
-    assert_eq!(table.queue.len(), 1000);
-    table.compact();
-    assert_eq!(table.queue.len(), 666);
-    assert_eq!(order(&table), before);
-    every_slot_found_from_its_record(&table);
+}
+
+/// With every action touched, the CLOCK hand clears every bit in one round and evicts in
+/// the next; an untouched action is evicted before any touched one.
+#[test]
+fn the_clock_hand_always_evicts() {
+    let mut table = Table::new(1000, [3, 5], None);
+    let keys: Vec<Key> = (0..1000u128).map(spread).collect();
+    for &key in &keys {
+        table.insert(
+            Slot {
+                touched: true,
+                ..live(key)
+            },
+            0,
+        );
+    }
+    table.evict().unwrap();
+    assert_eq!(table.len, 999);
+    let untouched = table
+        .slots
+        .iter()
+        .filter(|s| !s.is_empty() && !s.touched)
+        .count();
+    assert!(untouched >= 998, "one round cleared the bits");
+    // Touch all but one: that one goes next, wherever it lies from the hand.
+    let spared = keys
+        .iter()
+        .copied()
+        .find(|&k| table.find(k).is_ok())
+        .unwrap();
+    for slot in table.slots.iter_mut().filter(|s| !s.is_empty()) {
+        slot.touched = slot.key != spared;
+    }
+    table.evict().unwrap();
+    assert!(table.find(spared).is_err());
+    assert_eq!(table.len, 998);
+    let mut empty = Table::new(10, [3, 5], None);
+    assert!(empty.evict().is_none());
+}
+
+/// A large table and a timeout of a few ticks: each tick owes a third of a round of the
+/// sweep, and every action idle past the timeout is gone by the first event after twice
+/// it, never earlier, whatever the sweep's own removals shift back.
+#[test]
+fn the_sweep_covers_a_large_table_within_the_timeout() {
+    let timeout = 3;
+    let mut table = Table::new(50_000, [3, 5], Some(timeout));
+    table.grow(table.max_slots, Some(10));
+    let keys: Vec<Key> = (0..40_000u128).map(spread).collect();
+    for &key in &keys[..20_000] {
+        table.insert(
+            Slot {
+                last_seen: 10,
+                ..live(key)
+            },
+            10,
+        );
+    }
+    assert_eq!(table.sweep(13), 0, "idle 3 ticks: kept");
+    for &key in &keys[20_000..] {
+        table.insert(
+            Slot {
+                last_seen: 14,
+                ..live(key)
+            },
+            14,
+        );
+    }
+    let mut expired = 0;
+    for now in 14..=17 {
+        expired += table.sweep(now);
+    }
+    assert_eq!(expired, 20_000, "idle since 10: due from 14, gone by 17");
+    assert_eq!(table.len, 20_000, "idle since 14: kept at 17");
+    for now in 18..=21 {
+        expired += table.sweep(now);
+    }
+    assert_eq!(expired, 40_000);
+    assert_eq!(table.len, 0);
+}
+
+/// A removal that shifts a slot from ahead of the sweep to behind it moves the sweep
+/// back, so the shifted slot is still visited in this round.
+#[test]
+fn a_slot_shifted_behind_the_sweep_is_still_visited() {
+    let seed = [3, 5];
+    let timeout = 10;
+    let mut table = Table::new(64, seed, Some(timeout));
+    table.grow(table.max_slots, Some(0));
+    let slot_count = table.slots.len();
+    // Three keys of one home: a cluster at h, h+1, h+2.
+    let keys: Vec<Key> = (0u128..)
+        .map(spread)
+        .filter(|&key| home(key, seed, slot_count) == 5)
+        .take(3)
+        .collect();
+    table.insert(
+        Slot {
+            last_seen: 11,
+            ..live(keys[0])
+        },
+        0,
+    );
+    table.insert(
+        Slot {
+            last_seen: 11,
+            ..live(keys[1])
+        },
+        0,
+    );
+    table.insert(
+        Slot {
+            last_seen: 0,
+            ..live(keys[2])
+        },
+        0,
+    );
+    // The sweep stands at the last of the three; the first is removed, shifting the
+    // others back across it.
+    table.sweep.at = 7;
+    table.sweep.until = 10;
+    table.remove(table.find(keys[0]).unwrap());
+    assert_eq!(table.find(keys[2]), Ok(6));
+    assert_eq!((table.sweep.at, table.sweep.behind), (5, 2));
+    // One tick's pace is a tenth of a round of 118 slots: 11 visits, plus the 2 owed,
+    // from slot 5.
+    assert_eq!(table.sweep(11), 1, "idle since 0, visited");
+    assert!(table.find(keys[2]).is_err());
 }
