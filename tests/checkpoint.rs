@@ -58,9 +58,9 @@ proptest! {
 
     /// Restore then continue = one uninterrupted run: the same verdicts after the
     /// handover, the same counts, and at the end the same checkpoint (live actions in the
-    /// same eviction order, the same ended actions in the same order), although the two
-    /// trackers hash with different seeds. Small caps make eviction, idle expiry and
-    /// forgetting of ended actions happen.
+    /// same slots, both hands in the same places, the same ended actions in the same
+    /// order): the restored tracker takes the checkpoint's hash seed. Small caps make
+    /// eviction, idle expiry and forgetting of ended actions happen.
     #[test]
     fn restore_then_continue_is_one_uninterrupted_run(
         steps in steps(),

@@ -189,7 +189,8 @@ pub struct TrackerStats {
 ///
 /// Memory is bounded: ended actions leave the live table (a bounded memory of ended ids
 /// remains), idle ones expire ([`TrackerConfig::idle_timeout`]), and at
-/// [`TrackerConfig::max_actions`] the least recently seen one is evicted.
+/// [`TrackerConfig::max_actions`] one not seen lately is evicted (CLOCK, an approximation
+/// of the least recently seen).
 ///
 /// ```
 /// use events_core::ingest::{Tracker, TransitionRule};
