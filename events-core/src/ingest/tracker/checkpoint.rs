@@ -357,7 +357,9 @@ impl Tracker {
     }
 
     /// Replaces what this tracker knows with a [`checkpoint`](Self::checkpoint)'s, keeping
-    /// its own limits and hash seed. On an error nothing changes.
+    /// its own limits and taking the checkpoint's hash seed (which action is evicted
+    /// next, and when the idle sweep comes by, follow from it: see the module source).
+    /// On an error nothing changes.
     ///
     /// Media types and states are matched by wire name. When this tracker's limits are
     /// smaller than the checkpointed tracker's, what does not fit goes: the least recently
