@@ -30,7 +30,8 @@
 //! bit; at the cap, a hand walks the slots from where it last stopped, clearing the bits
 //! it passes, and evicts the first action whose bit was clear: one not seen since the
 //! hand last came by. Nothing moves while the hand walks, so it clears every bit within
-//! one round and evicts within two. A removal's backward shift may move a slot back
+//! one round and evicts within two; over many evictions its steps are paid for by the
+//! touches that set the bits it clears, plus the empty slots it passes. A removal's backward shift may move a slot back
 //! past the hand; that slot is then looked at a round later, which makes the
 //! approximation of least-recently-seen order coarser, nothing worse. (The FIFO queue it
 //! replaces kept insertion order among untouched actions, for 11 bytes per action.)
