@@ -97,7 +97,8 @@ pub use typed_stream::TypedStream;
 ///   table up; the first emit of a thread on a bus also allocates that thread's place for
 ///   it. A thread keeps its copy, and so the closures of handlers removed meanwhile, until
 ///   its next emit on that bus or another one, or until it exits (removed handlers are
-///   never *called* again). [`emit`](Self::emit) checks no type at all: a media type with
+///   never *called* again); [`emit`](Self::emit) keeps one per event type, until the
+///   thread's next `emit` of that type. [`emit`](Self::emit) checks no type at all: a media type with
 ///   typed subscriptions has a handler table typed by its event struct, and each event
 ///   type declared with `media_type!` has its own thread-local of copies, which hold the
 ///   way to that type's handlers. For a loop emitting many events of one type, an
