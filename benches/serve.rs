@@ -10,6 +10,13 @@
 //! a collector serves many pages at once, and with few connections the figure is the
 //! sync's latency (a connection waits for its 200), not what the collector can take.
 //!
+//! Each round runs the collector twice: `durable_file` syncs each group commit
+//! (`Fsync::OnCommit`, `serve`'s default: a 200 survives a power loss) and
+//! `flushed_file` answers once the events are written to the kernel (`--fsync never`: a
+//! 200 survives `kill -9` of the collector, not a crash of the machine). Last, the disk
+//! alone: the same bytes written with one `fdatasync` per commit-sized chunk, the ceiling
+//! of the durable figure on this disk.
+//!
 //! Run: `cargo bench --bench serve` (a bench binary: it prints its figures).
 
 use std::collections::BTreeMap;
@@ -66,7 +73,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// One run of the collector over `batches`: events accepted per second, latencies.
-fn serve_once(registry: &Registry, batches: &[Bytes], events: u64) -> (f64, Vec<Duration>) {
+fn serve_once(
+    registry: &Registry,
+    batches: &[Bytes],
+    events: u64,
+    fsync: Fsync,
+) -> (f64, Vec<Duration>) {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -77,12 +89,13 @@ fn serve_once(registry: &Registry, batches: &[Bytes], events: u64) -> (f64, Vec<
             dir.path().join("events.ndjson"),
             FileOptions {
                 append: true,
-                fsync: Fsync::OnCommit,
+                fsync,
             },
         )
         .unwrap();
         let config = Config {
             dead_letter: dir.path().join("dead-letter.ndjson"),
+            fsync,
             ..Config::default()
         };
         let collector = Collector::new(Limits::default().builder(registry), config)
@@ -179,31 +192,82 @@ fn main() {
     )
     .unwrap();
     let batches = batches(&input);
-    let mut serve_rates = Vec::new();
+    let mut durable_rates = Vec::new();
+    let mut flushed_rates = Vec::new();
     let mut check_rates = Vec::new();
-    let mut latencies = Vec::new();
+    let mut durable_latencies = Vec::new();
+    let mut flushed_latencies = Vec::new();
     for _ in 0..ROUNDS {
         check_rates.push(check_once(&registry, &input, summary.events));
-        let (rate, mut l) = serve_once(&registry, &batches, summary.events);
-        serve_rates.push(rate);
-        latencies.append(&mut l);
+        let (rate, mut l) = serve_once(&registry, &batches, summary.events, Fsync::OnCommit);
+        durable_rates.push(rate);
+        durable_latencies.append(&mut l);
+        let (rate, mut l) = serve_once(&registry, &batches, summary.events, Fsync::Never);
+        flushed_rates.push(rate);
+        flushed_latencies.append(&mut l);
     }
     let median = |rates: &mut Vec<f64>| {
         rates.sort_by(f64::total_cmp);
         rates[rates.len() / 2]
     };
-    let serve = median(&mut serve_rates);
     let check = median(&mut check_rates);
-    latencies.sort();
-    println!(
-        "serve/durable_file_batch_{BATCH}: {:.0} events/s ({:.0} requests/s), p50 {:.2} ms, p99 {:.2} ms ({} events, {} requests per round, {CONNECTIONS} connections, median of {ROUNDS})",
-        serve,
-        serve / BATCH as f64,
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        summary.events,
-        batches.len(),
-    );
+    for (name, rates, latencies) in [
+        ("durable_file", &mut durable_rates, &mut durable_latencies),
+        ("flushed_file", &mut flushed_rates, &mut flushed_latencies),
+    ] {
+        let serve = median(rates);
+        latencies.sort();
+        println!(
+            "serve/{name}_batch_{BATCH}: {:.0} events/s ({:.0} requests/s), p50 {:.2} ms, p99 {:.2} ms, {:.2} × check ({} events, {} requests per round, {CONNECTIONS} connections, median of {ROUNDS})",
+            serve,
+            serve / BATCH as f64,
+            percentile(latencies, 0.50).as_secs_f64() * 1e3,
+            percentile(latencies, 0.99).as_secs_f64() * 1e3,
+            serve / check,
+            summary.events,
+            batches.len(),
+        );
+    }
     println!("check/single_thread: {check:.0} events/s");
-    println!("serve / check: {:.2} (target ≥ 0.5)", serve / check);
+    let (bytes_per_second, sync) = disk_sync(&batches);
+    println!(
+        "disk: {:.0} MB/s written with one fdatasync per {} KB (p50 sync {:.2} ms): the durable figure's ceiling at {:.0} events/s",
+        bytes_per_second / 1e6,
+        SYNC_CHUNK / 1000,
+        sync.as_secs_f64() * 1e3,
+        bytes_per_second * summary.events as f64 / batches.iter().map(|b| b.len()).sum::<usize>() as f64,
+    );
+    println!(
+        "serve / check: {:.2} durable, {:.2} flushed (target ≥ 0.5)",
+        median(&mut durable_rates) / check,
+        median(&mut flushed_rates) / check
+    );
+}
+
+/// What a commit of `SYNC_CHUNK` bytes costs on the disk the bench writes to.
+const SYNC_CHUNK: usize = 32 * 32 * 1000;
+
+/// The disk's bound on the durable figure, measured with nothing else running: the
+/// input's bytes written in chunks of about what one group commit of the 32 connections
+/// holds (32 requests of some 30 KB), each chunk followed by `fdatasync`, as the NDJSON
+/// sink does. Bytes per second and the median sync.
+fn disk_sync(batches: &[Bytes]) -> (f64, Duration) {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = std::fs::File::create(dir.path().join("probe.ndjson")).unwrap();
+    let all: Vec<u8> = batches.iter().flat_map(|b| b.iter().copied()).collect();
+    let mut syncs = Vec::new();
+    let started = Instant::now();
+    for chunk in all.chunks(SYNC_CHUNK) {
+        file.write_all(chunk).unwrap();
+        let sync = Instant::now();
+        file.sync_data().unwrap();
+        syncs.push(sync.elapsed());
+    }
+    let took = started.elapsed();
+    syncs.sort();
+    (
+        all.len() as f64 / took.as_secs_f64(),
+        percentile(&syncs, 0.5),
+    )
 }
