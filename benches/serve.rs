@@ -244,8 +244,9 @@ fn main() {
     );
 }
 
-/// What a commit of `SYNC_CHUNK` bytes costs on the disk the bench writes to.
-const SYNC_CHUNK: usize = 32 * 32 * 1000;
+/// About what one group commit holds when every connection's request (some 30 KB) waits
+/// for the same sync: the size of the disk probe's writes.
+const SYNC_CHUNK: usize = CONNECTIONS * 32_000;
 
 /// The disk's bound on the durable figure, measured with nothing else running: the
 /// input's bytes written in chunks of about what one group commit of the 32 connections
