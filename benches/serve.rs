@@ -37,8 +37,9 @@ use indicatif::ProgressBar;
 use webaction_events::Registry;
 
 const BATCH: usize = 100;
+fn connections() -> usize { std::env::var("CONNS").map(|v| v.parse().unwrap()).unwrap_or(32) }
 const CONNECTIONS: usize = 32;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 /// Batches of about `BATCH` events, each holding whole lifecycles in order.
 fn batches(input: &[u8]) -> Vec<Bytes> {
@@ -109,7 +110,7 @@ fn serve_once(
         let queue = Arc::new(std::sync::Mutex::new(batches.to_vec()));
         let started = Instant::now();
         let mut clients = Vec::new();
-        for _ in 0..CONNECTIONS {
+        for _ in 0..connections() {
             let queue = Arc::clone(&queue);
             clients.push(tokio::spawn(async move {
                 let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -184,7 +185,7 @@ fn main() {
     let summary = simulate(
         &registry,
         &Simulation {
-            actions: 50_000,
+            actions: std::env::var("ACTIONS").map(|v| v.parse().unwrap()).unwrap_or(50_000),
             seed: 1,
             invalid_rate: 0.0,
         },

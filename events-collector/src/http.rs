@@ -586,7 +586,7 @@ async fn see_through(app: &Arc<App>, taken: Taken) -> Result<Bytes, Refusal> {
         // Decoding, enriching and writing the JSON need no tracker: here, on this
         // request's thread, not on the ingest thread.
         let prepared = Prepared::new(&app.decoder, app.enrich.as_ref(), &batch.body, &batch.spans);
-        let (processed, pending) = match submit(&app, &batch, prepared, work).await {
+        let (processed, pending) = match submit(&app, &batch, prepared, work) {
             Ok(submitted) => submitted,
             // Not tracked: the guard forgets a new batch, holds a held one again.
             Err(refusal) => {
@@ -594,15 +594,24 @@ async fn see_through(app: &Arc<App>, taken: Taken) -> Result<Bytes, Refusal> {
                 return;
             }
         };
-        let verdicts = match &held {
+        let verdicts = |processed: Processed| match &held {
             Some(held) => Arc::clone(&held.verdicts),
             None => Arc::new(processed),
         };
-        let Some(pending) = pending else {
-            // `Ack::Queued`.
-            let _ = answer_to.send(Ok(answer(&verdicts, &batch.request_id, guard)));
-            return;
+        let pending = match pending {
+            Some(pending) => pending,
+            // `Ack::Queued`: answered once the ingest thread took the events.
+            None => {
+                let answered = match processed.await {
+                    Ok(processed) => Ok(answer(&verdicts(processed), &batch.request_id, guard)),
+                    Err(_) => Err(Refusal::unavailable(&app, "the ingest thread stopped")),
+                };
+                let _ = answer_to.send(answered);
+                return;
+            }
         };
+        // The receipts first: the ingest thread's verdicts are there by the time they
+        // resolve, and a task that waits for them alone is woken once, not twice.
         let confirmed = pending.confirmed();
         tokio::pin!(confirmed);
         let mut answer_to = Some(answer_to);
@@ -618,6 +627,13 @@ async fn see_through(app: &Arc<App>, taken: Taken) -> Result<Bytes, Refusal> {
                 confirmed.await
             }
         };
+        let Ok(processed) = processed.await else {
+            if let Some(answer_to) = answer_to {
+                let _ = answer_to.send(Err(Refusal::unavailable(&app, "the ingest thread stopped")));
+            }
+            return;
+        };
+        let verdicts = verdicts(processed);
         let result = match settled {
             Settled::Durable => Ok(answer(&verdicts, &batch.request_id, guard)),
             Settled::Stopped => Err(Refusal::unavailable(&app, "the ingest thread stopped")),
@@ -734,14 +750,14 @@ impl Pending {
     }
 }
 
-/// Hands the events to the ingest thread and waits until it took them; with
-/// [`Ack::Durable`], gives the receipts to wait on too.
-async fn submit(
+/// Hands the events to the ingest thread; gives back where its verdicts come and, with
+/// [`Ack::Durable`], the receipts to wait on.
+fn submit(
     app: &App,
     batch: &Batch,
     prepared: Prepared,
     work: Work,
-) -> Result<(Processed, Option<Pending>), Refusal> {
+) -> Result<(oneshot::Receiver<Processed>, Option<Pending>), Refusal> {
     let events = batch.spans.len() as u64;
     let bound = app.config.max_unconfirmed_events as u64;
     let before = app.unconfirmed.fetch_add(events, Ordering::SeqCst);
@@ -782,9 +798,6 @@ async fn submit(
         };
         return Err(Refusal::unavailable(app, message));
     }
-    let processed = processed
-        .await
-        .map_err(|_| Refusal::unavailable(app, "the ingest thread stopped"))?;
     if app.config.ack == Ack::Queued {
         return Ok((processed, None));
     }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use events_core::AnyEvent;
 
 use crate::lock;
-use crate::ndjson::{write_event, Out};
+use crate::ndjson::{write_event, Hold, Out};
 use crate::stats::Counters;
 use crate::{FileOptions, Output, Receipt, Sink, SinkError, SinkStats};
 
@@ -169,7 +169,11 @@ impl DataLayerSink {
         if self.format == DataLayerFormat::Ndjson {
             out.line.push(b'\n');
         }
-        out.write_line(&self.counters)?;
+        let hold = match receipt {
+            Some(_) => Hold::UntilCommit,
+            None => Hold::Buffered,
+        };
+        out.write_line(hold, &self.counters)?;
         if let Some(receipt) = receipt {
             out.unconfirmed.push(receipt);
         }

@@ -93,7 +93,7 @@ impl Sink for NdjsonSink {
         out.line.clear();
         write_event(&mut out.line, event)?;
         out.line.push(b'\n');
-        out.write_line(&self.counters)
+        out.write_line(Hold::Buffered, &self.counters)
     }
 
     fn send_confirmed(&self, event: &AnyEvent, receipt: &Receipt) -> Result<(), SinkError> {
@@ -101,7 +101,7 @@ impl Sink for NdjsonSink {
         out.line.clear();
         write_event(&mut out.line, event)?;
         out.line.push(b'\n');
-        out.write_line(&self.counters)?;
+        out.write_line(Hold::UntilCommit, &self.counters)?;
         out.unconfirmed.push(receipt);
         Ok(())
     }
@@ -113,7 +113,7 @@ impl Sink for NdjsonSink {
         receipt: &Receipt,
     ) -> Result<(), SinkError> {
         let mut out = lock(&self.out);
-        out.write_json_line(json, &self.counters)?;
+        out.write_json_line(json, Hold::UntilCommit, &self.counters)?;
         out.unconfirmed.push(receipt);
         Ok(())
     }
@@ -202,6 +202,31 @@ fn end_with_newline(mut file: &File) -> std::io::Result<()> {
 /// How many bytes [`Out`] holds before writing them out.
 const BUFFER: usize = 64 * 1024;
 
+/// How many bytes of confirmed events [`Out`] holds before writing them out without
+/// waiting for the commit: a bound on memory, not a buffer size. Confirmed events are
+/// only confirmed by a commit, so writing them earlier gains nothing and costs their
+/// sender the copy into the page cache — on a collector, its one ingest thread, while
+/// the commit thread that waits for the disk anyway could do it.
+const CONFIRMED_BUFFER: usize = 16 * 1024 * 1024;
+
+/// Until when [`Out`] holds an event's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hold {
+    /// Until [`BUFFER`] is full: an event sent without a receipt.
+    Buffered,
+    /// Until the next commit, or [`CONFIRMED_BUFFER`]: an event sent with a receipt.
+    UntilCommit,
+}
+
+impl Hold {
+    fn limit(self) -> usize {
+        match self {
+            Hold::Buffered => BUFFER,
+            Hold::UntilCommit => CONFIRMED_BUFFER,
+        }
+    }
+}
+
 /// A buffered writer that names its target in errors, refuses writes once closed, and
 /// knows which events its buffer holds: an event counts as delivered once the writer has
 /// taken all of its bytes, and as lost when a write fails before that (a closed pipe, a
@@ -282,9 +307,9 @@ impl Out {
     /// Takes `self.line` as one event's bytes. When the buffer is full it is written out
     /// first; if that fails, this event is not taken (the caller still holds it) and the
     /// buffered ones count as lost.
-    pub(crate) fn write_line(&mut self, counters: &Counters) -> Result<(), SinkError> {
+    pub(crate) fn write_line(&mut self, hold: Hold, counters: &Counters) -> Result<(), SinkError> {
         let line = std::mem::take(&mut self.line);
-        let taken = self.take(&line, b"", counters);
+        let taken = self.take(&line, b"", hold, counters);
         self.line = line;
         taken
     }
@@ -294,18 +319,25 @@ impl Out {
     pub(crate) fn write_json_line(
         &mut self,
         json: &[u8],
+        hold: Hold,
         counters: &Counters,
     ) -> Result<(), SinkError> {
-        self.take(json, b"\n", counters)
+        self.take(json, b"\n", hold, counters)
     }
 
     /// Takes `bytes` then `end` as one event's bytes.
-    fn take(&mut self, bytes: &[u8], end: &[u8], counters: &Counters) -> Result<(), SinkError> {
+    fn take(
+        &mut self,
+        bytes: &[u8],
+        end: &[u8],
+        hold: Hold,
+        counters: &Counters,
+    ) -> Result<(), SinkError> {
         if self.closed {
             return Err(SinkError::Closed);
         }
         let len = bytes.len() + end.len();
-        if !self.buffer.is_empty() && self.buffer.len() + len > BUFFER {
+        if !self.buffer.is_empty() && self.buffer.len() + len > hold.limit() {
             self.write_out(counters)?;
         }
         self.buffer.extend_from_slice(bytes);

@@ -95,12 +95,19 @@ impl Receipt {
 
     /// `n` events met `outcome`.
     pub fn resolve(&self, outcome: Fate, n: u64) {
+        self.resolve_expected(outcome, n, n);
+    }
+
+    /// `n` events met `outcome`, for which `expected` were [`expect`](Self::expect)ed: a
+    /// run of events held together counts as one until it is resolved, so that taking
+    /// each next event of the run costs no lock.
+    fn resolve_expected(&self, outcome: Fate, n: u64, expected: u64) {
         if n == 0 {
             return;
         }
         let mut state = lock(&self.inner);
-        debug_assert!(state.pending >= n, "resolved more events than expected");
-        state.pending = state.pending.saturating_sub(n);
+        debug_assert!(state.pending >= expected, "resolved more events than expected");
+        state.pending = state.pending.saturating_sub(expected);
         let count = match outcome {
             Fate::Delivered => &mut state.confirmation.delivered,
             Fate::DeadLettered => &mut state.confirmation.dead_lettered,
@@ -150,6 +157,8 @@ impl fmt::Debug for Receipt {
 
 /// Receipts of the events a synchronous sink holds in its buffer, in order, runs of the
 /// same receipt kept as one entry: resolved together when the buffer is made durable.
+/// A run is expected as one event when it starts (which keeps its receipt from firing)
+/// and resolved as all of its events: the events after the first take no lock.
 #[derive(Debug, Default)]
 pub(crate) struct Unconfirmed {
     runs: Vec<(Receipt, u64)>,
@@ -157,17 +166,19 @@ pub(crate) struct Unconfirmed {
 
 impl Unconfirmed {
     pub(crate) fn push(&mut self, receipt: &Receipt) {
-        receipt.expect(1);
         match self.runs.last_mut() {
             Some((last, n)) if last.same(receipt) => *n += 1,
-            _ => self.runs.push((receipt.clone(), 1)),
+            _ => {
+                receipt.expect(1);
+                self.runs.push((receipt.clone(), 1));
+            }
         }
     }
 
     /// Resolves every receipt held.
     pub(crate) fn resolve(&mut self, outcome: Fate) {
         for (receipt, n) in self.runs.drain(..) {
-            receipt.resolve(outcome, n);
+            receipt.resolve_expected(outcome, n, 1);
         }
     }
 }
