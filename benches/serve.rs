@@ -4,7 +4,7 @@
 //! the same run, `webaction check` single-threaded over the same events, the figure the
 //! target compares with (serve ≥ 0.5 × check).
 //!
-//! The input is `webaction simulate --actions 50000 --seed 1`, grouped into batches of
+//! The input is `webaction simulate --actions 200000 --seed 1`, grouped into batches of
 //! whole lifecycles (so that concurrent batches cannot reorder one action's events).
 //! The client is hyper on loopback, 32 connections sending at once, on the same 2 cores:
 //! a collector serves many pages at once, and with few connections the figure is the
@@ -17,7 +17,8 @@
 //! alone: the same bytes written with one `fdatasync` per commit-sized chunk, the ceiling
 //! of the durable figure on this disk.
 //!
-//! Run: `cargo bench --bench serve` (a bench binary: it prints its figures).
+//! Run: `cargo bench --bench serve` (a bench binary: it prints its figures);
+//! `WEBACTION_BENCH_CONNECTIONS` and `WEBACTION_BENCH_ACTIONS` change the two sizes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,8 +38,23 @@ use indicatif::ProgressBar;
 use webaction_events::Registry;
 
 const BATCH: usize = 100;
-fn connections() -> usize { std::env::var("CONNS").map(|v| v.parse().unwrap()).unwrap_or(32) }
+/// Connections sending at once, unless `WEBACTION_BENCH_CONNECTIONS` says otherwise.
 const CONNECTIONS: usize = 32;
+/// Actions simulated, unless `WEBACTION_BENCH_ACTIONS` says otherwise: some 2.1 events
+/// each, enough for a serve phase to last most of a second (shorter phases moved by
+/// ±30 % between rounds).
+const ACTIONS: usize = 200_000;
+
+/// A knob from the environment, for sweeps (`WEBACTION_BENCH_CONNECTIONS=8 cargo bench
+/// --bench serve`), or its default.
+fn knob(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={value}: expected a whole number")),
+        Err(_) => default,
+    }
+}
 const ROUNDS: usize = 5;
 
 /// Batches of about `BATCH` events, each holding whole lifecycles in order.
@@ -79,6 +95,7 @@ fn serve_once(
     batches: &[Bytes],
     events: u64,
     fsync: Fsync,
+    connections: usize,
 ) -> (f64, Vec<Duration>) {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -110,7 +127,7 @@ fn serve_once(
         let queue = Arc::new(std::sync::Mutex::new(batches.to_vec()));
         let started = Instant::now();
         let mut clients = Vec::new();
-        for _ in 0..connections() {
+        for _ in 0..connections {
             let queue = Arc::clone(&queue);
             clients.push(tokio::spawn(async move {
                 let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -185,7 +202,7 @@ fn main() {
     let summary = simulate(
         &registry,
         &Simulation {
-            actions: std::env::var("ACTIONS").map(|v| v.parse().unwrap()).unwrap_or(50_000),
+            actions: knob("WEBACTION_BENCH_ACTIONS", ACTIONS) as u64,
             seed: 1,
             invalid_rate: 0.0,
         },
@@ -193,6 +210,7 @@ fn main() {
     )
     .unwrap();
     let batches = batches(&input);
+    let connections = knob("WEBACTION_BENCH_CONNECTIONS", CONNECTIONS);
     let mut durable_rates = Vec::new();
     let mut flushed_rates = Vec::new();
     let mut check_rates = Vec::new();
@@ -200,10 +218,22 @@ fn main() {
     let mut flushed_latencies = Vec::new();
     for _ in 0..ROUNDS {
         check_rates.push(check_once(&registry, &input, summary.events));
-        let (rate, mut l) = serve_once(&registry, &batches, summary.events, Fsync::OnCommit);
+        let (rate, mut l) = serve_once(
+            &registry,
+            &batches,
+            summary.events,
+            Fsync::OnCommit,
+            connections,
+        );
         durable_rates.push(rate);
         durable_latencies.append(&mut l);
-        let (rate, mut l) = serve_once(&registry, &batches, summary.events, Fsync::Never);
+        let (rate, mut l) = serve_once(
+            &registry,
+            &batches,
+            summary.events,
+            Fsync::Never,
+            connections,
+        );
         flushed_rates.push(rate);
         flushed_latencies.append(&mut l);
     }
@@ -221,7 +251,7 @@ fn main() {
         ratios.push(serve / check);
         latencies.sort();
         println!(
-            "serve/{name}_batch_{BATCH}: {:.0} events/s ({:.0} requests/s), p50 {:.2} ms, p99 {:.2} ms, {:.2} × check ({} events, {} requests per round, {CONNECTIONS} connections, median of {ROUNDS})",
+            "serve/{name}_batch_{BATCH}: {:.0} events/s ({:.0} requests/s), p50 {:.2} ms, p99 {:.2} ms, {:.2} × check ({} events, {} requests per round, {connections} connections, median of {ROUNDS})",
             serve,
             serve / BATCH as f64,
             percentile(latencies, 0.50).as_secs_f64() * 1e3,

@@ -629,7 +629,8 @@ async fn see_through(app: &Arc<App>, taken: Taken) -> Result<Bytes, Refusal> {
         };
         let Ok(processed) = processed.await else {
             if let Some(answer_to) = answer_to {
-                let _ = answer_to.send(Err(Refusal::unavailable(&app, "the ingest thread stopped")));
+                let _ =
+                    answer_to.send(Err(Refusal::unavailable(&app, "the ingest thread stopped")));
             }
             return;
         };

@@ -39,7 +39,10 @@ pub struct FileOptions {
 /// unknown fields included, in their order.
 ///
 /// Writes go through a 64 KiB buffer; [`flush`](Sink::flush) and [`close`](Sink::close)
-/// push it out, and report a failure to do so. An event counts as delivered once its
+/// push it out, and report a failure to do so. Events sent with a receipt
+/// ([`send_confirmed`](Sink::send_confirmed)) stay buffered past that, up to 16 MiB, until
+/// the [`commit`](Sink::commit) that confirms them writes them: the sender only copies,
+/// and the thread that commits, which waits for the disk anyway, writes. An event counts as delivered once its
 /// whole line is written; when a write fails, the events the buffer still held count as
 /// [`lost`](SinkStats::lost) and the error names the target.
 pub struct NdjsonSink {

@@ -106,7 +106,10 @@ impl Receipt {
             return;
         }
         let mut state = lock(&self.inner);
-        debug_assert!(state.pending >= expected, "resolved more events than expected");
+        debug_assert!(
+            state.pending >= expected,
+            "resolved more events than expected"
+        );
         state.pending = state.pending.saturating_sub(expected);
         let count = match outcome {
             Fate::Delivered => &mut state.confirmation.delivered,

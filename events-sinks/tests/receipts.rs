@@ -44,6 +44,43 @@ fn a_file_sink_confirms_at_its_commit_not_before() {
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 4);
 }
 
+/// A group-commit caller's sending thread only copies: confirmed events past the 64 KiB
+/// buffer stay in memory until the commit writes them (up to a bound), while events sent
+/// without a receipt are written out as the buffer fills.
+#[test]
+fn confirmed_events_are_written_by_the_commit_not_by_their_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.ndjson");
+    let sink = NdjsonSink::create(&path).unwrap();
+    let (receipt, rx) = receipt();
+    // Some 300 bytes each: about 300 KB, well past the 64 KiB buffer.
+    for i in 0..1000 {
+        sink.send_confirmed(&*event(i), &receipt).unwrap();
+    }
+    receipt.seal();
+    assert_eq!(
+        std::fs::read(&path).unwrap().len(),
+        0,
+        "written before the commit"
+    );
+    sink.commit().unwrap();
+    assert_eq!(rx.try_recv().unwrap().delivered, 1000);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap().lines().count(),
+        1000
+    );
+
+    let unconfirmed = dir.path().join("unconfirmed.ndjson");
+    let sink = NdjsonSink::create(&unconfirmed).unwrap();
+    for i in 0..1000 {
+        sink.send(&*event(i)).unwrap();
+    }
+    assert!(
+        std::fs::read(&unconfirmed).unwrap().len() > 64 * 1024 / 2,
+        "events without a receipt wait in memory"
+    );
+}
+
 #[test]
 fn a_failed_commit_says_the_events_were_lost() {
     let sink = NdjsonSink::create("/dev/full").unwrap();

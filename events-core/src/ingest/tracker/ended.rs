@@ -3,6 +3,11 @@
 
 use super::{distance, hash, home, reduce, Key, TrackerConfig};
 
+/// The fewest bits an index entry keeps for the displacement before it gives any to the
+/// tag: with up to 255 stored, the ring's key is read for a displacement only in clusters
+/// that long.
+const DISPLACEMENT_BITS: u32 = 8;
+
 /// A remembered ended action.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Ended {
@@ -17,12 +22,15 @@ pub(super) struct Ended {
 /// full, backward-shift removal) keyed with the live table's hash. Once the ring is full,
 /// a newly ended action takes the place of the oldest.
 ///
-/// An index entry is a ring position plus one (0: empty) with, above it, how far the
-/// entry lies past its home (saturated; then the ring's key tells, as the live table's
-/// `shift` does). A lookup reads the ring only for an entry whose home is the key's own,
-/// and a removal shifts entries back without reading the ring at all: the ring is 20
-/// bytes an entry, scattered, and each read of it there was a cache miss. Both grow with
-/// use up to the capacity, then keep their size.
+/// An index entry is a ring position plus one (0: empty) with, above it, a tag of the
+/// key's hash (its low bits, which the home does not use) and how far the entry lies past
+/// its home (saturated; then the ring's key tells, as the live table's `shift` does). A
+/// lookup reads the ring only for an entry whose home and tag are the key's own, and a
+/// removal shifts entries back without reading the ring at all: the ring is 20 bytes an
+/// entry, scattered, and each read of it there was a cache miss — most lookups are of
+/// actions that did not end (each action's first event), and with the default capacity
+/// the 7-bit tag turns away all but 1 in 128 of the entries of the same home they meet.
+/// Both grow with use up to the capacity, then keep their size.
 #[derive(Debug, Clone)]
 pub(super) struct EndedMemory {
     pub(super) ring: Vec<Ended>,
@@ -30,25 +38,37 @@ pub(super) struct EndedMemory {
     pub(super) oldest: usize,
     pub(super) index: Vec<u32>,
     pub(super) capacity: usize,
-    /// How many low bits of an index entry hold the position; the displacement takes the
-    /// rest.
+    /// How many low bits of an index entry hold the position; the tag and the
+    /// displacement take the rest.
     pub(super) position_bits: u32,
+    /// How many bits above the position hold the tag: what is left once the
+    /// displacement has [`DISPLACEMENT_BITS`], up to 8.
+    pub(super) tag_bits: u32,
     pub(super) seed: [u64; 2],
 }
 
 impl EndedMemory {
     pub(super) fn new(capacity: usize, seed: [u64; 2]) -> Self {
         debug_assert!(capacity <= TrackerConfig::MAX_REMEMBER_ENDED);
+        // Positions plus one go up to `capacity`; at most 31 bits, so at least one bit
+        // is left for the displacement.
+        let position_bits = usize::BITS - capacity.leading_zeros();
         EndedMemory {
             ring: Vec::new(),
             oldest: 0,
             index: Vec::new(),
             capacity,
-            // Positions plus one go up to `capacity`; at most 31 bits, so at least one bit
-            // is left for the displacement.
-            position_bits: usize::BITS - capacity.leading_zeros(),
+            position_bits,
+            tag_bits: Self::tag_bits(position_bits),
             seed,
         }
+    }
+
+    /// The tag's width for positions of `position_bits`.
+    pub(super) fn tag_bits(position_bits: u32) -> u32 {
+        (u32::BITS - position_bits)
+            .saturating_sub(DISPLACEMENT_BITS)
+            .min(8)
     }
 
     pub(super) fn len(&self) -> usize {
@@ -61,22 +81,36 @@ impl EndedMemory {
 
     /// The largest displacement an entry stores; from it on, the ring's key tells.
     fn max_displacement(&self) -> usize {
-        (u32::MAX >> self.position_bits) as usize
+        (u32::MAX >> (self.position_bits + self.tag_bits)) as usize
     }
 
-    /// The index entry for ring position `position`, `displacement` slots past its home.
-    fn entry(&self, position: usize, displacement: usize) -> u32 {
-        // `position` < `capacity` ≤ 2³¹ − 1: plus one, it fits below the displacement.
+    /// The tag of a key of this hash.
+    fn tag(&self, hash: u64) -> u32 {
+        (hash as u32) & !(u32::MAX << self.tag_bits)
+    }
+
+    /// The tag stored in `entry`.
+    fn tag_of(&self, entry: u32) -> u32 {
+        (entry >> self.position_bits) & !(u32::MAX << self.tag_bits)
+    }
+
+    /// The index entry for ring position `position` of a key with this `tag`,
+    /// `displacement` slots past its home.
+    fn entry(&self, position: usize, tag: u32, displacement: usize) -> u32 {
+        // `position` < `capacity` ≤ 2³¹ − 1: plus one, it fits below the tag.
         let stored = displacement.min(self.max_displacement()) as u32;
-        // `position_bits` ≤ 31 (`MAX_REMEMBER_ENDED`): the shift is in range.
-        (position as u32 + 1) | stored << self.position_bits
+        // `position_bits + tag_bits` ≤ 31 (`MAX_REMEMBER_ENDED`, at least one
+        // displacement bit): the shifts are in range.
+        (position as u32 + 1)
+            | tag << self.position_bits
+            | stored << (self.position_bits + self.tag_bits)
     }
 
     /// How far the occupied entry at `at` lies past its home.
     #[inline]
     pub(super) fn displacement(&self, at: usize) -> usize {
         let entry = self.index[at];
-        let stored = (entry >> self.position_bits) as usize;
+        let stored = (entry >> (self.position_bits + self.tag_bits)) as usize;
         if stored < self.max_displacement() {
             stored
         } else {
@@ -93,22 +127,26 @@ impl EndedMemory {
         }
     }
 
-    /// Walks the probe sequence of `hash` to the first entry of the same home whose ring
-    /// position `matches` (`Ok`), or to the first empty slot (`Err`) and how far that lies
-    /// past the home.
+    /// Walks the probe sequence of `hash` to the first entry of the same home and tag
+    /// whose ring position `matches` (`Ok`), or to the first empty slot (`Err`) and how
+    /// far that lies past the home.
     pub(super) fn probe(
         &self,
         hash: u64,
         matches: impl Fn(usize) -> bool,
     ) -> Result<usize, (usize, usize)> {
         let mut i = reduce(hash, self.index.len());
+        let tag = self.tag(hash);
         // Ends: the index always has more slots than the ring has entries.
         for walked in 0.. {
             let entry = self.index[i];
             if entry == 0 {
                 return Err((i, walked));
             }
-            if self.displacement(i) == walked && matches(self.position(entry)) {
+            if self.tag_of(entry) == tag
+                && self.displacement(i) == walked
+                && matches(self.position(entry))
+            {
                 return Ok(i);
             }
             i = self.next(i);
@@ -165,7 +203,7 @@ impl EndedMemory {
         let Err((vacant, displacement)) = self.probe(hash, |_| false) else {
             unreachable!("nothing matches");
         };
-        self.index[vacant] = self.entry(position, displacement);
+        self.index[vacant] = self.entry(position, self.tag(hash), displacement);
     }
 
     /// Doubles the ring (up to the capacity) and rebuilds the index for its new size.
@@ -204,7 +242,8 @@ impl EndedMemory {
             if displacement < gap {
                 continue;
             }
-            self.index[i] = self.entry(self.position(entry), displacement - gap);
+            self.index[i] =
+                self.entry(self.position(entry), self.tag_of(entry), displacement - gap);
             i = j;
         }
         self.index[i] = 0;

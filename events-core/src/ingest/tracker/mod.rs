@@ -355,15 +355,19 @@ impl Tracker {
     }
 
     /// Reads the memory that judging `action_id` will read first: the home slot of its
-    /// probe sequence in the live table. The value is passed through
-    /// [`black_box`](std::hint::black_box) only so that the compiler keeps the load;
-    /// nothing depends on it. The ended memory is not read ahead: it is consulted only
-    /// when the live lookup misses (an action's first event), and it is small enough to
-    /// stay in the core's cache.
+    /// probe sequence in the live table, and the home entry of its probe sequence in the
+    /// ended memory's index, which an action's first event reads too (the index is small
+    /// enough for the core's L2, not its L1). The values are passed through
+    /// [`black_box`](std::hint::black_box) only so that the compiler keeps the loads;
+    /// nothing depends on them.
     fn touch(&self, action_id: Uuid) {
         let key = Key::from(action_id);
+        let hashed = hash(key, self.live.seed);
         if !self.live.slots.is_empty() {
-            std::hint::black_box(self.live.slots[self.live.home(key)].media);
+            std::hint::black_box(self.live.slots[reduce(hashed, self.live.slots.len())].media);
+        }
+        if !self.ended.index.is_empty() {
+            std::hint::black_box(self.ended.index[reduce(hashed, self.ended.index.len())]);
         }
     }
 

@@ -78,6 +78,7 @@ fn the_ended_memory_is_exact_when_displacements_saturate() {
     let capacity = 1000;
     let mut ended = EndedMemory::new(capacity, [3, 5]);
     ended.position_bits = 31;
+    ended.tag_bits = EndedMemory::tag_bits(31);
     let keys: Vec<Key> = (0..2500u128).map(spread).collect();
     for (n, &key) in keys.iter().enumerate() {
         assert_eq!(ended.remember(key, 1, (n % 7) as u8), n >= capacity);
