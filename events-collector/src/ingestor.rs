@@ -2,13 +2,13 @@
 //! events on their own threads and hand them over in order; it enriches, tracks and
 //! hands each accepted event to every sink with the request's [`Receipt`], and builds a
 //! dead-letter record for each rejected one. Then it asks the commit thread to make the
-//! sinks and the dead letter durable once for everything it took since the last time —
-//! many requests share one write, flush and sync (group commit) — and goes on with the
-//! next requests while that commit writes and syncs.
+//! sinks and the dead letter durable, and goes on with the next requests while that
+//! commit writes and syncs. The commit thread takes every ask made while it was busy at
+//! once: many requests share one write, flush and sync (group commit).
 //!
-//! One thread rather than a mutex around the tracker: a thread that drains its queue
-//! before committing gets group commit for free, and the tracker's verdicts are those of
-//! `webaction check` over the same events in the same order. What can run on any
+//! One thread rather than a mutex around the tracker: the tracker's verdicts are those
+//! of `webaction check` over the same events in the same order, and the requests'
+//! threads never wait for each other's tracking. What can run on any
 //! thread — parsing the body, decoding each event — runs on the requests' threads
 //! ([`Ingest::ingest_decoded_batch`](events_core::ingest::Ingest::ingest_decoded_batch)).
 
@@ -373,11 +373,16 @@ pub(crate) fn run(
                     job.letter.seal();
                     // The request may have gone (its client disconnected): nothing to do.
                     let _ = job.reply.send(processed);
+                    // Each job's commit is asked for as soon as it is handed over, not
+                    // after the whole drain: answered at the end of a long drain, the
+                    // connections would all send again at once, and decode, track and
+                    // commit would take turns instead of overlapping. The commit
+                    // thread still takes every ask made during its last commit at once.
+                    ask_commit(&commits, &mut rejected, &mut awaiting_letter);
                 }
             }
             next = inbox.try_recv().ok();
         }
-        ask_commit(&commits, &mut rejected, &mut awaiting_letter);
     }
     ask_commit(&commits, &mut rejected, &mut awaiting_letter);
 }

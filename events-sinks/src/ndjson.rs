@@ -125,31 +125,38 @@ impl Sink for NdjsonSink {
         lock(&self.out).flush(&self.counters)
     }
 
-    /// Writes and flushes under the sink's lock, then lets it go while the system puts
-    /// the bytes on disk: senders fill the buffer for the next commit meanwhile (a
-    /// collector's ingest thread goes on tracking during the sync). The receipts of what
-    /// was written are resolved once it is synced; a sync also covers whatever another
-    /// commit wrote before it, so commits that overlap resolve nothing early.
+    /// Takes the buffer under the sink's lock, then lets it go while it writes, flushes
+    /// and has the system put the bytes on disk: senders fill the next buffer meanwhile
+    /// (a collector's ingest thread goes on tracking during the write and the sync). The
+    /// writer's own lock, taken before the sink's is let go, keeps the writes in the
+    /// order their buffers were taken. The receipts of what was written are resolved
+    /// once it is synced; a sync also covers whatever another commit wrote before it, so
+    /// commits that overlap resolve nothing early.
     fn commit(&self) -> Result<(), SinkError> {
         let mut out = lock(&self.out);
-        let written = out.write_out(&self.counters).and_then(|()| {
-            let flushed = out.writer.flush();
-            flushed.map_err(|source| out.error(source))
-        });
-        let mut receipts = std::mem::take(&mut out.unconfirmed);
+        let mut taken = out.take_buffer();
+        let writer = Arc::clone(&out.writer);
+        let mut writer = lock(&writer);
         let sync = out.sync.clone();
         let target = out.target.clone();
         drop(out);
+        let io = |source| SinkError::Io {
+            target: target.clone(),
+            source,
+        };
+        let written = write_counted(&mut **writer, &taken.bytes, &taken.ends, &self.counters)
+            .and_then(|()| writer.flush())
+            .map_err(io);
+        drop(writer);
         let result = written.and_then(|()| match sync {
-            Some(file) => file
-                .sync_data()
-                .map_err(|source| SinkError::Io { target, source }),
+            Some(file) => file.sync_data().map_err(io),
             None => Ok(()),
         });
-        receipts.resolve(match result {
+        taken.receipts.resolve(match result {
             Ok(()) => Fate::Delivered,
             Err(_) => Fate::Lost,
         });
+        lock(&self.out).give_back(taken.bytes);
         result
     }
 
@@ -181,6 +188,43 @@ pub(crate) fn write_event(out: &mut Vec<u8>, event: &AnyEvent) -> Result<(), Sin
         key: idempotency_key(event),
         source,
     })
+}
+
+/// What a commit took from an [`Out`] to write with its lock let go.
+struct Taken {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    receipts: Unconfirmed,
+}
+
+/// Writes all of `bytes` to `writer`, counting each event whose bytes (up to its end in
+/// `ends`) all went out as delivered and, on a failure, every other one as lost.
+fn write_counted(
+    writer: &mut dyn Write,
+    bytes: &[u8],
+    ends: &[usize],
+    counters: &Counters,
+) -> std::io::Result<()> {
+    let mut written = 0;
+    let mut failure = None;
+    while written < bytes.len() {
+        match writer.write(&bytes[written..]) {
+            Ok(0) => {
+                failure = Some(std::io::Error::from(std::io::ErrorKind::WriteZero));
+                break;
+            }
+            Ok(n) => written += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => {
+                failure = Some(error);
+                break;
+            }
+        }
+    }
+    let delivered = ends.partition_point(|&end| end <= written);
+    Counters::add(&counters.delivered, delivered);
+    Counters::add(&counters.lost, ends.len() - delivered);
+    failure.map_or(Ok(()), Err)
 }
 
 /// A process killed mid-write (`kill -9`) can leave a last line without its `\n`: one
@@ -235,7 +279,9 @@ impl Hold {
 /// taken all of its bytes, and as lost when a write fails before that (a closed pipe, a
 /// full disk), so that a failure never hides what it cost.
 pub(crate) struct Out {
-    writer: Box<dyn Write + Send>,
+    /// Locked by whoever writes, under this `Out`'s own lock; a commit keeps it while it
+    /// writes a buffer it took, having let the other go (see [`NdjsonSink::commit`]).
+    writer: Arc<Mutex<Box<dyn Write + Send>>>,
     /// The file again, to sync, under [`Fsync::OnCommit`]: shared, so that a commit
     /// syncs without holding the sink's lock.
     sync: Option<Arc<File>>,
@@ -244,6 +290,9 @@ pub(crate) struct Out {
     pub(crate) unconfirmed: Unconfirmed,
     /// Bytes not yet written.
     buffer: Vec<u8>,
+    /// The buffer a commit wrote, empty, for the next one to take: so that a buffer
+    /// grown to a commit's size is not grown again for each.
+    spare: Vec<u8>,
     /// Where each buffered event's bytes end in `buffer`.
     ends: Vec<usize>,
     /// Events taken so far.
@@ -256,10 +305,11 @@ pub(crate) struct Out {
 impl Out {
     pub(crate) fn new(writer: Box<dyn Write + Send>, target: String) -> Self {
         Out {
-            writer,
+            writer: Arc::new(Mutex::new(writer)),
             sync: None,
             unconfirmed: Unconfirmed::default(),
             buffer: Vec::with_capacity(BUFFER),
+            spare: Vec::new(),
             ends: Vec::new(),
             taken: 0,
             line: Vec::with_capacity(1024),
@@ -362,7 +412,11 @@ impl Out {
     pub(crate) fn flush(&mut self, counters: &Counters) -> Result<(), SinkError> {
         let result = self
             .write_out(counters)
-            .and_then(|()| self.writer.flush().map_err(|source| self.error(source)))
+            .and_then(|()| {
+                lock(&self.writer)
+                    .flush()
+                    .map_err(|source| self.error(source))
+            })
             .and_then(|()| match &self.sync {
                 Some(file) => file.sync_data().map_err(|source| self.error(source)),
                 None => Ok(()),
@@ -377,34 +431,37 @@ impl Out {
     /// Writes the whole buffer, counting each event whose bytes all went out as delivered
     /// and, on a failure, every other buffered event as lost. The buffer is empty after.
     pub(crate) fn write_out(&mut self, counters: &Counters) -> Result<(), SinkError> {
-        let mut written = 0;
-        let mut failure = None;
-        while written < self.buffer.len() {
-            match self.writer.write(&self.buffer[written..]) {
-                Ok(0) => {
-                    failure = Some(std::io::Error::from(std::io::ErrorKind::WriteZero));
-                    break;
-                }
-                Ok(n) => written += n,
-                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(error) => {
-                    failure = Some(error);
-                    break;
-                }
-            }
-        }
-        let delivered = self.ends.partition_point(|&end| end <= written);
-        Counters::add(&counters.delivered, delivered);
-        Counters::add(&counters.lost, self.ends.len() - delivered);
+        let written = write_counted(
+            &mut **lock(&self.writer),
+            &self.buffer,
+            &self.ends,
+            counters,
+        );
         self.buffer.clear();
         self.ends.clear();
-        match failure {
-            None => Ok(()),
-            Some(source) => {
-                // Which of them reached the file is not known: none is confirmed.
-                self.unconfirmed.resolve(Fate::Lost);
-                Err(self.error(source))
-            }
+        written.map_err(|source| {
+            // Which of them reached the file is not known: none is confirmed.
+            self.unconfirmed.resolve(Fate::Lost);
+            self.error(source)
+        })
+    }
+
+    /// Takes what a commit writes: the buffer, where its events end, and the receipts
+    /// of everything taken since the last flush. The buffer is empty after.
+    fn take_buffer(&mut self) -> Taken {
+        let spare = std::mem::take(&mut self.spare);
+        Taken {
+            bytes: std::mem::replace(&mut self.buffer, spare),
+            ends: std::mem::take(&mut self.ends),
+            receipts: std::mem::take(&mut self.unconfirmed),
+        }
+    }
+
+    /// A buffer a commit is done with, for the next.
+    fn give_back(&mut self, mut bytes: Vec<u8>) {
+        bytes.clear();
+        if bytes.capacity() > self.spare.capacity() {
+            self.spare = bytes;
         }
     }
 
