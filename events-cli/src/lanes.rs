@@ -386,12 +386,14 @@ fn recycle(spare: &mut Vec<LineBatch>, mut batch: LineBatch) {
 
 /// What the reader costs per line (splitting it, copying it into a batch, routing it,
 /// merging what became of it), relative to what judging it costs a worker, decode
-/// included: about 1/8 in instructions (`check`, see BENCHMARKS.md). In time it depends
-/// on the input: more when the kernel copies a file on the reader's thread, less when
-/// the input is in memory, where the other workers pay more per line than worker 0 (the
-/// first touch of lines another core wrote). Worker 0 shares the calling thread with the
-/// reader, so it takes that much less of the actions.
-const READER_COST: f64 = 0.125;
+/// included: about 1/8 in instructions when it was first set (`check`, see
+/// BENCHMARKS.md); judging has become cheaper since (the ended memory's tags) and the
+/// reader's part has not, and of the shares measured since, 3/16 balanced best. In time
+/// it depends on the input: more when the kernel copies a file on the reader's thread,
+/// less when the input is in memory, where the other workers pay more per line than
+/// worker 0 (the first touch of lines another core wrote). Worker 0 shares the calling
+/// thread with the reader, so it takes that much less of the actions.
+const READER_COST: f64 = 0.1875;
 
 /// Which worker a line is for.
 struct Route {
