@@ -43,9 +43,9 @@ pub struct FileOptions {
 /// ([`send_confirmed`](Sink::send_confirmed)) stay buffered past that, up to 16 MiB, until
 /// the [`commit`](Sink::commit) that confirms them writes them: the sender only copies,
 /// and the thread that commits, which waits for the disk anyway, writes. (While a commit
-/// writes one buffer, senders fill another: at most twice that is held.) An event counts as delivered once its
-/// whole line is written; when a write fails, the events the buffer still held count as
-/// [`lost`](SinkStats::lost) and the error names the target.
+/// writes one buffer, senders fill another: at most twice that is held.) An event counts
+/// as delivered once its whole line is written; when a write fails, the events the
+/// buffer still held count as [`lost`](SinkStats::lost) and the error names the target.
 pub struct NdjsonSink {
     out: Mutex<Out>,
     counters: Counters,
