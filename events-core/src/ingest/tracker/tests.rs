@@ -92,6 +92,29 @@ fn the_ended_memory_is_exact_when_displacements_saturate() {
     }
 }
 
+/// With a full 8-bit tag beside a one-bit displacement, lookups pass over entries whose
+/// tag differs and fall back on the ring's key for nearly every displacement, in the
+/// same probe: the memory stays exact through every removal's backward shift, which
+/// must carry each entry's tag along.
+#[test]
+fn the_ended_memory_is_exact_with_tags_and_saturated_displacements() {
+    let capacity = 1000;
+    let mut ended = EndedMemory::new(capacity, [3, 5]);
+    ended.position_bits = 23;
+    ended.tag_bits = 8;
+    let keys: Vec<Key> = (0..2500u128).map(spread).collect();
+    for (n, &key) in keys.iter().enumerate() {
+        assert_eq!(ended.remember(key, 1, (n % 5) as u8), n >= capacity);
+    }
+    for (n, &key) in keys.iter().enumerate() {
+        let found = ended.get(key);
+        assert_eq!(found.is_some(), n >= 1500, "key {n}");
+        if let Some(found) = found {
+            assert_eq!(found.state, (n % 5) as u8);
+        }
+    }
+}
+
 #[test]
 fn a_slot_is_24_bytes() {
     assert_eq!(std::mem::size_of::<Slot>(), 24);
