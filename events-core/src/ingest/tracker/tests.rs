@@ -75,10 +75,17 @@ fn the_ended_memory_is_exact_in_26_bytes_per_action() {
 /// through every removal's backward shift.
 #[test]
 fn the_ended_memory_is_exact_when_displacements_saturate() {
+    assert_exact_with_entry_layout(31, EndedMemory::tag_bits(31));
+}
+
+/// Remembers 2,500 actions in a memory of 1,000 whose index entries hold positions in
+/// `position_bits` and tags in `tag_bits` (the displacement takes the rest): the last
+/// 1,000 are found, with their states, and no other.
+fn assert_exact_with_entry_layout(position_bits: u32, tag_bits: u32) {
     let capacity = 1000;
     let mut ended = EndedMemory::new(capacity, [3, 5]);
-    ended.position_bits = 31;
-    ended.tag_bits = EndedMemory::tag_bits(31);
+    ended.position_bits = position_bits;
+    ended.tag_bits = tag_bits;
     let keys: Vec<Key> = (0..2500u128).map(spread).collect();
     for (n, &key) in keys.iter().enumerate() {
         assert_eq!(ended.remember(key, 1, (n % 7) as u8), n >= capacity);
@@ -98,21 +105,7 @@ fn the_ended_memory_is_exact_when_displacements_saturate() {
 /// must carry each entry's tag along.
 #[test]
 fn the_ended_memory_is_exact_with_tags_and_saturated_displacements() {
-    let capacity = 1000;
-    let mut ended = EndedMemory::new(capacity, [3, 5]);
-    ended.position_bits = 23;
-    ended.tag_bits = 8;
-    let keys: Vec<Key> = (0..2500u128).map(spread).collect();
-    for (n, &key) in keys.iter().enumerate() {
-        assert_eq!(ended.remember(key, 1, (n % 5) as u8), n >= capacity);
-    }
-    for (n, &key) in keys.iter().enumerate() {
-        let found = ended.get(key);
-        assert_eq!(found.is_some(), n >= 1500, "key {n}");
-        if let Some(found) = found {
-            assert_eq!(found.state, (n % 5) as u8);
-        }
-    }
+    assert_exact_with_entry_layout(23, 8);
 }
 
 #[test]
