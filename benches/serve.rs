@@ -44,6 +44,7 @@ const CONNECTIONS: usize = 32;
 /// each, enough for a serve phase to last most of a second (shorter phases moved by
 /// ±30 % between rounds).
 const ACTIONS: usize = 200_000;
+const ROUNDS: usize = 5;
 
 /// A knob from the environment, for sweeps (`WEBACTION_BENCH_CONNECTIONS=8 cargo bench
 /// --bench serve`), or its default.
@@ -55,7 +56,6 @@ fn knob(name: &str, default: usize) -> usize {
         Err(_) => default,
     }
 }
-const ROUNDS: usize = 5;
 
 /// Batches of about `BATCH` events, each holding whole lifecycles in order.
 fn batches(input: &[u8]) -> Vec<Bytes> {
