@@ -769,14 +769,15 @@ proptest! {
     /// stepped from), counts and tracker counts, however the stream is cut into batches,
     /// with a cap, an ended memory and an idle timeout small enough to act. So is
     /// `ingest_decoded_batch` of lines decoded elsewhere with the builder's decoder (what
-    /// `webaction serve` does on its request threads).
+    /// `webaction serve` does on its request threads), and `ingest_decoded_batch_keeping`,
+    /// which gives back, in order, every decoded event that no outcome holds.
     #[test]
     fn a_batch_is_ingested_as_its_lines_one_by_one(
         lines in prop::collection::vec(batch_line(), 0..80),
         cuts in prop::collection::vec(1usize..20, 1..10),
         policy in prop::sample::select(vec![IllegalPolicy::Deliver, IllegalPolicy::Quarantine, IllegalPolicy::Drop]),
         idle in prop::option::of(1u32..6),
-        decoded_elsewhere in any::<bool>(),
+        how in 0..3u8,
     ) {
         let builder = || {
             Ingest::builder(Registry::builtin())
@@ -799,12 +800,32 @@ proptest! {
         let (mut start, mut cut) = (0, cuts.iter().cycle());
         while start < lines.len() {
             let end = (start + cut.next().unwrap()).min(lines.len());
-            let each = |i, outcome| got.push((start + i, describe(outcome)));
-            if decoded_elsewhere {
-                let decoded = lines[start..end].iter().map(|l| decoder.decode(l)).collect();
-                batched.ingest_decoded_batch(decoded, each);
-            } else {
-                batched.ingest_batch(&lines[start..end], each);
+            let decoded = || lines[start..end].iter().map(|l| decoder.decode(l)).collect::<Vec<_>>();
+            match how {
+                0 => batched.ingest_batch(&lines[start..end], |i, outcome| {
+                    got.push((start + i, describe(outcome)));
+                }),
+                1 => batched.ingest_decoded_batch(decoded(), |i, outcome| {
+                    got.push((start + i, describe(outcome)));
+                }),
+                _ => {
+                    let decoded = decoded();
+                    let ids: Vec<_> = decoded
+                        .iter()
+                        .map(|line| line.as_ref().ok().map(|d| d.event.action_id()))
+                        .collect();
+                    let mut spent = Vec::new();
+                    let mut expected_spent = Vec::new();
+                    batched.ingest_decoded_batch_keeping(decoded, &mut spent, |i, outcome| {
+                        let held = matches!(&outcome, Outcome::Rejected(r) if r.event.is_some());
+                        if let (Some(id), false) = (ids[i], held) {
+                            expected_spent.push(id);
+                        }
+                        got.push((start + i, describe(outcome)));
+                    });
+                    let spent: Vec<_> = spent.iter().map(|event| event.action_id()).collect();
+                    prop_assert_eq!(spent, expected_spent);
+                }
             }
             start = end;
         }

@@ -30,7 +30,7 @@ use events_sinks::{Confirmation, Receipt, Sink};
 use crate::batches::Held;
 use crate::batches::{valid_batch_id, Batches, Claim, Guard};
 use crate::body::{content_type_taken, events};
-use crate::ingestor::{self, Job, Message, Prepared, Processed, RejectedFile, Work};
+use crate::ingestor::{self, Job, Message, Prepared, Processed, RejectedFile, Reply, Work};
 use crate::metrics::Metrics;
 use crate::LiveReport;
 use crate::{Ack, Collector, CollectorError, Config, Served};
@@ -602,11 +602,18 @@ async fn see_through(app: &Arc<App>, taken: Taken) -> Result<Bytes, Refusal> {
             Some(pending) => pending,
             // `Ack::Queued`: answered once the ingest thread took the events.
             None => {
-                let answered = match processed.await {
-                    Ok(processed) => Ok(answer(&verdicts(processed), &batch.request_id, guard)),
-                    Err(_) => Err(Refusal::unavailable(&app, "the ingest thread stopped")),
+                let (answered, spent) = match processed.await {
+                    Ok(Reply { processed, spent }) => (
+                        Ok(answer(&verdicts(processed), &batch.request_id, guard)),
+                        spent,
+                    ),
+                    Err(_) => (
+                        Err(Refusal::unavailable(&app, "the ingest thread stopped")),
+                        Vec::new(),
+                    ),
                 };
                 let _ = answer_to.send(answered);
+                drop(spent);
                 return;
             }
         };
@@ -627,7 +634,7 @@ async fn see_through(app: &Arc<App>, taken: Taken) -> Result<Bytes, Refusal> {
                 confirmed.await
             }
         };
-        let Ok(processed) = processed.await else {
+        let Ok(Reply { processed, spent }) = processed.await else {
             if let Some(answer_to) = answer_to {
                 let _ =
                     answer_to.send(Err(Refusal::unavailable(&app, "the ingest thread stopped")));
@@ -675,6 +682,8 @@ async fn see_through(app: &Arc<App>, taken: Taken) -> Result<Bytes, Refusal> {
         if let Some(answer_to) = answer_to {
             let _ = answer_to.send(result);
         }
+        // Freed here, where they were decoded, once the answer is on its way.
+        drop(spent);
     });
     answered
         .await
@@ -758,7 +767,7 @@ fn submit(
     batch: &Batch,
     prepared: Prepared,
     work: Work,
-) -> Result<(oneshot::Receiver<Processed>, Option<Pending>), Refusal> {
+) -> Result<(oneshot::Receiver<Reply>, Option<Pending>), Refusal> {
     let events = batch.spans.len() as u64;
     let bound = app.config.max_unconfirmed_events as u64;
     let before = app.unconfirmed.fetch_add(events, Ordering::SeqCst);

@@ -48,7 +48,20 @@ pub(crate) struct Job {
     pub(crate) receipt: Receipt,
     /// Told the dead letter's fate: one event for all the rejected records, if any.
     pub(crate) letter: Receipt,
-    pub(crate) reply: oneshot::Sender<Processed>,
+    pub(crate) reply: oneshot::Sender<Reply>,
+}
+
+/// The ingest thread's answer to a job.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) processed: Processed,
+    /// The job's events, given back to be dropped on the request's thread, which
+    /// allocated them (see
+    /// [`Ingest::ingest_decoded_batch_keeping`](events_core::ingest::Ingest::ingest_decoded_batch_keeping)):
+    /// the ingest thread, which every event goes through, does not free them. They are
+    /// held until the request is answered, as its body is: within
+    /// [`Config::max_unconfirmed_events`](crate::Config::max_unconfirmed_events).
+    pub(crate) spent: Vec<Box<AnyEvent>>,
 }
 
 /// A request's events made ready on the request's own thread — decoded, enriched, and
@@ -336,18 +349,18 @@ pub(crate) fn run(
                     break;
                 }
                 Message::Job(mut job) => {
-                    let (processed, letter_written) = match &job.work {
-                        Work::Track => (
-                            track(
+                    let (processed, spent, letter_written) = match &job.work {
+                        Work::Track => {
+                            let (processed, spent) = track(
                                 &mut ingest,
                                 &mut job,
                                 &mut rejected,
                                 &decoder,
                                 &metrics,
                                 &report,
-                            ),
-                            true,
-                        ),
+                            );
+                            (processed, spent, true)
+                        }
                         Work::Redeliver {
                             verdicts,
                             sinks,
@@ -362,7 +375,7 @@ pub(crate) fn run(
                                 sinks,
                                 letter,
                             );
-                            ((*verdicts).clone(), letter)
+                            ((*verdicts).clone(), Vec::new(), letter)
                         }
                     };
                     if letter_written && !processed.rejected.is_empty() {
@@ -372,7 +385,7 @@ pub(crate) fn run(
                     job.receipt.seal();
                     job.letter.seal();
                     // The request may have gone (its client disconnected): nothing to do.
-                    let _ = job.reply.send(processed);
+                    let _ = job.reply.send(Reply { processed, spent });
                     // Each job's commit is asked for as soon as it is handed over, not
                     // after the whole drain: answered at the end of a long drain, the
                     // connections would all send again at once, and decode, track and
@@ -427,7 +440,7 @@ fn track(
     decoder: &Decoder,
     metrics: &Metrics,
     report: &Option<Arc<dyn LiveReport>>,
-) -> Processed {
+) -> (Processed, Vec<Box<AnyEvent>>) {
     let decoded = ingest.emitter().begin(job);
     let emitter = ingest.emitter();
     // An event is emitted while its line is settled, after every line before it (the
@@ -436,7 +449,8 @@ fn track(
     let line = Rc::clone(&emitter.line);
     line.set(0);
     let mut processed = Processed::default();
-    ingest.ingest_decoded_batch(decoded, |index, outcome| {
+    let mut spent = Vec::with_capacity(decoded.len());
+    ingest.ingest_decoded_batch_keeping(decoded, &mut spent, |index, outcome| {
         line.set(index + 1);
         let raw = &job.body[job.events[index].clone()];
         let error = match &outcome {
@@ -478,7 +492,7 @@ fn track(
     if let Some(report) = report {
         report.counts(ingest.stats());
     }
-    processed
+    (processed, spent)
 }
 
 /// Delivers again the events of a job tracked before under `verdicts`: the accepted

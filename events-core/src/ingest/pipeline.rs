@@ -408,7 +408,7 @@ impl<E: Emit> Ingest<E> {
         }
         let step = step_of(media_index, &*event, now);
         let judged = self.tracker.track_step(&step);
-        settle(&mut self.stats, &mut self.emit, self.policy, event, judged)
+        settle(&mut self.stats, &mut self.emit, self.policy, event, judged).0
     }
 
     /// Ingests a batch of lines, with the same outcomes, emits and counts as
@@ -441,6 +441,7 @@ impl<E: Emit> Ingest<E> {
             |decoder, i| decoder.decode(lines[i].as_ref()),
             |_, events| events,
             each,
+            drop,
         );
     }
 
@@ -452,6 +453,30 @@ impl<E: Emit> Ingest<E> {
         lines: Vec<Result<Decoded, IngestError>>,
         each: impl FnMut(usize, Outcome),
     ) {
+        self.ingest_decoded_lines(lines, each, drop);
+    }
+
+    /// [`ingest_decoded_batch`](Self::ingest_decoded_batch), giving the events back in
+    /// `spent` once they are settled (all but those an [`Outcome`] holds): for a caller
+    /// that decoded them on another thread, to drop them there. An allocator frees
+    /// fastest on the thread that allocated (its per-thread cache); freed on the thread
+    /// that tracks, each event is a free into another thread's heap, under that heap's
+    /// lock, on the one thread every event goes through.
+    pub fn ingest_decoded_batch_keeping(
+        &mut self,
+        lines: Vec<Result<Decoded, IngestError>>,
+        spent: &mut Vec<Box<AnyEvent>>,
+        each: impl FnMut(usize, Outcome),
+    ) {
+        self.ingest_decoded_lines(lines, each, |event| spent.push(event));
+    }
+
+    fn ingest_decoded_lines(
+        &mut self,
+        lines: Vec<Result<Decoded, IngestError>>,
+        each: impl FnMut(usize, Outcome),
+        spent: impl FnMut(Box<AnyEvent>),
+    ) {
         let len = lines.len();
         let mut lines = lines.into_iter();
         self.ingest_batch_with(
@@ -459,6 +484,7 @@ impl<E: Emit> Ingest<E> {
             |_, _| lines.next().expect("a decoded line per position"),
             |_, events| events,
             each,
+            spent,
         );
     }
 
@@ -477,6 +503,7 @@ impl<E: Emit> Ingest<E> {
             |decoder, i| decoder.decode(lines[i].1.as_ref()),
             |i, _| lines[i].0,
             each,
+            drop,
         );
     }
 
@@ -486,6 +513,7 @@ impl<E: Emit> Ingest<E> {
         mut decode: impl FnMut(&Decoder, usize) -> Result<Decoded, IngestError>,
         position: impl Fn(usize, u64) -> u64,
         mut each: impl FnMut(usize, Outcome),
+        mut spent: impl FnMut(Box<AnyEvent>),
     ) {
         let mut decoded = std::mem::take(&mut self.batch.decoded);
         let mut steps = std::mem::take(&mut self.batch.steps);
@@ -513,7 +541,11 @@ impl<E: Emit> Ingest<E> {
         self.tracker.track_batch(&steps, |_, judged| {
             let (i, event) =
                 settle_failed(&mut lines, stats, &mut each).expect("a decoded line per step");
-            each(i, settle(stats, emit, policy, event, judged));
+            let (outcome, event) = settle(stats, emit, policy, event, judged);
+            each(i, outcome);
+            if let Some(event) = event {
+                spent(event);
+            }
         });
         let rest = settle_failed(&mut lines, stats, &mut each);
         debug_assert!(rest.is_none(), "a step per decoded line");
@@ -742,14 +774,15 @@ fn reject(stats: &mut IngestStats, error: IngestError) -> Outcome {
 }
 
 /// Emits, or hands back, a decoded event as the tracker judged it (`Ok` with the state
-/// its action was in before), and counts it.
+/// its action was in before), and counts it; gives the event back unless the outcome
+/// holds it.
 fn settle<E: Emit>(
     stats: &mut IngestStats,
     emit: &mut E,
     policy: IllegalPolicy,
     event: Box<AnyEvent>,
     judged: Result<Option<&'static str>, IllegalTransition>,
-) -> Outcome {
+) -> (Outcome, Option<Box<AnyEvent>>) {
     match judged {
         Ok(from) => {
             stats.valid += 1;
@@ -758,7 +791,7 @@ fn settle<E: Emit>(
             } else {
                 emit.emit(&*event);
             }
-            Outcome::Emitted
+            (Outcome::Emitted, Some(event))
         }
         Err(illegal) => {
             stats.by_kind[ErrorKind::IllegalTransition.index()] += 1;
@@ -766,18 +799,19 @@ fn settle<E: Emit>(
                 IllegalPolicy::Deliver => {
                     stats.flagged += 1;
                     emit.emit_flagged(&*event, &illegal);
-                    Outcome::Flagged(illegal)
+                    (Outcome::Flagged(illegal), Some(event))
                 }
                 IllegalPolicy::Drop => {
                     stats.dropped += 1;
-                    Outcome::Dropped(illegal)
+                    (Outcome::Dropped(illegal), Some(event))
                 }
                 IllegalPolicy::Quarantine => {
                     stats.rejected += 1;
-                    Outcome::Rejected(Rejection {
+                    let rejection = Rejection {
                         error: illegal.into(),
                         event: Some(event),
-                    })
+                    };
+                    (Outcome::Rejected(rejection), None)
                 }
             }
         }
