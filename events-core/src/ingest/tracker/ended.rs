@@ -167,6 +167,31 @@ impl EndedMemory {
         Some(self.ring[self.position(self.index[i])])
     }
 
+    /// Reads the index entries that the next `n` actions to end will forget, once the
+    /// ring is full: the home entries of its `n` oldest. They are scattered over the
+    /// index, and each forget would otherwise wait for its own miss; nothing depends on
+    /// the values (see [`Tracker::touch`](super::Tracker)).
+    pub(super) fn touch_oldest(&self, n: usize) {
+        if self.ring.len() < self.capacity || self.capacity == 0 {
+            return;
+        }
+        let mut at = self.oldest;
+        for _ in 0..n.min(self.capacity) {
+            let hash = hash(self.ring[at].key, self.seed);
+            std::hint::black_box(self.index[reduce(hash, self.index.len())]);
+            at = self.next_in_ring(at);
+        }
+    }
+
+    /// The ring position after `at`, once the ring is full.
+    fn next_in_ring(&self, at: usize) -> usize {
+        if at + 1 == self.capacity {
+            0
+        } else {
+            at + 1
+        }
+    }
+
     /// Remembers `key`, which must not be remembered already; returns whether the oldest
     /// ended action was forgotten for it.
     pub(super) fn remember(&mut self, key: Key, media: u8, state: u8) -> bool {
@@ -180,11 +205,7 @@ impl EndedMemory {
             let position = self.oldest;
             self.forget(position);
             self.ring[position] = ended;
-            self.oldest = if position + 1 == self.capacity {
-                0
-            } else {
-                position + 1
-            };
+            self.oldest = self.next_in_ring(position);
             position
         } else {
             if self.ring.len() == self.ring.capacity() {

@@ -337,6 +337,8 @@ impl Tracker {
             for step in group {
                 self.touch(step.action_id);
             }
+            // A group ends at most as many actions as it has steps.
+            self.ended.touch_oldest(group.len());
             for (i, step) in group.iter().enumerate() {
                 judged(group_index * GROUP + i, self.track_step(step));
             }
