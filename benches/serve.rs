@@ -122,7 +122,7 @@ fn serve_once(
         };
         let collector = Collector::new(Limits::default().builder(registry), config)
             .sink("file", Arc::new(sink));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = events_collector::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(collector.serve(listener, async {

@@ -203,7 +203,7 @@ pub fn run(args: &Args, registry: &Registry) -> Result<ExitCode, CliError> {
         .build()
         .map_err(|e| CliError::io("cannot start", "the async runtime", e))?;
     let served = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
+        let listener = events_collector::bind(&args.listen)
             .await
             .map_err(|e| CliError::io("cannot listen on", &args.listen, e))?;
         let address = listener
