@@ -30,7 +30,9 @@ use events_sinks::{Confirmation, Receipt, Sink};
 use crate::batches::Held;
 use crate::batches::{valid_batch_id, Batches, Claim, Guard};
 use crate::body::{content_type_taken, events};
-use crate::ingestor::{self, Job, Message, Prepared, Processed, RejectedFile, Reply, Work};
+use crate::ingestor::{
+    self, Job, Message, Prepared, Processed, Rejected, RejectedFile, Reply, Work,
+};
 use crate::metrics::Metrics;
 use crate::LiveReport;
 use crate::{Ack, Collector, CollectorError, Config, Served};
@@ -816,24 +818,51 @@ fn submit(
 
 /// The `200` body; a batch with an id is remembered with its duplicate answer.
 fn answer(processed: &Processed, request_id: &str, guard: Option<Guard>) -> Bytes {
-    let rejected: Vec<serde_json::Value> = processed
-        .rejected
-        .iter()
-        .map(|r| json!({"index": r.index, "kind": r.kind, "error": r.error}))
-        .collect();
     let body = |duplicate: bool| {
-        Bytes::from(
-            json!({
-                "accepted": processed.accepted,
-                "rejected": rejected,
-                "duplicate": duplicate,
-                "requestId": request_id,
-            })
-            .to_string(),
-        )
+        let answer = Answer {
+            accepted: processed.accepted,
+            rejected: &processed.rejected,
+            duplicate,
+            request_id,
+        };
+        Bytes::from(serde_json::to_vec(&answer).expect("an answer is plain JSON"))
     };
     if let Some(guard) = guard {
         guard.answered(body(true));
     }
     body(false)
+}
+
+/// The `200` body, written as it is declared: `{"accepted", "rejected": [{"index",
+/// "kind", "error"}], "duplicate", "requestId"}`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer<'a> {
+    accepted: usize,
+    rejected: &'a [Rejected],
+    duplicate: bool,
+    request_id: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_lists_its_fields_in_the_documented_order() {
+        let processed = Processed {
+            accepted: 2,
+            rejected: vec![Rejected {
+                index: 1,
+                kind: "invalid_json",
+                error: "expected `\"`".to_owned(),
+            }],
+        };
+        assert_eq!(
+            answer(&processed, "r-1", None),
+            Bytes::from_static(
+                br#"{"accepted":2,"rejected":[{"index":1,"kind":"invalid_json","error":"expected `\"`"}],"duplicate":false,"requestId":"r-1"}"#
+            )
+        );
+    }
 }

@@ -144,7 +144,7 @@ pub(crate) struct Processed {
 }
 
 /// One rejected event, as the answer lists it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct Rejected {
     pub(crate) index: usize,
     pub(crate) kind: &'static str,
