@@ -237,8 +237,8 @@ pub const LISTEN_BACKLOG: u32 = 1024;
 /// backlog of 128, and a burst of more new connections than that — browsers coming back
 /// after a deploy, a load balancer opening its pool — finds the queue full while the
 /// workers are busy: the system drops their handshakes, and each client tries again only
-/// after a second (then three, then seven). The serve benchmark met it at 256 connections:
-/// every phase took a second longer, a fifth of its throughput.
+/// after a second (then three, then seven). The serve benchmark met it at 256 connections
+/// (BENCHMARKS.md has the figures).
 pub async fn bind(
     addr: impl tokio::net::ToSocketAddrs,
 ) -> std::io::Result<tokio::net::TcpListener> {

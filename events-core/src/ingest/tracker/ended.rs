@@ -168,7 +168,7 @@ impl EndedMemory {
     }
 
     /// Reads the index entries that the next `n` actions to end will forget, once the
-    /// ring is full: the home entries of its `n` oldest. They are scattered over the
+    /// ring is full: the home entries of the ring's `n` oldest. They are scattered over the
     /// index, and each forget would otherwise wait for its own miss; nothing depends on
     /// the values (see [`Tracker::touch`](super::Tracker)).
     pub(super) fn touch_oldest(&self, n: usize) {

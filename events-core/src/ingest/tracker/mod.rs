@@ -309,8 +309,8 @@ impl Tracker {
     /// What a batch gains is memory-level parallelism: with a million live actions, the
     /// slot of each action is a cache miss, and one by one every miss waits for the one
     /// before. Here the slots of a group of steps are read first (plain loads, no
-    /// prefetch intrinsics), all their misses in flight at once, then the steps are judged
-    /// from the cache.
+    /// prefetch intrinsics), with the ended memory's entries the group may read or forget,
+    /// all their misses in flight at once, then the steps are judged from the cache.
     ///
     /// ```
     /// use events_core::ingest::{Step, Tracker};
