@@ -36,7 +36,7 @@ use uuid::Uuid;
 
 use super::table::saturate;
 use super::table::{Slot, Sweep};
-use super::{distance, home, Key, Tracker, TrackerStats};
+use super::{distance, hash, home, Key, Tracker, TrackerStats};
 use crate::description::MediaTypeDescription;
 
 const MAGIC: &[u8; 4] = b"WATR";
@@ -577,12 +577,16 @@ impl Tracker {
             table.grow(size, None);
             table.sweep.until = layout.sweep.until;
             for action in &live {
-                let vacant = table.find(action.key).expect_err("ids are unique");
-                table.insert_at(vacant, slot_of(action), 0);
+                let hashed = hash(action.key, seed);
+                let vacant = table
+                    .find_hashed(action.key, hashed)
+                    .expect_err("ids are unique");
+                table.insert_at(vacant, slot_of(action), hashed, 0);
             }
         }
         for (key, media, state) in ended {
-            self.remember_end(key, usize::from(media), usize::from(state));
+            let hashed = hash(key, seed);
+            self.remember_end(key, hashed, usize::from(media), usize::from(state));
         }
     }
 }

@@ -63,7 +63,7 @@
 //! which refuses a late or replayed event of an ended action and names the state it ended
 //! in. It is exact, whatever the hash seed: a FIFO ring of entries in the order the actions
 //! ended (20 bytes each), plus an index of ring positions keyed with the same hash as the
-//! live table (open addressing, at most 2/3 full: 6 bytes per entry), whose entries carry
+//! live table (open addressing, at most 1/4 full: 16 bytes per entry), whose entries carry
 //! their distance from home so that a lookup reads the ring only for a candidate of the
 //! same home, and a removal none at all. It is read only when the live table does not
 //! hold the action: an event of a live action, most events, costs one probe of the live
@@ -140,7 +140,7 @@ pub struct TrackerConfig {
     /// starting the action again). The memory is exact: as long as fewer actions than this
     /// have ended, every one of them is remembered; past it, the oldest ended ones are
     /// forgotten first (FIFO), each counted in [`TrackerStats::ended_forgotten`]. It grows
-    /// with use up to 26 bytes per remembered action, then keeps its size. At most
+    /// with use up to 36 bytes per remembered action, then keeps its size. At most
     /// [`MAX_REMEMBER_ENDED`](Self::MAX_REMEMBER_ENDED): a tracker clamps a larger value to
     /// it. Default: 65,536.
     pub remember_ended: usize,
@@ -431,7 +431,7 @@ impl Tracker {
                 if state.kind.ends_lifecycle() {
                     self.live.remove(slot);
                     self.stats.ended += 1;
-                    self.remember_end(key, media_index, state_index);
+                    self.remember_end(key, hashed, media_index, state_index);
                 } else {
                     let entry = &mut self.live.slots[slot];
                     entry.state = state_index as u8;
@@ -473,7 +473,7 @@ impl Tracker {
                 if state.kind.ends_lifecycle() {
                     // A lifecycle of one event: it starts and ends here.
                     self.stats.ended += 1;
-                    self.remember_end(key, media_index, state_index);
+                    self.remember_end(key, hashed, media_index, state_index);
                     return Ok(None);
                 }
                 let slot = Slot {
@@ -492,17 +492,17 @@ impl Tracker {
                     self.stats.evicted += 1;
                     self.live.insert(slot, now)
                 } else {
-                    self.live.insert_at(vacant, slot, now)
+                    self.live.insert_at(vacant, slot, hashed, now)
                 };
                 Ok(None)
             }
         }
     }
 
-    fn remember_end(&mut self, key: Key, media_index: usize, state_index: usize) {
+    fn remember_end(&mut self, key: Key, hashed: u64, media_index: usize, state_index: usize) {
         if self
             .ended
-            .remember(key, media_index as u8 + 1, state_index as u8)
+            .remember_hashed(key, hashed, media_index as u8 + 1, state_index as u8)
         {
             self.stats.ended_forgotten += 1;
         }

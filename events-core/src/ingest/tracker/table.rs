@@ -159,22 +159,29 @@ impl Table {
     /// table forgot on the way (see [`grow`](Self::grow)).
     pub(super) fn insert(&mut self, slot: Slot, now: u32) -> u64 {
         match self.find(slot.key) {
-            Err(vacant) => self.insert_at(vacant, slot, now),
+            Err(vacant) => self.insert_at(vacant, slot, hash(slot.key, self.seed), now),
             Ok(_) => unreachable!("insert of a key already present"),
         }
     }
 
-    /// Inserts at the vacant slot `find` returned, growing first when needed; returns
-    /// how many idle actions the growth forgot.
-    pub(super) fn insert_at(&mut self, mut vacant: usize, mut slot: Slot, now: u32) -> u64 {
+    /// Inserts at the vacant slot `find` returned for a key of this `hash`, growing first
+    /// when needed; returns how many idle actions the growth forgot.
+    pub(super) fn insert_at(
+        &mut self,
+        mut vacant: usize,
+        mut slot: Slot,
+        hash: u64,
+        now: u32,
+    ) -> u64 {
         let mut expired = 0;
         if self.needs_growth() {
             expired = self.grow(self.grown_size(self.slots.len()), Some(now));
-            vacant = self.find(slot.key).expect_err("key is absent");
+            vacant = self.find_hashed(slot.key, hash).expect_err("key is absent");
         }
         // Probes end at an empty slot: one must be left after this insert.
         assert!(self.len + 1 < self.slots.len(), "the table is never full");
-        slot.shift = saturate(distance(self.home(slot.key), vacant, self.slots.len()));
+        let home = reduce(hash, self.slots.len());
+        slot.shift = saturate(distance(home, vacant, self.slots.len()));
         self.slots[vacant] = slot;
         self.len += 1;
         expired
