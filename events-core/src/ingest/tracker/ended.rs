@@ -1,7 +1,7 @@
 //! The memory of ended actions: exact up to its capacity, oldest forgotten first (see the
 //! [module docs](super)).
 
-use super::{distance, hash, home, reduce, Key, TrackerConfig};
+use super::{distance, hash, home, prefetch, reduce, Key, TrackerConfig};
 
 /// The fewest bits an index entry keeps for the displacement before it gives any to the
 /// tag: with up to 255 stored, the ring's key is read for a displacement only in clusters
@@ -167,10 +167,10 @@ impl EndedMemory {
         Some(self.ring[self.position(self.index[i])])
     }
 
-    /// Reads the index entries that the next `n` actions to end will forget, once the
+    /// Asks for the index entries that the next `n` actions to end will forget, once the
     /// ring is full: the home entries of the ring's `n` oldest. They are scattered over the
-    /// index, and each forget would otherwise wait for its own miss; nothing depends on
-    /// the values (see [`Tracker::touch`](super::Tracker)).
+    /// index, and each forget would otherwise wait for its own miss (see
+    /// [`Tracker::track_batch`](super::Tracker::track_batch)).
     pub(super) fn touch_oldest(&self, n: usize) {
         if self.ring.len() < self.capacity || self.capacity == 0 {
             return;
@@ -178,7 +178,7 @@ impl EndedMemory {
         let mut at = self.oldest;
         for _ in 0..n.min(self.capacity) {
             let hash = hash(self.ring[at].key, self.seed);
-            std::hint::black_box(self.index[reduce(hash, self.index.len())]);
+            prefetch(&self.index[reduce(hash, self.index.len())]);
             at = self.next_in_ring(at);
         }
     }

@@ -91,12 +91,11 @@ pub(crate) use checkpoint::{Reader, Writer};
 use ended::EndedMemory;
 use table::{is_idle, Slot, Table};
 
-/// How many steps [`Tracker::track_batch`] reads the table for before judging them. The
-/// reads are plain loads, which (unlike prefetch instructions) hold their place in the
-/// core's reorder buffer until their data comes: issued back to back, a group's misses
-/// are all in flight at once; spread between the judging of steps, they would not be.
-/// A core keeps 10 to 20 misses outstanding.
-const GROUP: usize = 8;
+/// How many steps ahead [`Tracker::track_batch`] asks for the memory a step will read.
+/// Far enough that a step's misses are served while the steps before it are judged; a
+/// core keeps 10 to 20 misses outstanding, and each step asks for two or three lines
+/// (BENCHMARKS.md has the distances measured).
+const AHEAD: usize = 8;
 
 /// One event as the tracker sees it, for [`Tracker::track_batch`]: the arguments of
 /// [`Tracker::track_state`].
@@ -308,9 +307,9 @@ impl Tracker {
     ///
     /// What a batch gains is memory-level parallelism: with a million live actions, the
     /// slot of each action is a cache miss, and one by one every miss waits for the one
-    /// before. Here the slots of a group of steps are read first (plain loads, no
-    /// prefetch intrinsics), with the ended memory's entries the group may read or forget,
-    /// all their misses in flight at once, then the steps are judged from the cache.
+    /// before. Here, while a step is judged, the memory of a step a few places further
+    /// on is asked for (its live slot, and the ended memory's entries it may read or
+    /// forget), so that its misses are served in the meantime.
     ///
     /// ```
     /// use events_core::ingest::{Step, Tracker};
@@ -333,15 +332,19 @@ impl Tracker {
         steps: &[Step],
         mut judged: impl FnMut(usize, Result<Option<&'static str>, IllegalTransition>),
     ) {
-        for (group_index, group) in steps.chunks(GROUP).enumerate() {
-            for step in group {
-                self.touch(step.action_id);
+        for step in steps.iter().take(AHEAD) {
+            self.touch(step.action_id);
+        }
+        for (i, step) in steps.iter().enumerate() {
+            if let Some(next) = steps.get(i + AHEAD) {
+                self.touch(next.action_id);
             }
-            // A group ends at most as many actions as it has steps.
-            self.ended.touch_oldest(group.len());
-            for (i, step) in group.iter().enumerate() {
-                judged(group_index * GROUP + i, self.track_step(step));
+            if i % AHEAD == 0 {
+                // At most `AHEAD` actions end before the next call: twice that many
+                // oldest are asked for, the second half ahead of their turn.
+                self.ended.touch_oldest(2 * AHEAD);
             }
+            judged(i, self.track_step(step));
         }
     }
 
@@ -356,20 +359,18 @@ impl Tracker {
             .map(|from| from.map(|state| media.states[usize::from(state)].wire_name))
     }
 
-    /// Reads the memory that judging `action_id` will read first: the home slot of its
+    /// Asks for the memory that judging `action_id` will read first: the home slot of its
     /// probe sequence in the live table, and the home entry of its probe sequence in the
-    /// ended memory's index, which an action's first event reads too (the index is small
-    /// enough for the core's L2, not its L1). The values are passed through
-    /// [`black_box`](std::hint::black_box) only so that the compiler keeps the loads;
-    /// nothing depends on them.
+    /// ended memory's index, which an action's first event and its end read too (the
+    /// index is small enough for the core's L2, not its L1).
     fn touch(&self, action_id: Uuid) {
         let key = Key::from(action_id);
         let hashed = hash(key, self.live.seed);
         if !self.live.slots.is_empty() {
-            std::hint::black_box(self.live.slots[reduce(hashed, self.live.slots.len())].media);
+            prefetch(&self.live.slots[reduce(hashed, self.live.slots.len())]);
         }
         if !self.ended.index.is_empty() {
-            std::hint::black_box(self.ended.index[reduce(hashed, self.ended.index.len())]);
+            prefetch(&self.ended.index[reduce(hashed, self.ended.index.len())]);
         }
     }
 
@@ -579,6 +580,26 @@ impl Tracker {
         self.live.clear();
         self.ended.clear();
     }
+}
+
+/// Asks for the cache line holding `value`, for a read a few steps later.
+///
+/// On x86 a prefetch instruction: it does not wait for the line, so the judging of the
+/// steps before goes on while the miss is served. Elsewhere a plain load, which holds its
+/// place in the core's reorder buffer until the line comes: the misses of a few loads
+/// issued close together still overlap, the judging after them waits.
+#[inline(always)]
+fn prefetch<T: Copy>(value: &T) {
+    #[cfg(all(
+        any(target_arch = "x86", target_arch = "x86_64"),
+        target_feature = "sse"
+    ))]
+    safe_arch::prefetch_t0(value);
+    #[cfg(not(all(
+        any(target_arch = "x86", target_arch = "x86_64"),
+        target_feature = "sse"
+    )))]
+    std::hint::black_box(*value);
 }
 
 fn random_seed() -> [u64; 2] {
