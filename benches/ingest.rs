@@ -6,6 +6,8 @@
 //!   handler);
 //! - `tracker_1m`: tracking alone ([`Tracker::track_batch`]), with one million live
 //!   actions; `tracker_1m_one_by_one` the same steps through `Tracker::track_state`;
+//!   `tracker_1m_no_ended` the batch again with no memory of ended actions
+//!   (`remember_ended: 0`), which tells the live table's part from the ended memory's;
 //! - `tracker_floor`: the same steps on a `hashbrown::HashMap<Uuid, u8>` (foldhash), which
 //!   only inserts, updates and removes: what a general-purpose map costs.
 //!
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use events_cli::simulate::{simulate, Simulation};
-use webaction_events::ingest::{IdleTimeout, Ingest, Step, Tracker};
+use webaction_events::ingest::{IdleTimeout, Ingest, Step, Tracker, TrackerConfig};
 use webaction_events::{
     AnyEvent, ContentOffer, Events, MediaTypeDescription, Registry, Uuid, WebChat,
 };
@@ -134,6 +136,27 @@ fn bench_ingest(c: &mut Criterion) {
                         step.now,
                     ));
                 }
+                start.elapsed()
+            })
+        });
+    });
+    drop(tracker);
+    let mut tracker = Tracker::with_config(
+        &Registry::builtin(),
+        TrackerConfig {
+            remember_ended: 0,
+            ..TrackerConfig::default()
+        },
+    );
+    let mut feed = Feed::default();
+    group.bench_function("tracker_1m_no_ended", |b| {
+        b.iter_custom(|iters| {
+            feed.run(iters, &steps, &mut tracker, |tracker, chunk| {
+                let batch: Vec<Step> = chunk.iter().map(TrackedStep::step).collect();
+                let start = Instant::now();
+                tracker.track_batch(&batch, |_, result| {
+                    let _ = black_box(result);
+                });
                 start.elapsed()
             })
         });
