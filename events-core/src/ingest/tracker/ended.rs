@@ -36,6 +36,9 @@ pub(super) struct EndedMemory {
     pub(super) ring: Vec<Ended>,
     /// Where the next ended action goes once the ring is full: its oldest entry.
     pub(super) oldest: usize,
+    /// How many of the oldest entries, from `oldest` on, [`touch_oldest`](Self::touch_oldest)
+    /// has asked for already: each is asked for once. Only a hint: nothing else reads it.
+    asked: usize,
     pub(super) index: Vec<u32>,
     pub(super) capacity: usize,
     /// How many low bits of an index entry hold the position; the tag and the
@@ -56,6 +59,7 @@ impl EndedMemory {
         EndedMemory {
             ring: Vec::new(),
             oldest: 0,
+            asked: 0,
             index: Vec::new(),
             capacity,
             position_bits,
@@ -171,16 +175,18 @@ impl EndedMemory {
     /// ring is full: the home entries of the ring's `n` oldest. They are scattered over the
     /// index, and each forget would otherwise wait for its own miss (see
     /// [`Tracker::track_batch`](super::Tracker::track_batch)).
-    pub(super) fn touch_oldest(&self, n: usize) {
-        if self.ring.len() < self.capacity || self.capacity == 0 {
+    pub(super) fn touch_oldest(&mut self, n: usize) {
+        let n = n.min(self.capacity);
+        if self.ring.len() < self.capacity || self.asked >= n {
             return;
         }
-        let mut at = self.oldest;
-        for _ in 0..n.min(self.capacity) {
+        let mut at = (self.oldest + self.asked) % self.capacity;
+        for _ in self.asked..n {
             let hash = hash(self.ring[at].key, self.seed);
             prefetch(&self.index[reduce(hash, self.index.len())]);
             at = self.next_in_ring(at);
         }
+        self.asked = n;
     }
 
     /// The ring position after `at`, once the ring is full.
@@ -212,6 +218,7 @@ impl EndedMemory {
             self.forget(position);
             self.ring[position] = ended;
             self.oldest = self.next_in_ring(position);
+            self.asked = self.asked.saturating_sub(1);
             position
         } else {
             if self.ring.len() == self.ring.capacity() {
@@ -290,5 +297,6 @@ impl EndedMemory {
         self.ring.clear();
         self.index.fill(0);
         self.oldest = 0;
+        self.asked = 0;
     }
 }
