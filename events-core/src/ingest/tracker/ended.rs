@@ -244,12 +244,11 @@ impl EndedMemory {
         let len = self.ring.len();
         let target = len.saturating_mul(2).max(64).min(self.capacity);
         self.ring.reserve_exact(target - len);
-        // At most 1/4 full once the ring is: each action's first event misses here, and
-        // each end inserts one entry and forgets another, so every lookup and removal
-        // walks a cluster. At 2/3 full, an absent key probed 5 entries on average and a
-        // removal shifted about as many; at 1/4, 1.4 (BENCHMARKS.md, fifteenth session,
-        // has the instruction counts). The index is 4 bytes an entry, the ring 20: the
-        // 10 bytes more per remembered action are 0.7 per live action at the defaults.
+        // At most 1/4 full once the ring is: each action's first event looks up a key that
+        // is not here, and each end inserts one entry and removes another, so nearly every
+        // event walks a cluster of this index, whose length grows quickly with the load
+        // (BENCHMARKS.md, fifteenth session, has the instructions saved against 2/3). The
+        // entries are 4 bytes, small next to the ring's 20 and the live table's slots.
         let slots = target
             .checked_mul(4)
             .and_then(|slots| slots.checked_add(1))

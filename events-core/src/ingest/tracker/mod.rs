@@ -63,7 +63,7 @@
 //! which refuses a late or replayed event of an ended action and names the state it ended
 //! in. It is exact, whatever the hash seed: a FIFO ring of entries in the order the actions
 //! ended (20 bytes each), plus an index of ring positions keyed with the same hash as the
-//! live table (open addressing, at most 1/4 full: 16 bytes per entry), whose entries carry
+//! live table (open addressing, at most 1/4 full: 16 bytes per ended action), whose entries carry
 //! their distance from home so that a lookup reads the ring only for a candidate of the
 //! same home, and a removal none at all. It is read only when the live table does not
 //! hold the action: an event of a live action, most events, costs one probe of the live
@@ -362,7 +362,7 @@ impl Tracker {
     /// Asks for the memory that judging `action_id` will read first: the home slot of its
     /// probe sequence in the live table, and the home entry of its probe sequence in the
     /// ended memory's index, which an action's first event and its end read too (the
-    /// index is small enough for the core's L2, not its L1).
+    /// index is far smaller than the live table, but not small enough for the core's L1).
     fn touch(&self, action_id: Uuid) {
         let key = Key::from(action_id);
         let hashed = hash(key, self.live.seed);
