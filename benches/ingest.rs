@@ -101,21 +101,12 @@ fn bench_ingest(c: &mut Criterion) {
         );
     });
 
-    // One step sequence for both tracker benchmarks: the same actions, the same steps.
+    // One step sequence for every tracker benchmark: the same actions, the same steps.
     let steps = StepSequence::generate(1_000_000, 1 << 21);
     let mut tracker = Tracker::new(&Registry::builtin());
     let mut feed = Feed::default();
     group.bench_function("tracker_1m", |b| {
-        b.iter_custom(|iters| {
-            feed.run(iters, &steps, &mut tracker, |tracker, chunk| {
-                let batch: Vec<Step> = chunk.iter().map(TrackedStep::step).collect();
-                let start = Instant::now();
-                tracker.track_batch(&batch, |_, result| {
-                    let _ = black_box(result);
-                });
-                start.elapsed()
-            })
-        });
+        b.iter_custom(|iters| feed.run(iters, &steps, &mut tracker, timed_batch));
     });
     eprintln!(
         "tracker_1m: {} live actions, {} bytes, {:.1} bytes per live action, {:?}",
@@ -151,16 +142,7 @@ fn bench_ingest(c: &mut Criterion) {
     );
     let mut feed = Feed::default();
     group.bench_function("tracker_1m_no_ended", |b| {
-        b.iter_custom(|iters| {
-            feed.run(iters, &steps, &mut tracker, |tracker, chunk| {
-                let batch: Vec<Step> = chunk.iter().map(TrackedStep::step).collect();
-                let start = Instant::now();
-                tracker.track_batch(&batch, |_, result| {
-                    let _ = black_box(result);
-                });
-                start.elapsed()
-            })
-        });
+        b.iter_custom(|iters| feed.run(iters, &steps, &mut tracker, timed_batch));
     });
     drop(tracker);
     let mut map = FloorMap::default();
@@ -183,6 +165,16 @@ fn bench_ingest(c: &mut Criterion) {
         map.live.allocation_size() as f64 / map.live.len() as f64,
     );
     group.finish();
+}
+
+/// One chunk of steps through `Tracker::track_batch`, timed without building the batch.
+fn timed_batch(tracker: &mut Tracker, chunk: &[TrackedStep]) -> Duration {
+    let batch: Vec<Step> = chunk.iter().map(TrackedStep::step).collect();
+    let start = Instant::now();
+    tracker.track_batch(&batch, |_, result| {
+        let _ = black_box(result);
+    });
+    start.elapsed()
 }
 
 /// What the tracker benchmarks drive: the tracker, or the floor's map.
