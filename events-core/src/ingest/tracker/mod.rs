@@ -350,6 +350,7 @@ impl Tracker {
 
     /// [`track_state`](Self::track_state), giving back on success the state the action
     /// was in before, by wire name.
+    #[inline]
     pub(crate) fn track_step(
         &mut self,
         step: &Step,
@@ -359,15 +360,29 @@ impl Tracker {
             .map(|from| from.map(|state| media.states[usize::from(state)].wire_name))
     }
 
-    /// Asks for the memory that judging `action_id` will read first: the home slot of its
-    /// probe sequence in the live table, and the home entry of its probe sequence in the
-    /// ended memory's index, which an action's first event and its end read too (the
-    /// index is far smaller than the live table, but not small enough for the core's L1).
+    /// Asks for the memory that judging `action_id` will read first: the live table's
+    /// slots from the home of its probe sequence on, and the home entry of its probe
+    /// sequence in the ended memory's index, which an action's first event and its end
+    /// read too (the index is far smaller than the live table, but not small enough for
+    /// the core's L1).
+    ///
+    /// Four lines of slots, not only the home's: a slot is 24 bytes, and the slot a lookup
+    /// stops at, the empty one an insert fills and the rest of the cluster a removal
+    /// shifts back often lie on the lines after the home's. Fewer lines left misses, more
+    /// gained nothing, and walking tags to ask for exactly the slots needed was slower:
+    /// its loops' branches mispredict (BENCHMARKS.md, sixteenth session, has the figures).
+    #[inline]
     fn touch(&self, action_id: Uuid) {
-        let key = Key::from(action_id);
-        let hashed = hash(key, self.live.seed);
-        if !self.live.slots.is_empty() {
-            prefetch(&self.live.slots[reduce(hashed, self.live.slots.len())]);
+        let hashed = hash(Key::from(action_id), self.live.seed);
+        let slots = &self.live.slots;
+        if !slots.is_empty() {
+            let home = reduce(hashed, slots.len());
+            // Three slots are 72 bytes: one ask for each line.
+            for at in [home, home + 3, home + 6, home + 9] {
+                if let Some(slot) = slots.get(at) {
+                    prefetch(slot);
+                }
+            }
         }
         if !self.ended.index.is_empty() {
             prefetch(&self.ended.index[reduce(hashed, self.ended.index.len())]);
@@ -376,6 +391,7 @@ impl Tracker {
 
     /// [`track_state`](Self::track_state), giving back on success the state the action
     /// was in before (`None` when it starts here).
+    #[inline]
     fn judge(
         &mut self,
         media_index: usize,
