@@ -387,13 +387,14 @@ fn recycle(spare: &mut Vec<LineBatch>, mut batch: LineBatch) {
 /// What the reader costs per line (splitting it, copying it into a batch, routing it,
 /// merging what became of it), relative to what judging it costs a worker, decode
 /// included: about 1/8 in instructions when it was first set (`check`, see
-/// BENCHMARKS.md); judging has become cheaper since (the ended memory's tags) and the
-/// reader's part has not, and of the shares measured since, 3/16 balanced best. In time
+/// BENCHMARKS.md); judging has become cheaper since (the ended memory's tags, the
+/// tracker's read-ahead) and the reader's part has not: 3/16 balanced best before the
+/// read-ahead of four lines, 1/4 after it (BENCHMARKS.md, sixteenth session). In time
 /// it depends on the input: more when the kernel copies a file on the reader's thread,
 /// less when the input is in memory, where the other workers pay more per line than
 /// worker 0 (the first touch of lines another core wrote). Worker 0 shares the calling
 /// thread with the reader, so it takes that much less of the actions.
-const READER_COST: f64 = 0.1875;
+const READER_COST: f64 = 0.25;
 
 /// Which worker a line is for.
 struct Route {

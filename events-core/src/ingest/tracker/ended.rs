@@ -270,7 +270,13 @@ impl EndedMemory {
             .checked_mul(4)
             .and_then(|slots| slots.checked_add(1))
             .expect("MAX_REMEMBER_ENDED keeps the index size in range");
-        self.index = vec![0; slots];
+        // Written, not `vec![0; slots]`: that takes zeroed pages from the kernel, which
+        // maps each to the shared zero page on its first read, here the probe before an
+        // insert, and on the write after must copy it and flush that page from the TLB
+        // of every core the process runs on: one interrupt of each other worker per
+        // page. Writing every entry now takes each page at its first touch, alone.
+        self.index = Vec::with_capacity(slots);
+        self.index.resize(slots, 0);
         for position in 0..len {
             self.index_entry(position, hash(self.ring[position].key, self.seed));
         }
