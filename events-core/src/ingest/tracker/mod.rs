@@ -93,8 +93,8 @@ use table::{is_idle, Slot, Table};
 
 /// How many steps ahead [`Tracker::track_batch`] asks for the memory a step will read.
 /// Far enough that a step's misses are served while the steps before it are judged; a
-/// core keeps 10 to 20 misses outstanding, and each step asks for two or three lines
-/// (BENCHMARKS.md has the distances measured).
+/// core keeps 10 to 20 misses outstanding, and each step asks for about six lines, four
+/// of them adjacent (BENCHMARKS.md has the distances measured).
 const AHEAD: usize = 8;
 
 /// One event as the tracker sees it, for [`Tracker::track_batch`]: the arguments of
@@ -308,8 +308,9 @@ impl Tracker {
     /// What a batch gains is memory-level parallelism: with a million live actions, the
     /// slot of each action is a cache miss, and one by one every miss waits for the one
     /// before. Here, while a step is judged, the memory of a step a few places further
-    /// on is asked for (its live slot, and the ended memory's entries it may read or
-    /// forget), so that its misses are served in the meantime.
+    /// on is asked for (the live table's slots from its action's home on, and the ended
+    /// memory's entries it may read or forget), so that its misses are served in the
+    /// meantime.
     ///
     /// ```
     /// use events_core::ingest::{Step, Tracker};
@@ -369,8 +370,9 @@ impl Tracker {
     /// Four lines of slots, not only the home's: a slot is 24 bytes, and the slot a lookup
     /// stops at, the empty one an insert fills and the rest of the cluster a removal
     /// shifts back often lie on the lines after the home's. Fewer lines left misses, more
-    /// gained nothing, and walking tags to ask for exactly the slots needed was slower:
-    /// its loops' branches mispredict (BENCHMARKS.md, sixteenth session, has the figures).
+    /// gained nothing, and finding exactly the slots needed by walking the probe ahead
+    /// (over a byte of tags per slot) was slower: its loops' branches mispredict
+    /// (BENCHMARKS.md, sixteenth session, has the figures).
     #[inline]
     fn touch(&self, action_id: Uuid) {
         let hashed = hash(Key::from(action_id), self.live.seed);
