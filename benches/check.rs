@@ -22,6 +22,11 @@ use events_cli::simulate::{simulate, Simulation};
 use indicatif::ProgressBar;
 use webaction_events::Registry;
 
+// The allocator of the `webaction` binary (events-cli's default feature `mimalloc`), whose
+// path this measures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench_check(c: &mut Criterion) {
     let registry = Registry::builtin();
     let mut input = Vec::new();

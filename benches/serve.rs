@@ -41,6 +41,11 @@ use hyper_util::rt::TokioIo;
 use indicatif::ProgressBar;
 use webaction_events::Registry;
 
+// The allocator of the `webaction` binary (events-cli's default feature `mimalloc`), whose
+// path this measures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const BATCH: usize = 100;
 /// Connections sending at once, unless `WEBACTION_BENCH_CONNECTIONS` says otherwise.
 const CONNECTIONS: usize = 32;
