@@ -22,14 +22,14 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use events_cli::simulate::{simulate, Simulation};
 use webaction_events::ingest::{IdleTimeout, Ingest, Step, Tracker, TrackerConfig};
-use webaction_events::{AnyEvent, Events, Registry, Uuid};
+use webaction_events::{AnyEvent, Events, Registry};
 
 #[path = "support/floor.rs"]
 mod floor;
 use floor::Floor;
 #[path = "support/steps.rs"]
 mod steps;
-use steps::{StepSequence, TrackedStep};
+use steps::{FloorMap, StepSequence, TrackedStep};
 
 fn lines() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
@@ -194,42 +194,9 @@ impl Tracks for Tracker {
     }
 }
 
-/// `tracker_floor`: a general-purpose hash map doing the same steps as the tracker: insert
-/// on an action's first event, update on each next one, remove when it ends. No check of
-/// the transition, no idle expiry, no cap, no memory of ended actions.
-#[derive(Default)]
-struct FloorMap {
-    live: hashbrown::HashMap<Uuid, u8, foldhash::fast::RandomState>,
-    ends: [Vec<bool>; 2],
-}
-
-impl FloorMap {
-    fn step(&mut self, step: &TrackedStep) {
-        let ends = self.ends[usize::from(step.media)][usize::from(step.state)];
-        match self.live.entry(step.id) {
-            hashbrown::hash_map::Entry::Occupied(entry) if ends => {
-                entry.remove();
-            }
-            hashbrown::hash_map::Entry::Occupied(mut entry) => {
-                *entry.get_mut() = step.state;
-            }
-            hashbrown::hash_map::Entry::Vacant(entry) => {
-                if !ends {
-                    entry.insert(step.state);
-                }
-            }
-        }
-    }
-}
-
 impl Tracks for FloorMap {
     fn restart(&mut self, sequence: &StepSequence) {
-        self.live.clear();
-        self.ends = sequence.ends.clone();
-        for step in &sequence.start {
-            self.step(step);
-        }
-        assert_eq!(self.live.len(), sequence.start.len());
+        self.start(sequence);
     }
 }
 

@@ -13,7 +13,9 @@
 //!
 //! Only `judge_batch` is counted, so the instructions per event are the total over the
 //! two million events. `WEBACTION_BENCH_REMEMBER_ENDED=0` runs it with no memory of ended
-//! actions, as `tracker_1m_no_ended` does.
+//! actions, as `tracker_1m_no_ended` does; `WEBACTION_BENCH_FLOOR=1` runs the same steps
+//! on `ingest/tracker_floor`'s map instead, counted in `floor_batch`
+//! (`--toggle-collect='tracker_steps::floor_batch'`).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -23,7 +25,7 @@ use webaction_events::Registry;
 
 #[path = "support/steps.rs"]
 mod steps;
-use steps::{StepSequence, TrackedStep};
+use steps::{FloorMap, StepSequence, TrackedStep};
 
 const ACTIONS: usize = 1_000_000;
 const EVENTS: usize = 2_000_000;
@@ -52,6 +54,24 @@ fn main() {
         .iter()
         .filter(|step| sequence.ends[usize::from(step.media)][usize::from(step.state)])
         .count();
+    if std::env::var_os("WEBACTION_BENCH_FLOOR").is_some_and(|v| v != "0") {
+        let mut map = FloorMap::default();
+        map.start(&sequence);
+        let started = Instant::now();
+        for batch in sequence.steps.chunks(BATCH) {
+            floor_batch(&mut map, batch);
+        }
+        let took = started.elapsed();
+        println!(
+            "tracker_steps (floor): {} events after {} starts ({:.0} % of them end an action), {:.1} ns per event, {} live",
+            sequence.steps.len(),
+            sequence.start.len(),
+            ending as f64 * 100.0 / sequence.steps.len() as f64,
+            took.as_nanos() as f64 / sequence.steps.len() as f64,
+            map.live.len(),
+        );
+        return;
+    }
     let (start, events) = (steps(&sequence.start), steps(&sequence.steps));
     let mut tracker = Tracker::with_config(
         &Registry::builtin(),
@@ -87,4 +107,12 @@ fn judge_batch(tracker: &mut Tracker, batch: &[Step]) {
     tracker.track_batch(batch, |_, result| {
         let _ = black_box(result);
     });
+}
+
+/// The floor's part, as `judge_batch` is the tracker's.
+#[inline(never)]
+fn floor_batch(map: &mut FloorMap, batch: &[TrackedStep]) {
+    for step in batch {
+        map.step(black_box(step));
+    }
 }

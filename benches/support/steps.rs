@@ -136,3 +136,41 @@ impl LiveActions {
         }
     }
 }
+
+/// `tracker_floor`: a general-purpose hash map doing the same steps as the tracker: insert
+/// on an action's first event, update on each next one, remove when it ends. No check of
+/// the transition, no idle expiry, no cap, no memory of ended actions.
+#[derive(Default)]
+pub(crate) struct FloorMap {
+    pub(crate) live: hashbrown::HashMap<Uuid, u8, foldhash::fast::RandomState>,
+    ends: [Vec<bool>; 2],
+}
+
+impl FloorMap {
+    pub(crate) fn step(&mut self, step: &TrackedStep) {
+        let ends = self.ends[usize::from(step.media)][usize::from(step.state)];
+        match self.live.entry(step.id) {
+            hashbrown::hash_map::Entry::Occupied(entry) if ends => {
+                entry.remove();
+            }
+            hashbrown::hash_map::Entry::Occupied(mut entry) => {
+                *entry.get_mut() = step.state;
+            }
+            hashbrown::hash_map::Entry::Vacant(entry) => {
+                if !ends {
+                    entry.insert(step.state);
+                }
+            }
+        }
+    }
+
+    /// Forgets everything, then starts every action of `sequence`.
+    pub(crate) fn start(&mut self, sequence: &StepSequence) {
+        self.live.clear();
+        self.ends = sequence.ends.clone();
+        for step in &sequence.start {
+            self.step(step);
+        }
+        assert_eq!(self.live.len(), sequence.start.len());
+    }
+}
