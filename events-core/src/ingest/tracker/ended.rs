@@ -307,14 +307,17 @@ impl EndedMemory {
                 break;
             }
             // The entry at `j` may fill the hole at `i` unless its home lies cyclically
-            // in (i, j].
+            // in (i, j]; chosen without a branch, as `Table::remove` does.
             let (displacement, gap) = (self.displacement(j), distance(i, j, n));
-            if displacement < gap {
-                continue;
-            }
-            self.index[i] =
-                self.entry(self.position(entry), self.tag_of(entry), displacement - gap);
-            i = j;
+            let moves = displacement >= gap;
+            let moved = self.entry(
+                self.position(entry),
+                self.tag_of(entry),
+                displacement.saturating_sub(gap),
+            );
+            let to = std::hint::select_unpredictable(moves, i, j);
+            self.index[to] = std::hint::select_unpredictable(moves, moved, entry);
+            i = std::hint::select_unpredictable(moves, j, i);
         }
         self.index[i] = 0;
     }

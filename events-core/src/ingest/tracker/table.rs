@@ -224,7 +224,8 @@ impl Table {
         let mut j = i;
         loop {
             j = self.next(j);
-            if self.slots[j].is_empty() {
+            let slot = self.slots[j];
+            if slot.is_empty() {
                 break;
             }
             // The slot at `j` may fill the hole at `i` unless its home lies cyclically in
@@ -232,13 +233,18 @@ impl Table {
             // before its home and lookups would miss it.
             let shift = self.shift(j);
             let gap = distance(i, j, n);
-            if shift < gap {
-                continue;
-            }
-            let mut moved = self.slots[j];
-            moved.shift = saturate(shift - gap);
-            self.slots[i] = moved;
-            i = j;
+            let moves = shift >= gap;
+            // Without a branch: whether a slot moves is the hash's whim, and a branch on
+            // it was mispredicted about once a removal (BENCHMARKS.md, seventeenth
+            // session). A slot that stays is written back where it is, unchanged.
+            let shift = if moves {
+                saturate(shift - gap)
+            } else {
+                slot.shift
+            };
+            let to = std::hint::select_unpredictable(moves, i, j);
+            self.slots[to] = Slot { shift, ..slot };
+            i = std::hint::select_unpredictable(moves, j, i);
         }
         self.slots[i] = Slot::default();
         self.len -= 1;
