@@ -2,6 +2,9 @@
 //!
 //! - `serde_typed_floor`: `serde_json::from_slice` into a plain struct with `Uuid` fields,
 //!   the parse alone, on the same lines;
+//! - `write_json`: an event written back as JSON (`DynEvent::write_json`, what the
+//!   sinks and the collector write), against `serde_write_floor`: `serde_json::to_writer`
+//!   of the same plain struct, derived `Serialize`;
 //! - `ingest`: the whole path (decode through the registry, track, emit on the bus to one
 //!   handler);
 //! - `tracker_1m`: tracking alone ([`Tracker::track_batch`]), with one million live
@@ -21,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use events_cli::simulate::{simulate, Simulation};
-use webaction_events::ingest::{IdleTimeout, Ingest, Step, Tracker, TrackerConfig};
+use webaction_events::ingest::{Decoder, IdleTimeout, Ingest, Step, Tracker, TrackerConfig};
 use webaction_events::{AnyEvent, Events, Registry};
 
 #[path = "support/floor.rs"]
@@ -58,6 +61,35 @@ fn bench_ingest(c: &mut Criterion) {
             let floor: Floor = serde_json::from_slice(&lines[i]).unwrap();
             i = (i + 1) % lines.len();
             black_box(floor)
+        })
+    });
+
+    let decoder = Decoder::new(Registry::builtin());
+    let decoded: Vec<Box<AnyEvent>> = lines
+        .iter()
+        .map(|line| decoder.decode(line).unwrap().event)
+        .collect();
+    let floors: Vec<Floor> = lines
+        .iter()
+        .map(|line| serde_json::from_slice(line).unwrap())
+        .collect();
+    let mut out = Vec::with_capacity(4096);
+    group.bench_function("write_json", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            out.clear();
+            decoded[i].write_json(&mut out).unwrap();
+            i = (i + 1) % decoded.len();
+            black_box(out.len())
+        })
+    });
+    group.bench_function("serde_write_floor", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            out.clear();
+            serde_json::to_writer(&mut out, &floors[i]).unwrap();
+            i = (i + 1) % floors.len();
+            black_box(out.len())
         })
     });
 

@@ -3,8 +3,9 @@
 
 use webaction_events::Uuid;
 
-/// The hand-written floor: what `#[derive(Deserialize)]` gives for the documented fields.
-#[derive(serde::Deserialize)]
+/// The hand-written floor: what `#[derive(Deserialize)]` gives for the documented fields
+/// (and `#[derive(Serialize)]`, for the encoding's floor).
+#[derive(serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub(crate) struct Floor {
