@@ -17,6 +17,11 @@
 //! alone: the same bytes written with one `fdatasync` per commit-sized chunk, the ceiling
 //! of the durable figure on this disk.
 //!
+//! Each figure comes with the cores the process kept busy meanwhile (CPU time of all its
+//! threads over the wall time, from `/proc/self/task/*/schedstat` on Linux) and the CPU
+//! time per event: what tells a collector that waits (for the disk, say) from one that
+//! is out of cores.
+//!
 //! The last line compares the two: each round's serve figure over the check run just
 //! before it, and the median of those ratios, with every round's own, so that the spread
 //! shows.
@@ -98,14 +103,57 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// One run of the collector over `batches`: events accepted per second, latencies.
+/// The CPU time of every thread of this process so far, where Linux tells it: the first
+/// field of each thread's `schedstat`, in nanoseconds. Threads that ended are not
+/// counted, so a reading spans only threads that live through it.
+fn cpu_time() -> Option<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
+}
+
+/// A phase's figures: events per second, and the CPU time it took, if known.
+struct Phase {
+    rate: f64,
+    cpu: Option<Duration>,
+    wall: Duration,
+}
+
+impl Phase {
+    /// `events` in `wall`, the process's CPU time `cpu_before` at the start.
+    fn new(events: u64, wall: Duration, cpu_before: Option<Duration>) -> Phase {
+        let cpu = cpu_time()
+            .zip(cpu_before)
+            .map(|(after, before)| after - before);
+        Phase {
+            rate: events as f64 / wall.as_secs_f64(),
+            cpu: cpu.map(|cpu| cpu / events as u32),
+            wall,
+        }
+    }
+
+    /// `cores busy, ns of CPU per event`, or nothing where the CPU time is not known.
+    fn cores(&self, events: u64) -> Option<(f64, f64)> {
+        let per_event = self.cpu?.as_secs_f64();
+        Some((
+            per_event * events as f64 / self.wall.as_secs_f64(),
+            per_event * 1e9,
+        ))
+    }
+}
+
+/// One run of the collector over `batches`: events accepted per second (and CPU),
+/// latencies.
 fn serve_once(
     registry: &Registry,
     batches: &[Bytes],
     events: u64,
     fsync: Fsync,
     connections: usize,
-) -> (f64, Vec<Duration>) {
+) -> (Phase, Vec<Duration>) {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -134,6 +182,7 @@ fn serve_once(
             let _ = stopped.await;
         }));
         let queue = Arc::new(std::sync::Mutex::new(batches.to_vec()));
+        let cpu_before = cpu_time();
         let started = Instant::now();
         let mut clients = Vec::new();
         for _ in 0..connections {
@@ -175,16 +224,18 @@ fn serve_once(
             accepted += n;
             latencies.extend(l);
         }
-        let took = started.elapsed();
+        // Before the collector stops, while its threads still run.
+        let phase = Phase::new(events, started.elapsed(), cpu_before);
         assert_eq!(accepted, events, "every event accepted");
         let _ = stop.send(());
         let served = server.await.unwrap().unwrap();
         assert!(served.clean());
-        (accepted as f64 / took.as_secs_f64(), latencies)
+        (phase, latencies)
     })
 }
 
-fn check_once(registry: &Registry, input: &[u8], events: u64) -> f64 {
+fn check_once(registry: &Registry, input: &[u8], events: u64) -> Phase {
+    let cpu_before = cpu_time();
     let started = Instant::now();
     let stats = check_stream(
         input,
@@ -195,9 +246,9 @@ fn check_once(registry: &Registry, input: &[u8], events: u64) -> f64 {
         &Shutdown::manual(),
     )
     .unwrap();
-    let took = started.elapsed();
+    let phase = Phase::new(events, started.elapsed(), cpu_before);
     assert_eq!(stats.valid, events);
-    events as f64 / took.as_secs_f64()
+    phase
 }
 
 fn main() {
@@ -220,67 +271,75 @@ fn main() {
     .unwrap();
     let batches = batches(&input);
     let connections = knob("WEBACTION_BENCH_CONNECTIONS", CONNECTIONS);
-    let mut durable_rates = Vec::new();
-    let mut flushed_rates = Vec::new();
-    let mut check_rates = Vec::new();
+    let mut durable = Vec::new();
+    let mut flushed = Vec::new();
+    let mut checks = Vec::new();
     let mut durable_latencies = Vec::new();
     let mut flushed_latencies = Vec::new();
     for _ in 0..ROUNDS {
-        check_rates.push(check_once(&registry, &input, summary.events));
-        let (rate, mut l) = serve_once(
-            &registry,
-            &batches,
-            summary.events,
-            Fsync::OnCommit,
-            connections,
-        );
-        durable_rates.push(rate);
-        durable_latencies.append(&mut l);
-        let (rate, mut l) = serve_once(
-            &registry,
-            &batches,
-            summary.events,
-            Fsync::Never,
-            connections,
-        );
-        flushed_rates.push(rate);
-        flushed_latencies.append(&mut l);
+        checks.push(check_once(&registry, &input, summary.events));
+        for (fsync, phases, latencies) in [
+            (Fsync::OnCommit, &mut durable, &mut durable_latencies),
+            (Fsync::Never, &mut flushed, &mut flushed_latencies),
+        ] {
+            let (phase, mut l) =
+                serve_once(&registry, &batches, summary.events, fsync, connections);
+            phases.push(phase);
+            latencies.append(&mut l);
+        }
     }
+    let rates = |phases: &[Phase]| phases.iter().map(|p| p.rate).collect::<Vec<f64>>();
+    let check_rates = rates(&checks);
     // Each round's ratio pairs the serve phase with the check run just before it, under
     // the same conditions: this machine drifts by tens of percent within a minute, and a
     // ratio of medians taken over different rounds would carry that drift.
-    let per_round = |rates: &[f64]| -> Vec<f64> {
-        rates
+    let per_round = |phases: &[Phase]| -> Vec<f64> {
+        phases
             .iter()
             .zip(&check_rates)
-            .map(|(serve, check)| serve / check)
+            .map(|(serve, check)| serve.rate / check)
             .collect()
     };
-    let paired = [per_round(&durable_rates), per_round(&flushed_rates)];
+    let paired = [per_round(&durable), per_round(&flushed)];
     let median = |rates: &[f64]| {
         let mut sorted = rates.to_vec();
         sorted.sort_by(f64::total_cmp);
         sorted[sorted.len() / 2]
     };
+    // `, 1.62 cores busy, 1650 ns CPU per event` (medians), where the CPU time is known.
+    let cpu = |phases: &[Phase]| {
+        let cores: Option<Vec<(f64, f64)>> =
+            phases.iter().map(|p| p.cores(summary.events)).collect();
+        cores.map_or(String::new(), |cores| {
+            let busy: Vec<f64> = cores.iter().map(|c| c.0).collect();
+            let per_event: Vec<f64> = cores.iter().map(|c| c.1).collect();
+            format!(
+                ", {:.2} cores busy, {:.0} ns CPU per event",
+                median(&busy),
+                median(&per_event)
+            )
+        })
+    };
     let check = median(&check_rates);
-    for (name, rates, latencies) in [
-        ("durable_file", &durable_rates, &mut durable_latencies),
-        ("flushed_file", &flushed_rates, &mut flushed_latencies),
+    for (name, phases, latencies) in [
+        ("durable_file", &durable, &mut durable_latencies),
+        ("flushed_file", &flushed, &mut flushed_latencies),
     ] {
-        let serve = median(rates);
+        let serve = median(&rates(phases));
         latencies.sort();
         println!(
-            "serve/{name}_batch_{BATCH}: {:.0} events/s ({:.0} requests/s), p50 {:.2} ms, p99 {:.2} ms, {:.2} × check ({} events, {} requests per round, {connections} connections, median of {ROUNDS})",
+            "serve/{name}_batch_{BATCH}: {:.0} events/s ({:.0} requests/s), p50 {:.2} ms, p99 {:.2} ms, {:.2} × check{} ({} events, {} requests per round, {connections} connections, median of {ROUNDS})",
             serve,
             serve / BATCH as f64,
             percentile(latencies, 0.50).as_secs_f64() * 1e3,
             percentile(latencies, 0.99).as_secs_f64() * 1e3,
             serve / check,
+            cpu(phases),
             summary.events,
             batches.len(),
         );
     }
-    println!("check/single_thread: {check:.0} events/s");
+    println!("check/single_thread: {check:.0} events/s{}", cpu(&checks));
     let (bytes_per_second, sync) = disk_sync(&batches);
     println!(
         "disk: {:.0} MB/s written with one fdatasync per {} KB (p50 sync {:.2} ms): the durable figure's ceiling at {:.0} events/s",
