@@ -13,8 +13,9 @@
 //!   virtual machine's two cores may hold below twice `threads_1`.
 //!
 //! The input is one `webaction simulate --actions 400000 --seed 42 --invalid-rate 0.01`
-//! stream (about a million events), the same for all three. Throughput is reported in bytes and
-//! in events. Run: `cargo bench --bench check -- --warm-up-time 1 --measurement-time 10`.
+//! stream (about a million events), the same for all three. Throughput is reported in
+//! bytes and in events. Run: `cargo bench --bench check -- --warm-up-time 1
+//! --measurement-time 10`.
 
 use std::io::{self, Write};
 use std::thread;

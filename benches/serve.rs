@@ -125,23 +125,19 @@ struct Phase {
 impl Phase {
     /// `events` in `wall`, the process's CPU time `cpu_before` at the start.
     fn new(events: u64, wall: Duration, cpu_before: Option<Duration>) -> Phase {
-        let cpu = cpu_time()
-            .zip(cpu_before)
-            .map(|(after, before)| after - before);
         Phase {
             rate: events as f64 / wall.as_secs_f64(),
-            cpu: cpu.map(|cpu| cpu / events as u32),
+            cpu: cpu_time()
+                .zip(cpu_before)
+                .map(|(after, before)| after - before),
             wall,
         }
     }
 
-    /// `cores busy, ns of CPU per event`, or nothing where the CPU time is not known.
+    /// `(cores busy, ns of CPU per event)`, or nothing where the CPU time is not known.
     fn cores(&self, events: u64) -> Option<(f64, f64)> {
-        let per_event = self.cpu?.as_secs_f64();
-        Some((
-            per_event * events as f64 / self.wall.as_secs_f64(),
-            per_event * 1e9,
-        ))
+        let cpu = self.cpu?.as_secs_f64();
+        Some((cpu / self.wall.as_secs_f64(), cpu * 1e9 / events as f64))
     }
 }
 
