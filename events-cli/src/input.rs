@@ -309,6 +309,36 @@ impl<R: BufRead> LineReader<R> {
         }
     }
 
+    /// The next line, when it lies whole in the reader's buffer within the limit: `with`
+    /// gets its bytes (without the `\n`) where they lie, and the line is consumed, so that
+    /// a caller that decides where a line goes by its bytes copies it once, there. `None`,
+    /// with nothing consumed, when it does not (a line across the buffer's end, over the
+    /// limit, the last one without a `\n`, the first of the stream, which may start with a
+    /// byte order mark): then [`append_line`](Self::append_line) reads it.
+    pub fn buffered_line<T>(&mut self, with: impl FnOnce(&[u8]) -> T) -> io::Result<Option<T>> {
+        if self.number == 0 && self.bytes == 0 {
+            return Ok(None);
+        }
+        let available = match self.reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(newline) = memchr::memchr(b'\n', available) else {
+            return Ok(None);
+        };
+        let line = &available[..newline];
+        if line.strip_suffix(b"\r").unwrap_or(line).len() > self.limit {
+            return Ok(None);
+        }
+        let value = with(line);
+        self.reader.consume(newline + 1);
+        self.bytes += newline as u64 + 1;
+        self.number += 1;
+        self.rest_consumed = false;
+        Ok(Some(value))
+    }
+
     /// Whether a whole line in `buf` fits the limit, its CRLF `\r` not counted.
     fn judge(&mut self, buf: &[u8]) -> Line {
         let content = buf.strip_suffix(b"\r").unwrap_or(buf);
@@ -409,6 +439,55 @@ mod tests {
         let texts: Vec<&[u8]> = got.iter().map(|(t, _, _)| t.as_slice()).collect();
         assert_eq!(texts, [&b"ab\r"[..], b"", b"cdef", b"g"]);
         assert_eq!(got.iter().map(|l| l.2).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    }
+
+    /// Lines taken where they lie in the buffer whenever they can be, and read otherwise,
+    /// are the lines `append_line` alone reads, with the same numbers and byte counts.
+    #[test]
+    fn buffered_lines_are_the_lines_append_line_reads() {
+        let input = b"\xEF\xBB\xBFfirst\nab\r\n\n123456789\ncd\r\n0123\r\nlast";
+        for capacity in 1..input.len() + 2 {
+            let mut reader = LineReader::new(BufReader::with_capacity(capacity, &input[..]), 5);
+            let mut got = Vec::new();
+            let mut buf = Vec::new();
+            loop {
+                let before = reader.line_number();
+                if let Some(line) = reader.buffered_line(<[u8]>::to_vec).unwrap() {
+                    assert_eq!(reader.line_number(), before + 1);
+                    got.push((line, Line::Complete, reader.bytes_read()));
+                    continue;
+                }
+                let Some(line) = reader.next_line(&mut buf).unwrap() else {
+                    break;
+                };
+                if line == Line::TooLarge {
+                    reader.drain_rest(|_| Ok(())).unwrap();
+                }
+                got.push((buf.clone(), line, reader.bytes_read()));
+            }
+            let texts: Vec<&[u8]> = got.iter().map(|(text, _, _)| &text[..]).collect();
+            assert_eq!(
+                texts,
+                [
+                    &b"first"[..],
+                    b"ab\r",
+                    b"",
+                    b"1234567",
+                    b"cd\r",
+                    b"0123\r",
+                    b"last"
+                ],
+                "buffer of {capacity}"
+            );
+            let kinds: Vec<Line> = got.iter().map(|line| line.1).collect();
+            assert_eq!(kinds[3], Line::TooLarge, "buffer of {capacity}");
+            assert!(kinds
+                .iter()
+                .enumerate()
+                .all(|(i, &k)| i == 3 || k == Line::Complete));
+            let ends: Vec<u64> = got.iter().map(|line| line.2).collect();
+            assert_eq!(ends, [9, 13, 14, 24, 28, 34, 38], "buffer of {capacity}");
+        }
     }
 
     #[test]

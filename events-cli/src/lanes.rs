@@ -74,8 +74,9 @@ pub trait Worker: Send + 'static {
 /// Why apart: a worker on another core reads lines the reader's core just wrote. Spread
 /// as every other line of one buffer, each of its lines is a fresh miss; in a buffer of
 /// its own they are one sequential sweep, which the hardware prefetcher follows. The
-/// reader reads each line into `bytes` and moves it to its worker's buffer once it knows
-/// the worker: a copy of bytes still in its cache.
+/// reader routes a line while it lies in the input's read buffer and copies it once,
+/// into its worker's buffer; a line across the read buffer's end is first gathered in
+/// `bytes`, then moved: a copy of bytes still in its cache.
 #[derive(Debug, Default)]
 pub struct LineBatch {
     bytes: Vec<u8>,
@@ -130,20 +131,37 @@ impl LineBatch {
     }
 
     /// Adds the complete line that ends `bytes` from `start`, for worker `worker`: moved
-    /// to that worker's buffer unless it is worker 0's.
+    /// to that worker's buffer unless it is worker 0's (a line that lay across the
+    /// reader's buffer, read before its worker was known).
     fn push_line(&mut self, number: u64, position: u64, start: usize, worker: u16) {
         let range = match usize::from(worker).checked_sub(1) {
             None => start..self.bytes.len(),
             Some(other) => {
-                if self.others.len() <= other {
-                    self.others.resize_with(other + 1, Vec::new);
-                }
-                let buffer = &mut self.others[other];
-                let from = buffer.len();
-                buffer.extend_from_slice(&self.bytes[start..]);
-                self.other_bytes += buffer.len() - from;
+                let range = append_to(&mut self.others, other, &self.bytes[start..]);
+                self.other_bytes += range.len();
                 self.bytes.truncate(start);
-                from..buffer.len()
+                range
+            }
+        };
+        self.lines.push(BatchLine {
+            number,
+            position,
+            range,
+            worker,
+        });
+    }
+
+    /// Adds `line` for worker `worker`, copied once, into that worker's buffer.
+    fn push(&mut self, number: u64, position: u64, line: &[u8], worker: u16) {
+        let range = match usize::from(worker).checked_sub(1) {
+            None => {
+                let from = self.bytes.len();
+                self.bytes.extend_from_slice(line);
+                from..self.bytes.len()
+            }
+            Some(other) => {
+                self.other_bytes += line.len();
+                append_to(&mut self.others, other, line)
             }
         };
         self.lines.push(BatchLine {
@@ -158,6 +176,17 @@ impl LineBatch {
     pub fn lines(&self) -> &[BatchLine] {
         &self.lines
     }
+}
+
+/// Appends `line` to the buffer of worker `other + 1` in `others`, giving its range there.
+fn append_to(others: &mut Vec<Vec<u8>>, other: usize, line: &[u8]) -> Range<usize> {
+    if others.len() <= other {
+        others.resize_with(other + 1, Vec::new);
+    }
+    let buffer = &mut others[other];
+    let from = buffer.len();
+    buffer.extend_from_slice(line);
+    from..buffer.len()
 }
 
 /// What one worker made of the lines of a batch marked for it, in input order.
@@ -636,8 +665,33 @@ fn read_all<R: BufRead, W: Worker>(
     let mut head = Vec::new();
     let mut position = 0;
     while !shutdown.requested() && !settle.stop() {
-        // Each line is read straight into the batch, and moved once its worker is known
-        // (see `LineBatch`).
+        // A line whole in the reader's buffer is routed where it lies and copied once,
+        // into its worker's buffer (see `LineBatch`).
+        let number = lines.line_number() + 1;
+        let buffered = lines
+            .buffered_line(|line| {
+                let blank = is_blank(line);
+                if !blank {
+                    batch.push(number, position + 1, line, lanes.worker_of(line));
+                }
+                !blank
+            })
+            .map_err(StreamError::Read)?;
+        if let Some(pushed) = buffered {
+            if number.is_multiple_of(4096) {
+                progress.set_position(lines.bytes_read());
+            }
+            if pushed {
+                position += 1;
+                if batch.is_full() {
+                    let full = std::mem::replace(batch, lanes.empty_batch());
+                    lanes.submit(full, |b, l, v| settle.settled(b, l, v));
+                }
+            }
+            settle.failed()?;
+            continue;
+        }
+        // Any other line is read into the batch, and moved once its worker is known.
         let start = batch.bytes.len();
         let read = lines.append_line(&mut batch.bytes);
         let Some(line) = read.map_err(StreamError::Read).inspect_err(|_| {
@@ -770,6 +824,9 @@ mod tests {
         fn lines_come_back_in_input_order_each_action_on_one_worker(
             workers in 1usize..5,
             lines in prop::collection::vec((0usize..12, 0u8..4), 0..3000),
+            // Small read buffers put lines across their ends: those take the reader's
+            // other path.
+            capacity in prop_oneof![Just(1usize << 20), 1usize..200],
         ) {
             let ids: Vec<String> = (0..12)
                 .map(|i| format!("6f1c2d7e-5b7a-4c52-9a3e-0d4f1b2a{i:04x}"))
@@ -792,7 +849,8 @@ mod tests {
                 .decoder()
                 .clone();
             let lanes = Lanes::new(workers, decoder, Echo);
-            let mut reader = LineReader::new(input.as_bytes(), 1 << 16);
+            let mut reader =
+                LineReader::new(std::io::BufReader::with_capacity(capacity, input.as_bytes()), 1 << 16);
             let mut settled = Settled::default();
             let shutdown = Shutdown::manual();
             feed(lanes, &mut reader, &mut settled, &ProgressBar::hidden(), &shutdown)
