@@ -101,11 +101,14 @@ pub struct BatchLine {
 }
 
 impl LineBatch {
-    /// An empty batch with room for a full one, so that filling it does not reallocate.
-    fn with_room() -> Self {
+    /// An empty batch with room for a full one's lines. Its byte buffers grow as the
+    /// first fill needs, once (batches are recycled): each worker's share of a batch is
+    /// known only then, and room for all of [`BATCH_BYTES`] in each buffer was mostly
+    /// never written but still committed, and with transparent huge pages zeroed
+    /// (BENCHMARKS.md, nineteenth session).
+    fn with_line_room() -> Self {
         LineBatch {
-            // A line that closes the batch may end past `BATCH_BYTES`: some more room.
-            bytes: Vec::with_capacity(BATCH_BYTES + BATCH_BYTES / 4),
+            bytes: Vec::new(),
             others: Vec::new(),
             other_bytes: 0,
             lines: Vec::with_capacity(BATCH_LINES),
@@ -275,9 +278,9 @@ impl<W: Worker> Lanes<W> {
         }
     }
 
-    /// An empty batch to fill, with room for a full one.
+    /// An empty batch to fill.
     pub fn empty_batch(&mut self) -> LineBatch {
-        self.spare.pop().unwrap_or_else(LineBatch::with_room)
+        self.spare.pop().unwrap_or_else(LineBatch::with_line_room)
     }
 
     /// Hands `batch` to the workers; `merge` gets, in input order, every line of the
