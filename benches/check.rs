@@ -12,6 +12,10 @@
 //!   halves' outputs are not merged): the ceiling of `threads_2` on this machine, which a
 //!   virtual machine's two cores may hold below twice `threads_1`.
 //!
+//! After the group, rounds of the three once each, one after the other, and the median
+//! of each round's own ratios to `threads_1` (see `paired_rounds`): the figure to hold
+//! against the target on a machine whose speed drifts between criterion's benchmarks.
+//!
 //! The input is one `webaction simulate --actions 400000 --seed 42 --invalid-rate 0.01`
 //! stream (about a million events), the same for all three. Throughput is reported in
 //! bytes and in events. Run: `cargo bench --bench check -- --warm-up-time 1
@@ -19,6 +23,7 @@
 
 use std::io::{self, Write};
 use std::thread;
+use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use events_cli::check::check_stream;
@@ -27,6 +32,7 @@ use events_cli::input::Limits;
 use events_cli::lanes::scan_action_id;
 use events_cli::shutdown::Shutdown;
 use events_cli::simulate::{simulate, Simulation};
+use events_core::ingest::IngestStats;
 use indicatif::ProgressBar;
 use webaction_events::Registry;
 
@@ -46,6 +52,7 @@ fn bench_check(c: &mut Criterion) {
     simulate(&registry, &simulation, &mut input).unwrap();
     let events = input.iter().filter(|&&b| b == b'\n').count() as u64;
     eprintln!("{events} events, {} bytes", input.len());
+    let halves = split_by_action(&input);
     let mut group = c.benchmark_group("check");
     group.sample_size(10);
     group.throughput(Throughput::ElementsAndBytes {
@@ -53,63 +60,97 @@ fn bench_check(c: &mut Criterion) {
         bytes: input.len() as u64,
     });
     for threads in [1, 2] {
-        let limits = Limits {
-            threads: Some(threads),
-            ..Limits::default()
-        };
         group.bench_function(format!("threads_{threads}"), |b| {
-            b.iter(|| {
-                let mut sink = io::sink();
-                let mut letter = DeadLetter::new(&mut sink as &mut dyn Write);
-                let stats = check_stream(
-                    &input[..],
-                    &registry,
-                    &limits,
-                    Some(&mut letter),
-                    &ProgressBar::hidden(),
-                    &Shutdown::manual(),
-                )
-                .unwrap();
-                assert_eq!(stats.events, events);
-                stats
-            })
+            b.iter(|| check(&input, &registry, threads, events))
         });
     }
-    let halves = split_by_action(&input);
-    let limits = Limits {
-        threads: Some(1),
-        ..Limits::default()
-    };
     group.bench_function("independent_2", |b| {
-        b.iter(|| {
-            let counts: Vec<u64> = thread::scope(|scope| {
-                let runs: Vec<_> = halves
-                    .iter()
-                    .map(|half| {
-                        let (registry, limits) = (&registry, &limits);
-                        scope.spawn(move || {
-                            let mut sink = io::sink();
-                            let mut letter = DeadLetter::new(&mut sink as &mut dyn Write);
-                            check_stream(
-                                &half[..],
-                                registry,
-                                limits,
-                                Some(&mut letter),
-                                &ProgressBar::hidden(),
-                                &Shutdown::manual(),
-                            )
-                            .unwrap()
-                            .events
-                        })
-                    })
-                    .collect();
-                runs.into_iter().map(|run| run.join().unwrap()).collect()
-            });
-            assert_eq!(counts.iter().sum::<u64>(), events);
-            counts
-        })
+        b.iter(|| independent(&halves, &registry, events))
     });
     group.finish();
+    paired_rounds(&input, &halves, &registry, events);
+}
+
+/// `webaction check --threads N` over `input`, its dead letter into `io::sink`.
+fn check(input: &[u8], registry: &Registry, threads: usize, events: u64) -> IngestStats {
+    let limits = Limits {
+        threads: Some(threads),
+        ..Limits::default()
+    };
+    let mut sink = io::sink();
+    let mut letter = DeadLetter::new(&mut sink as &mut dyn Write);
+    let stats = check_stream(
+        input,
+        registry,
+        &limits,
+        Some(&mut letter),
+        &ProgressBar::hidden(),
+        &Shutdown::manual(),
+    )
+    .unwrap();
+    assert_eq!(stats.events, events);
+    stats
+}
+
+/// Each half checked with `--threads 1` on a thread of its own, at once.
+fn independent(halves: &[Vec<u8>; 2], registry: &Registry, events: u64) -> Vec<u64> {
+    let counts: Vec<u64> = thread::scope(|scope| {
+        let runs: Vec<_> = halves
+            .iter()
+            .map(|half| {
+                scope.spawn(move || {
+                    let count = half.iter().filter(|&&b| b == b'\n').count() as u64;
+                    check(half, registry, 1, count).events
+                })
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    assert_eq!(counts.iter().sum::<u64>(), events);
+    counts
+}
+
+/// Rounds of `threads_1`, `threads_2` and `independent_2` once each, one after the
+/// other, and the median of each round's own ratios. Criterion measures the three one
+/// after the other, seconds apart, and a virtual machine's speed drifts by more than the
+/// difference between them over that time: a round's three runs share the moment.
+/// `WEBACTION_BENCH_ROUNDS` rounds (default 9; 0 skips them), none when criterion only
+/// tests the benchmarks (`cargo test`, which does not pass `--bench`) or lists them.
+fn paired_rounds(input: &[u8], halves: &[Vec<u8>; 2], registry: &Registry, events: u64) {
+    let rounds = std::env::var("WEBACTION_BENCH_ROUNDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(9);
+    let args: Vec<String> = std::env::args().collect();
+    let measuring = args.iter().any(|arg| arg == "--bench") && !args.iter().any(|a| a == "--list");
+    if rounds == 0 || !measuring {
+        return;
+    }
+    let (mut threads_2, mut independent_2) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let one = seconds(|| check(input, registry, 1, events));
+        let two = seconds(|| check(input, registry, 2, events));
+        let apart = seconds(|| independent(halves, registry, events));
+        threads_2.push(one / two);
+        independent_2.push(one / apart);
+    }
+    let summary = |ratios: &mut Vec<f64>| {
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        ratios.sort_by(f64::total_cmp);
+        format!("{:.2} ({})", ratios[ratios.len() / 2], each.join(" "))
+    };
+    println!(
+        "check, median of {rounds} rounds' own ratios to threads_1: threads_2 {} (target ≥ 1.8), independent_2 {}",
+        summary(&mut threads_2),
+        summary(&mut independent_2),
+    );
+}
+
+/// How long `run` takes, in seconds.
+fn seconds<T>(run: impl FnOnce() -> T) -> f64 {
+    let start = Instant::now();
+    std::hint::black_box(run());
+    start.elapsed().as_secs_f64()
 }
 
 /// The lines of `input` in two streams by a bit of their `actionId` (a line without one
