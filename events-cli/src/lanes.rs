@@ -48,10 +48,11 @@ pub const BATCH_LINES: usize = 1024;
 /// A batch is closed once it holds this many bytes of lines.
 pub const BATCH_BYTES: usize = 1 << 19;
 /// The most batches read but not merged back: with [`BATCH_BYTES`], at most 8 MiB of
-/// lines. Enough that the workers do not run dry while the reader waits for a core (the
-/// reader is one thread more than there are cores: the scheduler gives it a few
-/// milliseconds at a time, and a batch is a fraction of a millisecond of a worker's
-/// work), little next to the trackers.
+/// lines. Enough that the other workers do not run dry while the reader's thread waits
+/// for a core (a busy machine's scheduler takes it away a few milliseconds at a time,
+/// and a batch is a fraction of a millisecond of a worker's work), little next to the
+/// trackers. Four measured no faster and left less slack (BENCHMARKS.md, nineteenth
+/// session).
 pub const IN_FLIGHT: usize = 16;
 
 /// What a worker does with the lines routed to it.
