@@ -36,6 +36,9 @@ use events_core::ingest::IngestStats;
 use indicatif::ProgressBar;
 use webaction_events::Registry;
 
+#[path = "support/rounds.rs"]
+mod rounds;
+
 // The allocator of the `webaction` binary (events-cli's default feature `mimalloc`), whose
 // path this measures.
 #[global_allocator]
@@ -114,16 +117,10 @@ fn independent(halves: &[Vec<u8>; 2], registry: &Registry, events: u64) -> Vec<u
 /// other, and the median of each round's own ratios. Criterion measures the three one
 /// after the other, seconds apart, and a virtual machine's speed drifts by more than the
 /// difference between them over that time: a round's three runs share the moment.
-/// `WEBACTION_BENCH_ROUNDS` rounds (default 9; 0 skips them), none when criterion only
-/// tests the benchmarks (`cargo test`, which does not pass `--bench`) or lists them.
+/// How many: see `rounds::wanted`.
 fn paired_rounds(input: &[u8], halves: &[Vec<u8>; 2], registry: &Registry, events: u64) {
-    let rounds = std::env::var("WEBACTION_BENCH_ROUNDS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(9);
-    let args: Vec<String> = std::env::args().collect();
-    let measuring = args.iter().any(|arg| arg == "--bench") && !args.iter().any(|a| a == "--list");
-    if rounds == 0 || !measuring {
+    let rounds = rounds::wanted();
+    if rounds == 0 {
         return;
     }
     let (mut threads_2, mut independent_2) = (Vec::new(), Vec::new());
@@ -134,15 +131,10 @@ fn paired_rounds(input: &[u8], halves: &[Vec<u8>; 2], registry: &Registry, event
         threads_2.push(one / two);
         independent_2.push(one / apart);
     }
-    let summary = |ratios: &mut Vec<f64>| {
-        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-        ratios.sort_by(f64::total_cmp);
-        format!("{:.2} ({})", ratios[ratios.len() / 2], each.join(" "))
-    };
     println!(
         "check, median of {rounds} rounds' own ratios to threads_1: threads_2 {} (target ≥ 1.8), independent_2 {}",
-        summary(&mut threads_2),
-        summary(&mut independent_2),
+        rounds::median_and_each(&threads_2),
+        rounds::median_and_each(&independent_2),
     );
 }
 

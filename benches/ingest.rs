@@ -14,6 +14,9 @@
 //! - `tracker_floor`: the same steps on a `hashbrown::HashMap<Uuid, u8>` (foldhash), which
 //!   only inserts, updates and removes: what a general-purpose map costs.
 //!
+//! After the group, rounds of `tracker_1m` and `tracker_floor` on the same steps, one after
+//! the other, and the median of each round's own ratio (see `paired_rounds`).
+//!
 //! The lines are a `webaction simulate` stream: both built-in media types, interleaved
 //! lifecycles. Run: `cargo bench --bench ingest -- --warm-up-time 1 --measurement-time 3`.
 
@@ -30,6 +33,8 @@ use webaction_events::{AnyEvent, Events, Registry};
 #[path = "support/floor.rs"]
 mod floor;
 use floor::Floor;
+#[path = "support/rounds.rs"]
+mod rounds;
 #[path = "support/steps.rs"]
 mod steps;
 use steps::{FloorMap, StepSequence, TrackedStep};
@@ -180,15 +185,7 @@ fn bench_ingest(c: &mut Criterion) {
     let mut map = FloorMap::default();
     let mut feed = Feed::default();
     group.bench_function("tracker_floor", |b| {
-        b.iter_custom(|iters| {
-            feed.run(iters, &steps, &mut map, |map, chunk| {
-                let start = Instant::now();
-                for step in chunk {
-                    map.step(black_box(step));
-                }
-                start.elapsed()
-            })
-        });
+        b.iter_custom(|iters| feed.run(iters, &steps, &mut map, timed_floor));
     });
     eprintln!(
         "tracker_floor: {} live actions, {} bytes, {:.1} bytes per live action",
@@ -197,6 +194,46 @@ fn bench_ingest(c: &mut Criterion) {
         map.live.allocation_size() as f64 / map.live.len() as f64,
     );
     group.finish();
+    drop(map);
+    paired_rounds(&steps);
+}
+
+/// Rounds of `tracker_1m` and `tracker_floor`, the same number of steps each, one after
+/// the other, and the median of each round's own ratio. Criterion measures the two
+/// seconds apart, and the floor, whose independent steps let the core overlap their
+/// misses, moved by half on one CPU model from session to session, and from run to run,
+/// while the tracker stayed put (BENCHMARKS.md, nineteenth session): a round's two share
+/// the moment. How many: see `rounds::wanted`.
+fn paired_rounds(steps: &StepSequence) {
+    let rounds = rounds::wanted();
+    if rounds == 0 {
+        return;
+    }
+    // Half the sequence a round: every other round reads on from where the last ended,
+    // every other one restarts the state (outside the timing), alike for both.
+    let per_round = steps.steps.len() as u64 / 2;
+    let mut tracker = Tracker::new(&Registry::builtin());
+    let mut map = FloorMap::default();
+    let (mut tracker_feed, mut floor_feed) = (Feed::default(), Feed::default());
+    let mut ratios = Vec::new();
+    for _ in 0..rounds {
+        let tracked = tracker_feed.run(per_round, steps, &mut tracker, timed_batch);
+        let floor = floor_feed.run(per_round, steps, &mut map, timed_floor);
+        ratios.push(tracked.as_secs_f64() / floor.as_secs_f64());
+    }
+    println!(
+        "tracker_1m / tracker_floor, median of {rounds} rounds' own ratios: {} (target ≤ 1.5)",
+        rounds::median_and_each(&ratios),
+    );
+}
+
+/// One chunk of steps through the floor's map.
+fn timed_floor(map: &mut FloorMap, chunk: &[TrackedStep]) -> Duration {
+    let start = Instant::now();
+    for step in chunk {
+        map.step(black_box(step));
+    }
+    start.elapsed()
 }
 
 /// One chunk of steps through `Tracker::track_batch`, timed without building the batch.
