@@ -46,6 +46,11 @@ use hyper_util::rt::TokioIo;
 use indicatif::ProgressBar;
 use webaction_events::Registry;
 
+// Its medians and the rounds' readout; serve runs its own rounds, not `rounds::wanted`'s.
+#[allow(dead_code)]
+#[path = "support/rounds.rs"]
+mod rounds;
+
 // The allocator of the `webaction` binary (events-cli's default feature `mimalloc`), whose
 // path this measures.
 #[global_allocator]
@@ -297,11 +302,7 @@ fn main() {
             .collect()
     };
     let paired = [per_round(&durable), per_round(&flushed)];
-    let median = |rates: &[f64]| {
-        let mut sorted = rates.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        sorted[sorted.len() / 2]
-    };
+    let median = rounds::median;
     // `, 1.62 cores busy, 1650 ns CPU per event` (medians), where the CPU time is known.
     let cpu = |phases: &[Phase]| {
         let cores: Option<Vec<(f64, f64)>> =
@@ -344,16 +345,10 @@ fn main() {
         sync.as_secs_f64() * 1e3,
         bytes_per_second * summary.events as f64 / batches.iter().map(|b| b.len()).sum::<usize>() as f64,
     );
-    let rounds = |ratios: &[f64]| {
-        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-        each.join(" ")
-    };
     println!(
-        "serve / check, median of the rounds' own ratios: {:.2} durable ({}), {:.2} flushed ({}) (target ≥ 0.5)",
-        median(&paired[0]),
-        rounds(&paired[0]),
-        median(&paired[1]),
-        rounds(&paired[1]),
+        "serve / check, median of the rounds' own ratios: {} durable, {} flushed (target ≥ 0.5)",
+        rounds::median_and_each(&paired[0]),
+        rounds::median_and_each(&paired[1]),
     );
 }
 

@@ -18,10 +18,15 @@ pub(crate) fn wanted() -> usize {
     }
 }
 
+/// The median of `values` (the upper one of an even count).
+pub(crate) fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
 /// The median of `ratios`, with every round's in order beside it: `1.77 (1.77 1.72 …)`.
 pub(crate) fn median_and_each(ratios: &[f64]) -> String {
     let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-    let mut sorted = ratios.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    format!("{:.2} ({})", sorted[sorted.len() / 2], each.join(" "))
+    format!("{:.2} ({})", median(ratios), each.join(" "))
 }
